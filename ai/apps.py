@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AIConfig(AppConfig):
+    name = "ai"
+    verbose_name = "AI gateway"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ai import checks  # noqa: F401  (registers system checks)
+        from ai.services import factory  # noqa: F401  (connects setting_changed)

@@ -1,0 +1,1 @@
+"""One module per vendor, each a :class:`ai.services.base.BaseLLMProvider`."""

@@ -1,0 +1,397 @@
+"""The LLM interface: value objects and the provider contract every vendor module implements.
+
+A provider subclasses :class:`BaseLLMProvider` and fills in three hooks:
+
+* ``_complete(request)`` returns an :class:`LLMResponse` (``latency_ms`` is filled in here);
+* ``_stream_chunks(request, stream)`` is an async generator that yields content deltas (``str``)
+  and records what the upstream reports on the ``stream`` object as it arrives: ``usage``,
+  ``finish_reason``, ``model``, ``upstream_request_id``. It returns normally only when the
+  upstream ended the stream properly; it must close the SDK stream in a ``finally``;
+* ``translate_error(exc)`` turns an SDK / transport exception into an :class:`ai.exceptions.AIError`.
+
+The orchestration (timing, error translation, partial usage for cut streams) lives here once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import ClassVar
+
+from ai.exceptions import AIError, UpstreamError
+
+
+class ModelComplexity(str, Enum):
+    """How hard a request is; the router picks provider and model from it."""
+
+    SIMPLE = "simple"
+    MODERATE = "moderate"
+    COMPLEX = "complex"
+    SEARCH = "search"
+
+
+class Role(str, Enum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class FinishReason(str, Enum):
+    """One vocabulary for why generation stopped, whatever the vendor called it."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, Role):
+            object.__setattr__(self, "role", Role(self.role))
+        if not isinstance(self.content, str):
+            raise TypeError(f"Message content must be str, not {type(self.content).__name__}")
+
+
+#: Where token counts came from.
+USAGE_REPORTED = "reported"
+USAGE_ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one upstream call. ``cached_tokens`` are part of ``prompt_tokens``;
+    ``reasoning_tokens`` are part of ``completion_tokens``."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    source: str = USAGE_REPORTED
+
+    @classmethod
+    def of(
+        cls,
+        prompt: int,
+        completion: int,
+        *,
+        cached: int = 0,
+        reasoning: int = 0,
+        total: int | None = None,
+        source: str = USAGE_REPORTED,
+    ) -> Usage:
+        prompt, completion = int(prompt or 0), int(completion or 0)
+        return cls(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=int(total) if total else prompt + completion,
+            cached_tokens=int(cached or 0),
+            reasoning_tokens=int(reasoning or 0),
+            source=source,
+        )
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResponse:
+    content: str
+    model: str
+    provider: str
+    usage: Usage
+    finish_reason: str
+    latency_ms: float
+    upstream_request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What a provider is asked to do: the normalised arguments of complete()/stream()."""
+
+    messages: tuple[Message, ...]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+def estimate_tokens(text: str) -> int:
+    """A vendor-neutral estimate (about four characters a token), used only when an upstream
+    never reported its counts, e.g. a stream cut before its usage event."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def split_system(messages: Iterable[Message]) -> tuple[str | None, list[Message]]:
+    """Separate system messages (joined by blank lines) from the conversation, for vendors that
+    take the system prompt as its own parameter (Anthropic, Gemini)."""
+    system: list[str] = []
+    rest: list[Message] = []
+    for message in messages:
+        (system.append(message.content) if message.role is Role.SYSTEM else rest.append(message))
+    return ("\n\n".join(system) if system else None), rest
+
+
+class LLMStream:
+    """An async iterator of content deltas from one upstream call, with usage at its end.
+
+    ``await stream.start()`` opens the upstream call and waits for its first delta, so that
+    authentication, rate limits and connection failures raise before a caller commits to a
+    response; iterating starts it too. After the iteration ends, ``response`` holds the whole
+    :class:`LLMResponse`. ``usage_so_far()`` gives counts at any time: the upstream's own when it
+    reported them, else an estimate from what was produced (``source == "estimated"``).
+    """
+
+    def __init__(self, provider: BaseLLMProvider, request: ChatRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self.model: str = request.model
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.upstream_request_id: str | None = None
+        self.started_at: float | None = None
+        self.first_chunk_at: float | None = None
+        self.ended_at: float | None = None
+        self.completed = False
+        self.error: AIError | None = None
+        self._parts: list[str] = []
+        self._gen: AsyncIterator[str] | None = None
+        self._pending: str | None = None
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    @property
+    def content(self) -> str:
+        return "".join(self._parts)
+
+    async def start(self) -> None:
+        if self._gen is not None:
+            return
+        self.started_at = time.perf_counter()
+        self._gen = self.provider._stream_chunks(self.request, self)
+        try:
+            self._pending = await self._next()
+        except StopAsyncIteration:
+            self._pending = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        await self.start()
+        if self._pending is not None:
+            chunk, self._pending = self._pending, None
+            yield chunk
+        while not self.completed:
+            try:
+                yield await self._next()
+            except StopAsyncIteration:
+                return
+
+    async def _next(self) -> str:
+        assert self._gen is not None
+        try:
+            chunk = await self._gen.__anext__()
+        except StopAsyncIteration:
+            self.completed = True
+            self.ended_at = time.perf_counter()
+            raise
+        except AIError as err:
+            raise self._failed(err)
+        except Exception as exc:  # an SDK or transport exception: never let it escape raw
+            raise self._failed(self.provider.translate_error(exc, model=self.model)) from exc
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.perf_counter()
+        self._parts.append(chunk)
+        return chunk
+
+    def _failed(self, err: AIError) -> AIError:
+        self.error = err
+        self.ended_at = time.perf_counter()
+        if self.finish_reason is None:
+            self.finish_reason = FinishReason.ERROR.value
+        return err
+
+    async def aclose(self) -> None:
+        """Stop the upstream call (the client went away, or the caller is done)."""
+        gen, self._gen = self._gen, None
+        if gen is not None and hasattr(gen, "aclose"):
+            await gen.aclose()
+        if self.ended_at is None and self.started_at is not None:
+            self.ended_at = time.perf_counter()
+
+    def usage_so_far(self) -> Usage:
+        if self.completed and self.usage is not None:
+            return self.usage
+        reported = self.usage or Usage(source=USAGE_ESTIMATED)
+        prompt = reported.prompt_tokens or estimate_tokens(
+            "".join(m.content for m in self.request.messages)
+        )
+        completion = max(reported.completion_tokens, estimate_tokens(self.content))
+        return Usage.of(
+            prompt,
+            completion,
+            cached=reported.cached_tokens,
+            reasoning=reported.reasoning_tokens,
+            source=USAGE_ESTIMATED,
+        )
+
+    @property
+    def latency_ms(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.ended_at or time.perf_counter()
+        return (end - self.started_at) * 1000
+
+    @property
+    def ttft_ms(self) -> float | None:
+        if self.started_at is None or self.first_chunk_at is None:
+            return None
+        return (self.first_chunk_at - self.started_at) * 1000
+
+    @property
+    def response(self) -> LLMResponse:
+        if not self.completed:
+            raise RuntimeError("The stream has not completed; use usage_so_far() for partial usage.")
+        return LLMResponse(
+            content=self.content,
+            model=self.model,
+            provider=self.provider.name,
+            usage=self.usage_so_far(),
+            finish_reason=self.finish_reason or FinishReason.STOP.value,
+            latency_ms=self.latency_ms,
+            upstream_request_id=self.upstream_request_id,
+        )
+
+
+def _to_messages(messages: Sequence[Message | dict]) -> tuple[Message, ...]:
+    return tuple(m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in messages)
+
+
+class BaseLLMProvider(ABC):
+    """One vendor behind the common interface. Instances are cheap and shared (the factory
+    caches them); SDK clients are created lazily, one per event loop."""
+
+    #: The provider's name in settings, routes, the API and the usage ledger.
+    name: ClassVar[str]
+    #: The model used when a call names none.
+    default_model: ClassVar[str]
+    #: The Django setting that holds this provider's API key (None: needs no key).
+    api_key_setting: ClassVar[str | None] = None
+    can_stream: ClassVar[bool] = True
+
+    def _request(
+        self,
+        messages: Sequence[Message | dict],
+        model: str | None,
+        temperature: float | None,
+        max_tokens: int | None,
+    ) -> ChatRequest:
+        msgs = _to_messages(messages)
+        if not msgs:
+            raise ValueError("messages must not be empty")
+        return ChatRequest(msgs, model or self.default_model, temperature, max_tokens)
+
+    async def complete(
+        self,
+        messages: Sequence[Message | dict],
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResponse:
+        request = self._request(messages, model, temperature, max_tokens)
+        started = time.perf_counter()
+        try:
+            response = await self._complete(request)
+        except AIError:
+            raise
+        except Exception as exc:
+            raise self.translate_error(exc, model=request.model) from exc
+        return replace(response, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def stream(
+        self,
+        messages: Sequence[Message | dict],
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMStream:
+        return LLMStream(self, self._request(messages, model, temperature, max_tokens))
+
+    async def complete_simple(
+        self,
+        prompt: str,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResponse:
+        return await self.complete(simple_messages(prompt, system), model, temperature, max_tokens)
+
+    def stream_simple(
+        self,
+        prompt: str,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMStream:
+        return self.stream(simple_messages(prompt, system), model, temperature, max_tokens)
+
+    @abstractmethod
+    async def _complete(self, request: ChatRequest) -> LLMResponse: ...
+
+    @abstractmethod
+    def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]: ...
+
+    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
+        """Map an SDK or transport exception to the app's own error. Vendors override this and
+        fall back to ``super()`` for anything they do not recognise."""
+        return UpstreamError(
+            f"{self.name} request failed ({type(exc).__name__}).", provider=self.name, model=model
+        )
+
+    async def aclose(self) -> None:
+        """Release pooled connections (tests, shutdown). Optional."""
+
+
+def simple_messages(prompt: str, system: str | None = None) -> list[Message]:
+    messages = [Message(Role.SYSTEM, system)] if system else []
+    messages.append(Message(Role.USER, prompt))
+    return messages
+
+
+__all__ = [
+    "USAGE_ESTIMATED",
+    "USAGE_REPORTED",
+    "BaseLLMProvider",
+    "ChatRequest",
+    "FinishReason",
+    "LLMResponse",
+    "LLMStream",
+    "Message",
+    "ModelComplexity",
+    "Role",
+    "Usage",
+    "estimate_tokens",
+    "simple_messages",
+    "split_system",
+]

@@ -1,0 +1,91 @@
+"""Provider factory: the one place that turns a provider name into a configured instance."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from ai.conf import ai_settings
+from ai.exceptions import ProviderNotConfiguredError, UnknownProviderError
+from ai.services.base import BaseLLMProvider
+
+#: Provider name -> dotted path of its class. Imported lazily, so an unused SDK costs nothing.
+PROVIDER_CLASSES: dict[str, str] = {
+    "openai": "ai.providers.openai.OpenAIProvider",
+    "anthropic": "ai.providers.anthropic.AnthropicProvider",
+    "gemini": "ai.providers.gemini.GeminiProvider",
+    "offline": "ai.providers.offline.OfflineProvider",
+}
+
+#: Provider name -> the Django setting holding its key (the offline provider needs none).
+API_KEY_SETTINGS: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GOOGLE_API_KEY",
+}
+
+#: Provider name -> the Django setting holding its base URL.
+BASE_URL_SETTINGS: dict[str, str] = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GOOGLE_GEMINI_BASE_URL",
+}
+
+
+def provider_names() -> list[str]:
+    """Every provider the app knows, configured or not."""
+    return list(PROVIDER_CLASSES)
+
+
+def is_configured(name: str) -> bool:
+    if name == "offline":
+        return bool(ai_settings.AI_OFFLINE_ENABLED)
+    setting = API_KEY_SETTINGS.get(name)
+    return bool(setting and getattr(ai_settings, setting))
+
+
+def get_available_providers() -> list[str]:
+    """Names of the providers this gateway can call now, in a stable order."""
+    return [name for name in PROVIDER_CLASSES if is_configured(name)]
+
+
+def is_ai_available() -> bool:
+    return bool(get_available_providers())
+
+
+@lru_cache(maxsize=None)
+def get_llm_provider(name: str | None = None) -> BaseLLMProvider:
+    """The shared provider instance for ``name`` (``AI_DEFAULT_PROVIDER`` when None).
+
+    Raises :class:`UnknownProviderError` for a name the app does not know and
+    :class:`ProviderNotConfiguredError` (a ``ValueError``) naming the setting to set when its
+    API key is missing.
+    """
+    name = name or ai_settings.AI_DEFAULT_PROVIDER
+    if name not in PROVIDER_CLASSES:
+        valid = ", ".join(PROVIDER_CLASSES)
+        raise UnknownProviderError(f"Unknown provider {name!r}; valid providers: {valid}.")
+    if not is_configured(name):
+        if name == "offline":
+            hint = "set AI_OFFLINE_ENABLED = True in your Django settings"
+        else:
+            setting = API_KEY_SETTINGS[name]
+            hint = f"set {setting} in your Django settings (or the {setting} environment variable)"
+        raise ProviderNotConfiguredError(
+            f"The {name} provider is not configured: {hint}.", provider=name
+        )
+    return import_string(PROVIDER_CLASSES[name])()
+
+
+def clear_llm_cache() -> None:
+    """Forget cached provider instances (and with them their SDK clients)."""
+    get_llm_provider.cache_clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith(("AI_", "OPENAI_", "ANTHROPIC_", "GOOGLE_")):
+        clear_llm_cache()

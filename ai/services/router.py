@@ -1,0 +1,299 @@
+"""Smart routing: a request's complexity picks provider and model, with override, retries and
+fallbacks.
+
+A route is an ordered list of :class:`ModelRoute` targets. The router walks it: each target gets
+``1 + AI_MAX_RETRIES`` attempts on retryable failures (rate limits, timeouts, dropped
+connections, 5xx), pausing ``Retry-After`` or an exponential backoff, and a target whose provider
+is not configured is skipped. When a target is exhausted the next one is tried. An explicit
+model/provider override is a route of one target: it is retried, never swapped for another model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+from ai.conf import ai_settings
+from ai.exceptions import (
+    AIError,
+    ModelNotFoundError,
+    NoRouteAvailableError,
+    UpstreamAuthenticationError,
+    UpstreamPermissionError,
+)
+from ai.services.base import (
+    BaseLLMProvider,
+    LLMResponse,
+    LLMStream,
+    Message,
+    ModelComplexity,
+    simple_messages,
+)
+from ai.services.factory import PROVIDER_CLASSES, get_llm_provider, is_configured
+
+logger = logging.getLogger("ai.router")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    provider: str
+    model: str
+    #: Blended list price, USD per 1,000 tokens (the spec's estimate; the ledger prices exactly).
+    cost_per_1k_tokens: Decimal = Decimal("0")
+
+
+#: The spec's routing table: complexity -> the model that serves it first.
+MODEL_ROUTES: dict[ModelComplexity, ModelRoute] = {
+    ModelComplexity.SIMPLE: ModelRoute("openai", "gpt-4o-mini", Decimal("0.000375")),
+    ModelComplexity.MODERATE: ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
+    ModelComplexity.COMPLEX: ModelRoute(
+        "anthropic", "claude-sonnet-4-5-20250929", Decimal("0.009")
+    ),
+    # Fallback until a search-capable provider (Perplexity) is integrated.
+    ModelComplexity.SEARCH: ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
+}
+
+#: Where each complexity goes when its first target is unavailable or keeps failing.
+FALLBACK_ROUTES: dict[ModelComplexity, tuple[ModelRoute, ...]] = {
+    ModelComplexity.SIMPLE: (
+        ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),
+        ModelRoute("anthropic", "claude-haiku-4-5", Decimal("0.003")),
+    ),
+    ModelComplexity.MODERATE: (
+        ModelRoute("anthropic", "claude-sonnet-4-5-20250929", Decimal("0.009")),
+        ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),
+    ),
+    ModelComplexity.COMPLEX: (
+        ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
+        ModelRoute("gemini", "gemini-2.5-pro", Decimal("0.005625")),
+    ),
+    ModelComplexity.SEARCH: (ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),),
+}
+
+#: Async callable giving a complexity's ordered targets. Replaceable (the database-backed table).
+RouteSource = Callable[[ModelComplexity], Awaitable[Sequence[ModelRoute]]]
+
+
+async def default_route_targets(complexity: ModelComplexity) -> Sequence[ModelRoute]:
+    return (MODEL_ROUTES[complexity], *FALLBACK_ROUTES.get(complexity, ()))
+
+
+_MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("gpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("chatgpt-", "openai"),
+    ("claude-", "anthropic"),
+    ("gemini-", "gemini"),
+    ("models/gemini-", "gemini"),
+    ("offline-", "offline"),
+)
+
+
+def provider_for_model(model: str) -> str | None:
+    """The provider a model name belongs to, by its vendor prefix (None when unknown)."""
+    lowered = model.lower()
+    return next((p for prefix, p in _MODEL_PREFIXES if lowered.startswith(prefix)), None)
+
+
+class LLMRouter:
+    """Routes requests by complexity. Shared; holds no per-request state."""
+
+    def __init__(self, route_source: RouteSource | None = None) -> None:
+        self._route_source = route_source
+
+    async def targets(self, complexity: ModelComplexity) -> list[ModelRoute]:
+        source = self._route_source or _configured_route_source()
+        return list(await source(ModelComplexity(complexity)))
+
+    async def plan(
+        self,
+        complexity: ModelComplexity | None = None,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> list[ModelRoute]:
+        """The ordered targets for a request. ``provider`` and/or ``model`` override the route:
+        a model alone keeps the provider its name belongs to (else the route's first)."""
+        if provider or model:
+            if not provider:
+                provider = provider_for_model(model or "")
+                if provider is None:
+                    first = await self.targets(complexity or ModelComplexity.MODERATE)
+                    provider = first[0].provider if first else ai_settings.AI_DEFAULT_PROVIDER
+            if provider not in PROVIDER_CLASSES:
+                get_llm_provider(provider)  # raises UnknownProviderError with the valid names
+            target_model = model or _default_model(provider)
+            return [ModelRoute(provider, target_model)]
+        if complexity is None:
+            provider = ai_settings.AI_DEFAULT_PROVIDER
+            return [ModelRoute(provider, _default_model(provider))]
+        return await self.targets(complexity)
+
+    async def complete(
+        self,
+        messages: Sequence[Message | dict],
+        complexity: ModelComplexity = ModelComplexity.MODERATE,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResponse:
+        targets = await self.plan(complexity, provider=provider, model=model)
+        return await self.run(
+            targets,
+            lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
+            overridden=bool(provider or model),
+        )
+
+    async def chat(
+        self,
+        prompt: str,
+        system: str | None = None,
+        complexity: ModelComplexity = ModelComplexity.MODERATE,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResponse:
+        return await self.complete(
+            simple_messages(prompt, system),
+            complexity,
+            model=model,
+            provider=provider,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+
+    async def stream(
+        self,
+        messages: Sequence[Message | dict],
+        complexity: ModelComplexity = ModelComplexity.MODERATE,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMStream:
+        """A started stream from the first target that answers. Retries and fallbacks happen
+        only before the first delta; after it, a failure is the stream's own error."""
+        targets = await self.plan(complexity, provider=provider, model=model)
+        return await self.open_stream(
+            targets, messages, temperature, max_tokens, overridden=bool(provider or model)
+        )
+
+    async def open_stream(
+        self,
+        targets: Sequence[ModelRoute],
+        messages: Sequence[Message | dict],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        overridden: bool = False,
+    ) -> LLMStream:
+        async def attempt(p: BaseLLMProvider, route: ModelRoute) -> LLMStream:
+            stream = p.stream(messages, route.model, temperature, max_tokens)
+            await stream.start()
+            return stream
+
+        return await self.run(targets, attempt, overridden=overridden)
+
+    async def run(
+        self,
+        targets: Sequence[ModelRoute],
+        call: Callable[[BaseLLMProvider, ModelRoute], Awaitable[T]],
+        *,
+        overridden: bool = False,
+    ) -> T:
+        """Call ``call(provider, route)`` on each target in turn, with retries; return the first
+        success or raise the last error."""
+        last_error: AIError | None = None
+        tried = 0
+        for route in targets:
+            if not is_configured(route.provider):
+                if overridden:
+                    get_llm_provider(route.provider)  # raises ProviderNotConfiguredError
+                continue
+            tried += 1
+            provider = get_llm_provider(route.provider)
+            for attempt in range(1 + max(0, int(ai_settings.AI_MAX_RETRIES))):
+                try:
+                    return await call(provider, route)
+                except AIError as err:
+                    last_error = err
+                    wait = _retry_wait(err, attempt)
+                    if wait is None:
+                        break
+                    logger.info(
+                        "retrying %s/%s in %.2fs after %s", route.provider, route.model, wait,
+                        err.code,
+                    )
+                    await asyncio.sleep(wait)
+            assert last_error is not None
+            if overridden or not ai_settings.AI_FALLBACKS_ENABLED or not _falls_back(last_error):
+                raise last_error
+            logger.warning(
+                "falling back from %s/%s after %s", route.provider, route.model, last_error.code
+            )
+        if last_error is not None:
+            raise last_error
+        if not tried and ai_settings.AI_OFFLINE_ENABLED and targets:
+            # Nothing on the route is configured but the offline provider is: development mode.
+            return await call(get_llm_provider("offline"), targets[0])
+        names = ", ".join(sorted({t.provider for t in targets})) or "none"
+        raise NoRouteAvailableError(
+            f"No configured provider can serve this route (its targets use: {names})."
+        )
+
+
+def _default_model(provider: str) -> str:
+    if provider == ai_settings.AI_DEFAULT_PROVIDER and ai_settings.AI_DEFAULT_MODEL:
+        return ai_settings.AI_DEFAULT_MODEL
+    from django.utils.module_loading import import_string
+
+    return import_string(PROVIDER_CLASSES[provider]).default_model
+
+
+def _retry_wait(err: AIError, attempt: int) -> float | None:
+    """Seconds to wait before retrying the same target, or None to stop retrying it."""
+    if not err.retryable or attempt >= int(ai_settings.AI_MAX_RETRIES):
+        return None
+    cap = float(ai_settings.AI_RETRY_MAX_WAIT_S)
+    if err.retry_after is not None:
+        return err.retry_after if err.retry_after <= cap else None
+    return min(cap, ai_settings.AI_RETRY_BACKOFF_MS / 1000 * (2**attempt))
+
+
+def _falls_back(err: AIError) -> bool:
+    return err.retryable or isinstance(
+        err, UpstreamAuthenticationError | UpstreamPermissionError | ModelNotFoundError
+    )
+
+
+def _configured_route_source() -> RouteSource:
+    return default_route_targets
+
+
+_router: LLMRouter | None = None
+
+
+def get_llm_router() -> LLMRouter:
+    """The shared router."""
+    global _router
+    if _router is None:
+        _router = LLMRouter()
+    return _router
+
+
+def clear_router_cache() -> None:
+    global _router
+    _router = None

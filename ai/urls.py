@@ -1,0 +1,21 @@
+"""The app's URLs. Include them at the root of a project: ``path("", include("ai.urls"))``."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from ai.api import usage, views
+
+app_name = "ai"
+
+urlpatterns = [
+    path("api/v1/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("api/v1/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("api/v1/app/ai/status", views.StatusView.as_view(), name="status"),
+    path("api/v1/app/ai/completions", views.CompletionsView.as_view(), name="completions"),
+    path("api/v1/app/ai/chat", views.ChatView.as_view(), name="chat"),
+    path("api/v1/app/ai/chat/routed", views.RoutedChatView.as_view(), name="chat_routed"),
+    path("api/v1/app/ai/usage", usage.UsageView.as_view(), name="usage"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="ai:schema"), name="docs"),
+]

@@ -1,0 +1,154 @@
+"""The example host project. The only place that reads the environment (django-environ).
+
+Every variable is optional: with none set it runs on SQLite, the local-memory cache and the
+offline provider. See README.md for the table of variables.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+# No fixed default: `bash run.sh` writes a random one into .env on first start.
+SECRET_KEY = env.str("SECRET_KEY", default="") or (
+    "insecure-development-key-only-for-tests" if env.bool("GATEWAY_TESTING", default=False) else ""
+)
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("Set SECRET_KEY in the environment or .env (run.sh writes one).")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "ai",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gateway_project.urls"
+ASGI_APPLICATION = "gateway_project.asgi.application"
+WSGI_APPLICATION = "gateway_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+if env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AI gateway",
+    "DESCRIPTION": "OpenAI, Anthropic and Google Gemini behind one authenticated API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- AI gateway -------------------------------------------------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="") or None
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="") or None
+GOOGLE_API_KEY = env.str("GOOGLE_API_KEY", default="") or None
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
+GOOGLE_GEMINI_BASE_URL = env.str("GOOGLE_GEMINI_BASE_URL", default="") or None
+
+_any_key = bool(OPENAI_API_KEY or ANTHROPIC_API_KEY or GOOGLE_API_KEY)
+_first_configured = next(
+    (name for name, key in (("openai", OPENAI_API_KEY), ("anthropic", ANTHROPIC_API_KEY),
+                            ("gemini", GOOGLE_API_KEY)) if key),
+    "offline",
+)
+# With no key at all the gateway still runs, answered by the offline provider.
+AI_OFFLINE_ENABLED = env.bool("AI_OFFLINE_ENABLED", default=not _any_key)
+AI_DEFAULT_PROVIDER = env.str("AI_DEFAULT_PROVIDER", default=_first_configured)
+AI_DEFAULT_MODEL = env.str(
+    "AI_DEFAULT_MODEL",
+    default={"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5-20250929",
+             "gemini": "gemini-2.5-flash"}.get(AI_DEFAULT_PROVIDER, "offline-echo"),
+)
+AI_OFFLINE_DELAY_MS = env.int("AI_OFFLINE_DELAY_MS", default=0)
+AI_REQUEST_TIMEOUT = env.float("AI_REQUEST_TIMEOUT", default=60.0)
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
+AI_FALLBACKS_ENABLED = env.bool("AI_FALLBACKS_ENABLED", default=True)
+AI_MAX_TOKENS_LIMIT = env.int("AI_MAX_TOKENS_LIMIT", default=32768)
+AI_MAX_BODY_BYTES = env.int("AI_MAX_BODY_BYTES", default=1_048_576)
+AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="httpx2")
+AI_USAGE_ENABLED = env.bool("AI_USAGE_ENABLED", default=True)
+DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "ai": {"handlers": ["console"], "level": env.str("AI_LOG_LEVEL", default="INFO")},
+    },
+}
