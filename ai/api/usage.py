@@ -1,4 +1,5 @@
 """Placeholder: replaced by the usage API implementation."""
+
 from django.views import View
 
 

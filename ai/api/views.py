@@ -1,4 +1,5 @@
 """Placeholder: replaced by the API implementation."""
+
 from django.views import View
 
 

@@ -34,9 +34,7 @@ class OfflineProvider(BaseLLMProvider):
 
     @staticmethod
     def answer(request: ChatRequest) -> str:
-        last_user = next(
-            (m.content for m in reversed(request.messages) if m.role is Role.USER), ""
-        )
+        last_user = next((m.content for m in reversed(request.messages) if m.role is Role.USER), "")
         text = f"[offline:{request.model}] You said: {last_user.strip()}"
         if request.max_tokens is not None:
             text = " ".join(text.split()[: request.max_tokens])

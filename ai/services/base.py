@@ -270,7 +270,9 @@ class LLMStream:
     @property
     def response(self) -> LLMResponse:
         if not self.completed:
-            raise RuntimeError("The stream has not completed; use usage_so_far() for partial usage.")
+            raise RuntimeError(
+                "The stream has not completed; use usage_so_far() for partial usage."
+            )
         return LLMResponse(
             content=self.content,
             model=self.model,
@@ -283,7 +285,9 @@ class LLMStream:
 
 
 def _to_messages(messages: Sequence[Message | dict]) -> tuple[Message, ...]:
-    return tuple(m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in messages)
+    return tuple(
+        m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in messages
+    )
 
 
 class BaseLLMProvider(ABC):

@@ -234,7 +234,10 @@ class LLMRouter:
                     if wait is None:
                         break
                     logger.info(
-                        "retrying %s/%s in %.2fs after %s", route.provider, route.model, wait,
+                        "retrying %s/%s in %.2fs after %s",
+                        route.provider,
+                        route.model,
+                        wait,
                         err.code,
                     )
                     await asyncio.sleep(wait)
