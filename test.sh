@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up and run the test suite. SQLite + local-memory cache by default; PostgreSQL and Redis when
+# DATABASE_URL / REDIS_URL are set. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+exec .venv/bin/python -m pytest "$@"
