@@ -7,5 +7,12 @@ class AIConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai import checks  # noqa: F401  (registers system checks)
+        from ai import (
+            checks,  # noqa: F401  (registers system checks)
+            routing,
+        )
         from ai.services import factory  # noqa: F401  (connects setting_changed)
+        from ai.usage import pricing
+
+        pricing.connect_signals()
+        routing.connect_signals()

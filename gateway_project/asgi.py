@@ -5,11 +5,16 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_project.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 if os.environ.get("SERVE_STATIC", "true").lower() in ("1", "true", "yes"):
     # The example host serves the admin's static files itself, so `run.sh` needs no web server in
     # front. Only paths under STATIC_URL take this detour; put a CDN/nginx in front in production.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    application = ASGIStaticFilesHandler(application)
+    django_application = ASGIStaticFilesHandler(django_application)
+
+from ai.asgi import gateway_application  # noqa: E402  (after Django is set up)
+
+# The AI API paths skip the browser middleware stack (see ai/asgi.py); admin and docs keep it.
+application = gateway_application(django_application)

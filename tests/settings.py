@@ -8,7 +8,7 @@ import os
 
 import environ
 
-SECRET_KEY = "tests-only-not-secret"
+SECRET_KEY = "tests-only-not-secret-0123456789abcdef-0123456789abcdef"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True

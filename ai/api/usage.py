@@ -1,7 +1,210 @@
-"""Placeholder: replaced by the usage API implementation."""
+"""``GET /api/v1/app/ai/usage``: the caller's own usage over a date range.
 
-from django.views import View
+Totals, a breakdown by day, provider and model, and a paginated list of the caller's records.
+Staff may pass ``?user=<id>`` (or ``user=all``); anyone else asking for another user gets 403.
+Days are calendar days in the project's TIME_ZONE; ``end`` is included. Costs are decimal
+strings in USD; a record whose model has no price has ``cost: null`` and is counted in
+``cost_unknown_requests`` (its cost is not in the totals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+
+from ai.api.base import AsyncAPIView, json_response
+from ai.api.errors import InvalidRequest
+from ai.usage.reports import METRICS, summarize
+from ai.usage.rollup import day_bounds, local_today
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+_PUBLIC_METRICS = [m for m in METRICS if m != "latency_ms_sum"]
 
 
-class UsageView(View):
-    pass
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    start: date
+    end: date
+    user_id: int | None  # None: every user (staff only)
+    page: int
+    page_size: int
+
+
+def _int(params: Any, name: str, default: int, low: int, high: int | None, errors: dict) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        errors[name] = ["Must be an integer."]
+        return default
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        errors[name] = [f"Must be {bound}."]
+    return value
+
+
+def _date(params: Any, name: str, errors: dict) -> date | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        errors[name] = ["Must be a date as YYYY-MM-DD."]
+        return None
+
+
+def parse_query(params: Any, user: Any) -> UsageQuery:
+    """Validate the query string. 400 naming each bad field; 403 for another user's usage."""
+    errors: dict[str, list[str]] = {}
+    start, end = _date(params, "start", errors), _date(params, "end", errors)
+    page = _int(params, "page", 1, 1, None, errors)
+    page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, errors)
+    if not errors:
+        end = end or local_today()
+        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+        if end < start:
+            errors["end"] = ["Must be on or after start."]
+        elif (end - start).days + 1 > MAX_DAYS:
+            errors["start"] = [f"The range may span at most {MAX_DAYS} days."]
+    user_id: int | None = user.pk
+    raw_user = params.get("user")
+    if raw_user not in (None, "", "me"):
+        if raw_user == "all":
+            user_id = None
+        else:
+            try:
+                user_id = int(raw_user)
+            except ValueError:
+                errors["user"] = ["Must be a user id, 'me' or 'all'."]
+    if errors:
+        raise InvalidRequest(errors)
+    if user_id != user.pk and not user.is_staff:
+        raise PermissionDenied("Only staff may see another user's usage.")
+    assert start is not None and end is not None
+    return UsageQuery(start, end, user_id, page, page_size)
+
+
+def _cost(value: Decimal | None) -> str | None:
+    return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+def _metrics(row: dict[str, Any]) -> dict[str, Any]:
+    out = {m: row[m] for m in _PUBLIC_METRICS}
+    out["cost"] = _cost(row["cost"])
+    return out
+
+
+def _record(r: Any) -> dict[str, Any]:
+    return {
+        "request_id": r.request_id,
+        "created_at": r.created_at.isoformat(),
+        "endpoint": r.endpoint,
+        "provider": r.provider,
+        "model": r.model,
+        "complexity": r.complexity,
+        "streamed": r.streamed,
+        "status": r.status,
+        "error_code": r.error_code,
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "total_tokens": r.total_tokens,
+        "cached_tokens": r.cached_tokens,
+        "reasoning_tokens": r.reasoning_tokens,
+        "usage_source": r.usage_source,
+        "cost": _cost(r.cost),
+        "latency_ms": r.latency_ms,
+        "ttft_ms": r.ttft_ms,
+    }
+
+
+def usage_payload(query: UsageQuery, page_url: Any) -> dict[str, Any]:
+    """The response body (synchronous ORM work; the view runs it off the event loop)."""
+    from ai.models import UsageRecord
+
+    User = get_user_model()
+    subject = None
+    if query.user_id is not None:
+        found = User.objects.filter(pk=query.user_id).values_list("pk", User.USERNAME_FIELD)
+        row = found.first()
+        if row is None:
+            raise NotFound("No such user.")
+        subject = {"id": row[0], "username": row[1]}
+    summary = summarize(query.start, query.end, user_id=query.user_id)
+    records = UsageRecord.objects.filter(
+        created_at__gte=day_bounds(query.start)[0], created_at__lt=day_bounds(query.end)[1]
+    )
+    if query.user_id is not None:
+        records = records.filter(user_id=query.user_id)
+    # Counted on the ledger, not taken from the totals: those may include pruned days.
+    count = records.count()
+    offset = (query.page - 1) * query.page_size
+    page = list(records.order_by("-created_at", "-id")[offset : offset + query.page_size])
+    pages = max(1, -(-count // query.page_size))
+    return {
+        "user": subject,
+        "start": query.start.isoformat(),
+        "end": query.end.isoformat(),
+        "totals": _metrics(summary.totals),
+        "by_day": [{"day": d["day"].isoformat(), **_metrics(d)} for d in summary.by_day],
+        "by_provider": [{"provider": p["provider"], **_metrics(p)} for p in summary.by_provider],
+        "by_model": [
+            {"provider": m["provider"], "model": m["model"], **_metrics(m)}
+            for m in summary.by_model
+        ],
+        "records": {
+            "count": count,
+            "page": query.page,
+            "page_size": query.page_size,
+            "pages": pages,
+            "next": page_url(query.page + 1) if query.page < pages else None,
+            "previous": page_url(min(query.page - 1, pages)) if query.page > 1 else None,
+            "results": [_record(r) for r in page],
+        },
+    }
+
+
+class UsageView(AsyncAPIView):
+    """The caller's usage: totals, breakdowns and records over a date range."""
+
+    @extend_schema(
+        operation_id="ai_usage",
+        summary="Your usage: totals, by day / provider / model, and records",
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: "
+                             f"{DEFAULT_DAYS - 1} days before end)."),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, included "
+                             "(default: today)."),
+            OpenApiParameter("page", OpenApiTypes.INT, description="Page of records, from 1."),
+            OpenApiParameter("page_size", OpenApiTypes.INT,
+                             description=f"Records per page, 1-{MAX_PAGE_SIZE}."),
+            OpenApiParameter("user", OpenApiTypes.STR, description="Staff only: a user id, or "
+                             "'all'. Others may only ask for themselves ('me')."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )  # fmt: skip
+    async def get(self, request: Request) -> HttpResponse:
+        query = parse_query(request.query_params, request.user)
+
+        def page_url(page: int) -> str:
+            params = request.query_params.copy()
+            params["page"] = str(page)
+            return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+        payload = await sync_to_async(usage_payload)(query, page_url)
+        return json_response(payload)

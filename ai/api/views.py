@@ -1,19 +1,235 @@
-"""Placeholder: replaced by the API implementation."""
+"""The gateway's HTTP endpoints (paths in ``ai.urls``). All require a JWT bearer token."""
 
-from django.views import View
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.http import HttpResponseBase
+from django.utils.module_loading import import_string
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework.request import Request
+
+from ai.api import gateway
+from ai.api.base import AsyncAPIView, json_response
+from ai.api.renderers import ORJSONRenderer
+from ai.api.schema import GatewayAutoSchema  # also registers the auth scheme for the docs
+from ai.api.serializers import (
+    ChatRequestSerializer,
+    CompletionResponseSerializer,
+    CompletionsRequestSerializer,
+    ErrorSerializer,
+    RoutedChatRequestSerializer,
+    RoutedCompletionResponseSerializer,
+    StatusSerializer,
+)
+from ai.api.sse import SSE_DESCRIPTION
+from ai.api.validation import (
+    LLMCall,
+    validate_chat,
+    validate_completions,
+    validate_routed_chat,
+)
+from ai.conf import ai_settings
+from ai.services.base import ModelComplexity
+from ai.services.factory import PROVIDER_CLASSES, get_available_providers, is_configured
+from ai.services.router import get_llm_router
+
+OFFLINE = "offline"
+OFFLINE_NOTICE = (
+    "Answers come from the offline provider: deterministic echoes, not a real model. "
+    "Set OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY to use a real one."
+)
+OFFLINE_DEFAULT_NOTICE = (
+    "The default provider is the offline provider: requests that name no provider or model "
+    "get deterministic echoes, not a real model's answer."
+)
+
+_ERRORS = {
+    status: OpenApiResponse(ErrorSerializer, description=description)
+    for status, description in {
+        400: "Invalid request (`fields` names each bad field), or the provider asked for is "
+        "not configured (`provider_not_configured`), or the upstream refused the request.",
+        401: "Missing, invalid or expired token, or an inactive user.",
+        404: "The upstream does not know the model (`model_not_found`).",
+        413: "The body is larger than AI_MAX_BODY_BYTES.",
+        415: "The body is not application/json.",
+        429: "The upstream is rate limiting; `Retry-After` says when to retry.",
+        502: "The upstream failed or could not be reached.",
+        503: "The upstream is unavailable, or no configured provider can serve the route.",
+        504: "The upstream did not answer in time.",
+    }.items()
+}
 
 
-class StatusView(View):
-    pass
+TAGS = ["ai"]
+REQUEST_ID = OpenApiParameter(
+    "X-Request-ID",
+    str,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="The request's id (uuid4 hex), on every response; errors repeat it.",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before retrying, when the upstream said.",
+)
+LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER]
 
 
-class CompletionsView(View):
-    pass
+def _llm_responses(ok: type) -> dict[Any, Any]:
+    # Errors are JSON whatever the client accepts, streams included.
+    return {
+        (200, "application/json"): OpenApiResponse(
+            ok,
+            description="The answer as JSON (`stream` false or absent), or with `stream: true` "
+            "a `text/event-stream` (frames described above).",
+        ),
+        (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=SSE_DESCRIPTION),
+        **{(status, "application/json"): response for status, response in _ERRORS.items()},
+    }
 
 
-class ChatView(View):
-    pass
+class _LLMView(AsyncAPIView):
+    schema = GatewayAutoSchema()
+    endpoint: ClassVar[str]
+    validator: ClassVar[Callable[[dict[str, Any]], LLMCall]]
+
+    async def serve(self, request: Request) -> HttpResponseBase:
+        call = type(self).validator(self.json_body(request))
+        outcome = gateway.Outcome(
+            request_id=self.request_id,
+            endpoint=self.endpoint,
+            user_id=request.user.pk,
+            complexity=call.complexity.value if call.complexity else "",
+            started=time.perf_counter(),
+        )
+        if call.stream:
+            return await gateway.open_stream(call, outcome)
+        return json_response(await gateway.complete(call, outcome))
 
 
-class RoutedChatView(View):
-    pass
+class CompletionsView(_LLMView):
+    endpoint = "completions"
+    validator = staticmethod(validate_completions)
+
+    @extend_schema(
+        operation_id="ai_completions",
+        summary="Chat completion from a message history",
+        description="Answers with the default provider and model unless `provider`/`model` "
+        "override them.\n\n" + SSE_DESCRIPTION,
+        tags=TAGS,
+        parameters=LLM_PARAMETERS,
+        request=CompletionsRequestSerializer,
+        responses=_llm_responses(CompletionResponseSerializer),
+        examples=[
+            OpenApiExample(
+                "Two messages",
+                value={
+                    "messages": [
+                        {"role": "system", "content": "Answer briefly."},
+                        {"role": "user", "content": "What is ASGI?"},
+                    ],
+                    "temperature": 0.2,
+                    "max_tokens": 200,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        return await self.serve(request)
+
+
+class ChatView(_LLMView):
+    endpoint = "chat"
+    validator = staticmethod(validate_chat)
+
+    @extend_schema(
+        operation_id="ai_chat",
+        summary="Chat from a single prompt",
+        description="`prompt` (and an optional `system`) with the default provider and model "
+        "unless `provider`/`model` override them.\n\n" + SSE_DESCRIPTION,
+        tags=TAGS,
+        parameters=LLM_PARAMETERS,
+        request=ChatRequestSerializer,
+        responses=_llm_responses(CompletionResponseSerializer),
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        return await self.serve(request)
+
+
+class RoutedChatView(_LLMView):
+    endpoint = "chat_routed"
+    validator = staticmethod(validate_routed_chat)
+
+    @extend_schema(
+        operation_id="ai_chat_routed",
+        summary="Chat routed by complexity",
+        description="`complexity` picks provider and model from the routing table (see the "
+        "status endpoint), with retries and fallbacks; `provider`/`model` override the route."
+        "\n\n" + SSE_DESCRIPTION,
+        tags=TAGS,
+        parameters=LLM_PARAMETERS,
+        request=RoutedChatRequestSerializer,
+        responses=_llm_responses(RoutedCompletionResponseSerializer),
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        return await self.serve(request)
+
+
+def _default_model(provider: str) -> str:
+    if ai_settings.AI_DEFAULT_MODEL:
+        return str(ai_settings.AI_DEFAULT_MODEL)
+    path = PROVIDER_CLASSES.get(provider)
+    return str(import_string(path).default_model) if path else ""
+
+
+class StatusView(AsyncAPIView):
+    renderer_classes: ClassVar[list] = [ORJSONRenderer]
+
+    @extend_schema(
+        operation_id="ai_status",
+        summary="What the gateway can serve",
+        description="Configured providers, the defaults, the routing table, and whether the "
+        "gateway is in offline mode. Never includes a key or a base URL.",
+        tags=TAGS,
+        parameters=[REQUEST_ID],
+        responses={200: StatusSerializer, 401: _ERRORS[401]},
+    )
+    async def get(self, request: Request) -> HttpResponseBase:
+        providers = get_available_providers()
+        default_provider = str(ai_settings.AI_DEFAULT_PROVIDER)
+        offline = providers == [OFFLINE] or default_provider == OFFLINE
+        notice = None
+        if offline:
+            notice = OFFLINE_NOTICE if providers == [OFFLINE] else OFFLINE_DEFAULT_NOTICE
+        router = get_llm_router()
+        routes: dict[str, list[dict[str, Any]]] = {}
+        for complexity in ModelComplexity:
+            routes[complexity.value] = [
+                {"provider": t.provider, "model": t.model, "configured": is_configured(t.provider)}
+                for t in await router.targets(complexity)
+            ]
+        return json_response(
+            {
+                "available": bool(providers),
+                "providers": providers,
+                "default_provider": default_provider,
+                "default_model": _default_model(default_provider),
+                "offline": offline,
+                "mode": OFFLINE if offline else "live",
+                "notice": notice,
+                "routes": routes,
+            }
+        )

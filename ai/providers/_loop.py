@@ -37,5 +37,12 @@ class PerLoop(Generic[T]):
         except RuntimeError:
             return None
 
+    def pop(self) -> T | None:
+        """Forget the current loop's item and return it (None if it had none), e.g. to close it."""
+        try:
+            return self._items.pop(asyncio.get_running_loop(), None)
+        except RuntimeError:
+            return None
+
     def clear(self) -> None:
         self._items.clear()

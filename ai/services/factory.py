@@ -80,6 +80,15 @@ def get_llm_provider(name: str | None = None) -> BaseLLMProvider:
     return import_string(PROVIDER_CLASSES[name])()
 
 
+def preload_providers() -> list[str]:
+    """Import and build every configured provider now (at startup): importing an SDK takes
+    seconds and would otherwise stall the event loop inside the first request."""
+    names = get_available_providers()
+    for name in names:
+        get_llm_provider(name)
+    return names
+
+
 def clear_llm_cache() -> None:
     """Forget cached provider instances (and with them their SDK clients)."""
     get_llm_provider.cache_clear()

@@ -283,7 +283,11 @@ def _falls_back(err: AIError) -> bool:
 
 
 def _configured_route_source() -> RouteSource:
-    return default_route_targets
+    """The routing table in the database (``ai.routing``), which falls back to
+    :func:`default_route_targets` for a complexity with no enabled target."""
+    from ai.routing import db_route_source
+
+    return db_route_source
 
 
 _router: LLMRouter | None = None

@@ -1,8 +1,11 @@
 """The usage ledger: every gateway request recorded, priced and kept.
 
-The request path only calls :func:`record_usage` (never blocks, never raises).
+The request path only calls :func:`record_usage` (never blocks, never raises) and
+:func:`ai.usage.pricing.cost_of` for the cost it shows; :func:`flush_usage` waits for the
+background writer (tests, shutdown).
 """
 
 from ai.usage.events import UsageEvent, record_usage
+from ai.usage.writer import flush_usage, flush_usage_sync
 
-__all__ = ["UsageEvent", "record_usage"]
+__all__ = ["UsageEvent", "flush_usage", "flush_usage_sync", "record_usage"]

@@ -1,5 +1,10 @@
-"""What the request path hands to the ledger. (Stub: the ledger implementation replaces
-record_usage with a batched, non-blocking writer.)"""
+"""What the request path hands to the ledger, and the one call it makes.
+
+The API calls :func:`record_usage` exactly once per request, in a ``finally`` path, whatever the
+outcome. The call only puts the event on an in-process queue (:mod:`ai.usage.writer`); a
+background thread prices it and writes it in batches, so recording adds microseconds to a
+response and a database problem is logged, never raised into it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from ai.conf import ai_settings
 from ai.services.base import Usage
 
 logger = logging.getLogger("ai.usage")
@@ -21,7 +27,14 @@ STATUS_CANCELLED = "cancelled"
 
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
-    """One gateway request's outcome, as the ledger stores it."""
+    """One gateway request's outcome, as the ledger stores it.
+
+    ``usage`` is None when no upstream call produced counts (a failure before the first
+    token); its ``source`` says whether the counts were reported or estimated. ``cost`` is the
+    cost the client was shown, if any; when None the writer prices the row itself at the price in
+    effect at ``created_at`` (and leaves it null when the model has no price). ``created_at``
+    is when the request was made; prices are looked up at that moment.
+    """
 
     request_id: str
     endpoint: str
@@ -37,8 +50,17 @@ class UsageEvent:
     streamed: bool = False
     error_code: str = ""
     created_at: datetime = field(default_factory=timezone.now)
+    #: The provider's own id for the call (x-request-id / request-id), when it sent one.
+    upstream_request_id: str = ""
 
 
 def record_usage(event: UsageEvent) -> None:
     """Hand an event to the ledger. Never blocks the caller and never raises."""
-    logger.debug("usage %s", event)
+    try:
+        if not ai_settings.AI_USAGE_ENABLED:
+            return
+        from ai.usage.writer import writer
+
+        writer.submit(event)
+    except Exception:
+        logger.exception("usage ledger: could not record usage event %s", event)

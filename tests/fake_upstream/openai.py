@@ -76,7 +76,13 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         scenario = server.scenario(texts)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth == f"Bearer {BAD_KEY}":
-            return error_response(401, scenario, request_id, "Incorrect API key provided.")
+            # Like the real API, echo the key (OpenAI masks the middle of long keys only).
+            key = auth.removeprefix("Bearer ")
+            message = (
+                f"Incorrect API key provided: {key}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys."
+            )
+            return error_response(401, scenario, request_id, message)
         if scenario.delay:
             await asyncio.sleep(scenario.delay)
         status = server.failing_status(scenario)

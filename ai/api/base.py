@@ -1,0 +1,187 @@
+"""An async DRF ``APIView`` that stays on the event loop.
+
+adrf's ``APIView`` runs DRF's sync ``initial()`` through ``sync_to_async``: a thread hop on
+every request. :class:`AsyncAPIView` does the same steps itself, in the loop: wrap the request,
+negotiate content, authenticate (awaiting ``aauthenticate`` where an authenticator has one),
+check permissions and throttles, await the handler, turn any exception into the gateway's JSON
+error (``ai.api.errors``), and add ``X-Request-ID`` to every response.
+
+Handlers return Django ``HttpResponse`` objects (see :func:`json_response`); a DRF ``Response``
+also works but is rendered by Django in a worker thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from typing import Any, ClassVar
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ai.api.authentication import GatewayJWTAuthentication
+from ai.api.errors import JSON, InvalidRequest, error_response
+from ai.api.parsers import ORJSONParser, body_limit, too_large
+from ai.api.renderers import EventStreamRenderer, ORJSONRenderer
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type=JSON)
+    if headers:
+        for name, value in headers.items():
+            response[name] = value
+    return response
+
+
+def _per_class(cls: type, name: str, build: Any) -> Any:
+    value = cls.__dict__.get(name)
+    if value is None:
+        value = build()
+        setattr(cls, name, value)
+    return value
+
+
+class FastContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, skipped for the common ``Accept`` values (none, ``*/*``, JSON)."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: Any = None):  # type: ignore[override]
+        accept = request.META.get("HTTP_ACCEPT")
+        if not accept or accept in ("*/*", "application/json"):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class AsyncAPIView(APIView):
+    """Base of the gateway's views: async handlers (``async def get/post``), JWT required."""
+
+    view_is_async = True
+    renderer_classes: ClassVar[list] = [ORJSONRenderer, EventStreamRenderer]
+    parser_classes: ClassVar[list] = [ORJSONParser]
+    authentication_classes: ClassVar[list] = [GatewayJWTAuthentication]
+    permission_classes: ClassVar[list] = [IsAuthenticated]
+    # DRF's throttles are sync and hit the cache on every request; rate limits belong in front.
+    throttle_classes: ClassVar[list] = []
+    content_negotiation_class = FastContentNegotiation
+
+    #: uuid4 hex, set per request; also the usage record's request id.
+    request_id: str
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        self.args = args
+        self.kwargs = kwargs
+        self.request_id = uuid.uuid4().hex
+        drf_request = self.initialize_request(request, *args, **kwargs)
+        self.request = drf_request
+        self.headers = self.default_response_headers
+        try:
+            await self.ainitial(drf_request, *args, **kwargs)
+            method = drf_request.method.lower()
+            if method in self.http_method_names:
+                handler = getattr(self, method, self.http_method_not_allowed)
+            else:
+                handler = self.http_method_not_allowed
+            response = handler(drf_request, *args, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        self.response[REQUEST_ID_HEADER] = self.request_id
+        return self.response
+
+    async def ainitial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """DRF's ``initial()``, with authentication awaited."""
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        await self.aperform_authentication(request)
+        self.check_permissions(request)
+        self.check_throttles(request)
+
+    async def aperform_authentication(self, request: Request) -> None:
+        for authenticator in request.authenticators:
+            try:
+                if hasattr(authenticator, "aauthenticate"):
+                    result = await authenticator.aauthenticate(request)
+                else:  # a host's sync authenticator may touch the database: off the loop
+                    result = await sync_to_async(authenticator.authenticate)(request)
+            except exceptions.APIException:
+                request._not_authenticated()
+                raise
+            if result is not None:
+                request._authenticator = authenticator
+                request.user, request.auth = result
+                return
+        request._not_authenticated()
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            auth_header = self.get_authenticate_header(self.request)
+            if auth_header:
+                exc.auth_header = auth_header  # type: ignore[attr-defined]
+            else:
+                exc.status_code = 403
+        response = error_response(exc, getattr(self, "request_id", None))
+        response.exception = True  # type: ignore[attr-defined]
+        return response
+
+    def finalize_response(  # type: ignore[override]
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        if isinstance(response, Response):
+            return super().finalize_response(request, response, *args, **kwargs)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+    def get_authenticators(self) -> list:
+        # Authenticators and parsers hold no per-request state: built once per class, not on
+        # every request (simplejwt's authenticator looks the user model up in __init__).
+        return _per_class(type(self), "_authenticators", super().get_authenticators)
+
+    def get_parsers(self) -> list:
+        return _per_class(type(self), "_parsers", super().get_parsers)
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # Computed once per class: DRF rebuilds it on every request.
+        def build() -> dict[str, str]:
+            headers = {"Allow": ", ".join(self.allowed_methods)}
+            if len(self.renderer_classes) > 1:
+                headers["Vary"] = "Accept"
+            return headers
+
+        return dict(_per_class(type(self), "_default_headers", build))
+
+    # --- helpers for handlers -------------------------------------------------------------
+
+    def json_body(self, request: Request) -> dict[str, Any]:
+        """The parsed JSON object body. 413 when ``Content-Length`` (checked before reading)
+        or the body itself exceeds ``AI_MAX_BODY_BYTES``; 415 for a non-JSON content type;
+        400 for malformed JSON or a body that is not an object."""
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > body_limit():
+            raise too_large()
+        data = request.data
+        if not isinstance(data, dict):
+            raise InvalidRequest({"body": ["Expected a JSON object."]})
+        return data

@@ -1,0 +1,81 @@
+"""Server-sent events: the frames the streaming endpoints write, and the response that carries them.
+
+Wire format (``text/event-stream``), one frame per line group, frames separated by a blank line::
+
+    data: {"type":"delta","content":"Hel"}
+
+    data: {"type":"delta","content":"lo"}
+
+    data: {"type":"done","id":"<request id>","model":"...","provider":"...",
+           "finish_reason":"stop","usage":{...},"latency_ms":812.4,"ttft_ms":95.1,"cost":"0.0012"}
+
+    data: [DONE]
+
+A failure after the first byte ends the stream with an error frame and *no* ``[DONE]``::
+
+    event: error
+    data: {"type":"error","error":{"code":"upstream_connection_error","message":"..."},"id":"..."}
+
+orjson never writes a raw newline inside a JSON value, so every payload fits one ``data:`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from django.http import StreamingHttpResponse
+
+CONTENT_TYPE = "text/event-stream"
+DONE_FRAME = b"data: [DONE]\n\n"
+
+#: The OpenAPI description of the stream (``ai.api.views`` puts it in the schema).
+SSE_DESCRIPTION = (
+    "With `stream: true` the answer is `text/event-stream`. Each frame is one `data:` line "
+    "holding JSON, followed by a blank line:\n\n"
+    '* `{"type":"delta","content":"..."}`: one per piece of generated text, in order;\n'
+    '* `{"type":"done","id","model","provider","finish_reason","usage","latency_ms",'
+    '"ttft_ms","cost"}` (plus `complexity` on the routed endpoint): the stream completed;\n'
+    "* then the literal `data: [DONE]`.\n\n"
+    "If the upstream fails after the stream has started, the last frame is "
+    '`event: error` with `data: {"type":"error","error":{"code","message"},"id"}` and no '
+    "`[DONE]` follows: a stream without `[DONE]` is incomplete. Failures before the first "
+    "byte (authentication, validation, an upstream that cannot be reached) are ordinary JSON "
+    "errors with their real HTTP status."
+)
+
+
+def data_frame(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def delta_frame(content: str) -> bytes:
+    return b'data: {"type":"delta","content":' + orjson.dumps(content) + b"}\n\n"
+
+
+def error_frame(code: str, message: str, request_id: str) -> bytes:
+    payload = {"type": "error", "error": {"code": code, "message": message}, "id": request_id}
+    return b"event: error\n" + data_frame(payload)
+
+
+class SSEResponse(StreamingHttpResponse):
+    """A ``text/event-stream`` response over an async iterator of ready-made frames (bytes).
+
+    Django's ASGI handler closes the iterator it consumes when the client disconnects, but it
+    consumes ``__aiter__``'s wrapper, not the frames' generator itself. ``__aiter__`` here closes
+    the frames' generator explicitly, so its ``finally`` (closing the upstream, recording usage)
+    runs at once rather than whenever the garbage collector gets to it.
+    """
+
+    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+        super().__init__(frames, content_type=CONTENT_TYPE, headers=headers)
+        self["Cache-Control"] = "no-cache"
+        self["X-Accel-Buffering"] = "no"
+        self._frames = frames
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+        async with aclosing(self._frames) as frames:  # type: ignore[type-var]
+            async for frame in frames:
+                yield frame

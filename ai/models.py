@@ -1,0 +1,256 @@
+"""The gateway's tables: the usage ledger and its daily roll-up, prices, and the routing table.
+
+``UsageRecord`` is append-only and grows to millions of rows, so its indexes are chosen for the
+queries that actually run (see each index's comment) and nothing orders it by default.
+``ModelPrice`` keeps history: a new row with a later ``valid_from`` changes the price from then
+on; a row's cost is frozen when the row is written, so no price edit rewrites a past request.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED, ModelComplexity
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """Every provider the app knows (a callable, so adding one needs no migration)."""
+    from ai.services.factory import PROVIDER_CLASSES
+
+    return [(name, name) for name in PROVIDER_CLASSES]
+
+
+class UsageRecord(models.Model):
+    """One gateway request, whatever its outcome. Written by :mod:`ai.usage.writer` only."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        REPORTED = USAGE_REPORTED, "Reported by the provider"
+        ESTIMATED = USAGE_ESTIMATED, "Estimated (stream cut before the provider reported)"
+        NONE = "none", "No usage (no upstream call)"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    request_id = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ai_usage_records",
+        # (user, created_at) below serves every per-user query; a lone user_id index would
+        # only slow the inserts down.
+        db_index=False,
+    )
+    endpoint = models.CharField(max_length=64)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    complexity = models.CharField(max_length=16, blank=True)
+    streamed = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error_code = models.CharField(max_length=64, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    usage_source = models.CharField(max_length=16, choices=Source.choices, default=Source.NONE)
+    cost = models.DecimalField(
+        max_digits=18,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="USD at the price in effect when the request was made. Empty: price unknown.",
+    )
+    latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name="time to first token (ms)"
+    )
+    upstream_request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = "usage record"
+        indexes = [
+            # The usage API and per-user reports: WHERE user_id = ? AND created_at BETWEEN ...
+            models.Index(fields=["user", "created_at"], name="ai_usage_user_time"),
+            # Per provider/model over time (admin filters, reports, roll-up checks).
+            models.Index(fields=["provider", "model", "created_at"], name="ai_usage_model_time"),
+            # The admin list (newest first), date hierarchy, roll-up and retention by day.
+            models.Index(fields=["created_at"], name="ai_usage_time"),
+            # "Errors / cancellations lately" without scanning the ok rows.
+            models.Index(fields=["status", "created_at"], name="ai_usage_status_time"),
+            # The admin's "price unknown" filter: a tiny partial index of unpriced rows.
+            models.Index(
+                fields=["created_at"], condition=Q(cost__isnull=True), name="ai_usage_unpriced"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.provider}/{self.model} {self.status}"
+
+
+class UsageDaily(models.Model):
+    """The ledger summed per day, user, provider, model and status (``ai_rollup_usage``).
+
+    Dashboards and the usage API read whole, rolled-up days from here and only the remaining
+    days from :class:`UsageRecord`; rows survive ``ai_prune_usage`` so history outlives retention.
+    """
+
+    day = models.DateField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=UsageRecord.Status.choices)
+    requests = models.PositiveIntegerField(default=0)
+    streamed_requests = models.PositiveIntegerField(default=0)
+    estimated_requests = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    total_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    #: Sum over the rows whose cost is known; ``cost_unknown_requests`` counts the others.
+    cost = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    cost_unknown_requests = models.PositiveIntegerField(default=0)
+    latency_ms_sum = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "daily usage"
+        verbose_name_plural = "daily usage"
+        indexes = [
+            models.Index(fields=["day"], name="ai_daily_day"),
+            models.Index(fields=["user", "day"], name="ai_daily_user_day"),
+            models.Index(fields=["provider", "model", "day"], name="ai_daily_model_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider}/{self.model} {self.status}: {self.requests}"
+
+
+class UsageRollupDay(models.Model):
+    """Which days :class:`UsageDaily` holds, and whether the day was over when it was computed
+    (only ``complete`` days are read from the roll-up; the rest come from the ledger)."""
+
+    day = models.DateField(primary_key=True)
+    computed_at = models.DateTimeField()
+    complete = models.BooleanField(default=False)
+    records = models.PositiveIntegerField(default=0)
+    #: Ledger rows of this day were deleted by ``ai_prune_usage``: the roll-up is now the only
+    #: record of the day, so it is never recomputed (that would sum what is left).
+    pruned = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "rolled-up day"
+
+    def __str__(self) -> str:
+        return f"{self.day} ({'complete' if self.complete else 'partial'})"
+
+
+class ModelPrice(models.Model):
+    """A model's list price from ``valid_from`` on, in USD per million tokens."""
+
+    class Source(models.TextChoices):
+        SHIPPED = "shipped", "Shipped default (ai/data/prices.json)"
+        ADMIN = "admin", "Set by an administrator"
+
+    provider = models.CharField(max_length=32, choices=provider_choices)
+    model = models.CharField(max_length=128)
+    input_per_mtok = models.DecimalField(
+        "input $/1M", max_digits=12, decimal_places=6, help_text="USD per million input tokens."
+    )
+    output_per_mtok = models.DecimalField(
+        "output $/1M",
+        max_digits=12,
+        decimal_places=6,
+        help_text="USD per million output tokens (reasoning tokens included).",
+    )
+    cached_input_per_mtok = models.DecimalField(
+        "cached input $/1M",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="USD per million cached input tokens. Empty: charged at the input price.",
+    )
+    valid_from = models.DateTimeField(
+        default=timezone.now,
+        help_text="The price applies to requests made from this moment until the next price.",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "model price"
+        ordering = ["provider", "model", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model", "valid_from"], name="ai_price_unique_from"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} from {self.valid_from:%Y-%m-%d}"
+
+
+class RouteTarget(models.Model):
+    """One target of a complexity's route. The router tries enabled targets by ``position``;
+    a complexity with none enabled uses the code defaults (``ai.services.router``)."""
+
+    complexity = models.CharField(
+        max_length=16, choices=[(c.value, c.name.title()) for c in ModelComplexity]
+    )
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Lower is tried first; 0 is the primary target."
+    )
+    provider = models.CharField(max_length=32, choices=provider_choices)
+    model = models.CharField(max_length=128)
+    enabled = models.BooleanField(default=True)
+    cost_per_1k_tokens = models.DecimalField(
+        "blended $/1K (estimate)",
+        max_digits=12,
+        decimal_places=8,
+        default=0,
+        help_text="The spec's rough estimate, for display; the ledger prices from model prices.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "route target"
+        ordering = ["complexity", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.complexity} #{self.position}: {self.provider}/{self.model}"
+
+
+class ProviderStatus(models.Model):
+    """No table: gives the admin its read-only "Providers" page (``ai.admin``)."""
+
+    class Meta:
+        managed = False
+        db_table = "ai_provider_status_unmanaged"
+        verbose_name = "provider"
+        verbose_name_plural = "providers"
+
+
+class UsageDashboard(models.Model):
+    """No table: gives the admin its usage dashboard page (``ai.admin``)."""
+
+    class Meta:
+        managed = False
+        db_table = "ai_usage_dashboard_unmanaged"
+        verbose_name = "usage dashboard"
+        verbose_name_plural = "usage dashboard"

@@ -1,0 +1,375 @@
+"""Anthropic (Claude) through the official ``anthropic`` SDK (2.x), Messages API.
+
+The SDK makes every call and raises its own status errors, but bodies are read raw: the JSON
+with orjson and the SSE stream with :func:`iter_sse`, because building the SDK's pydantic
+event objects for every chunk costs more than the rest of the gateway. Wire facts this relies
+on (docs/reference provider-sdks.md §2.2, §3.2): the system prompt is its own ``system``
+parameter; ``max_tokens`` is required; ``temperature`` is no longer a ``create()`` argument in
+2.x and goes in ``extra_body``; a stream reports input usage on ``message_start`` and the
+cumulative output on ``message_delta``; errors inside a 200 stream arrive as ``event: error``;
+a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+import orjson
+from django.core.exceptions import ImproperlyConfigured
+
+from ai.conf import ai_settings
+from ai.exceptions import (
+    AIError,
+    ModelNotFoundError,
+    ProviderNotConfiguredError,
+    RateLimitedError,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamPermissionError,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._loop import PerLoop
+from ai.services.base import (
+    USAGE_ESTIMATED,
+    BaseLLMProvider,
+    ChatRequest,
+    FinishReason,
+    LLMResponse,
+    LLMStream,
+    Role,
+    Usage,
+    estimate_tokens,
+    split_system,
+)
+
+#: Passed explicitly: with ``base_url=None`` the SDK would read ``ANTHROPIC_BASE_URL``.
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+#: ``max_tokens`` is required by the Messages API; used when a request sets none.
+DEFAULT_MAX_TOKENS = 4096
+POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+
+FINISH_REASONS = {
+    "end_turn": FinishReason.STOP.value,
+    "stop_sequence": FinishReason.STOP.value,
+    # The server paused a long turn (server tools); for a plain chat it is a normal stop.
+    "pause_turn": FinishReason.STOP.value,
+    "max_tokens": FinishReason.LENGTH.value,
+    "model_context_window_exceeded": FinishReason.LENGTH.value,
+    "tool_use": FinishReason.TOOL_CALLS.value,
+    "refusal": FinishReason.CONTENT_FILTER.value,
+}
+_KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{4,}|AIza[A-Za-z0-9_\-]{4,})")
+
+
+def finish_reason(stop_reason: str | None) -> str:
+    return FINISH_REASONS.get(stop_reason or "end_turn", FinishReason.STOP.value)
+
+
+def usage_from(data: dict[str, Any]) -> Usage:
+    """Normalise Anthropic usage: the prompt is ``input_tokens`` plus both cache counts (the
+    API reports them apart); ``output_tokens`` already includes thinking tokens."""
+    read = data.get("cache_read_input_tokens") or 0
+    prompt = (data.get("input_tokens") or 0) + (data.get("cache_creation_input_tokens") or 0)
+    details = data.get("output_tokens_details") or {}
+    return Usage.of(
+        prompt + read,
+        data.get("output_tokens") or 0,
+        cached=read,
+        reasoning=details.get("thinking_tokens") or 0,
+    )
+
+
+def estimated_usage(request: ChatRequest, content: str) -> Usage:
+    prompt = estimate_tokens("".join(m.content for m in request.messages))
+    return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
+
+
+async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
+    """``(event name, data)`` for each Server-Sent Event in a byte stream, per the WHATWG spec:
+    CRLF / LF / CR line ends, ``data:`` lines joined by LF, one optional space after the colon,
+    comments (``:``) ignored, an event dispatched at a blank line and only if it had data, and an
+    unterminated event at the end of the body discarded."""
+    buffer = b""
+    event = b""
+    data: list[bytes] = []
+    async for chunk in chunks:
+        lines = (buffer + chunk).splitlines(keepends=True)
+        # Keep an unterminated line, and a trailing CR that may be the first half of a CRLF.
+        buffer = lines.pop() if lines and lines[-1][-1:] != b"\n" else b""
+        for raw in lines:
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                if data:
+                    yield (event.decode() if event else "message"), b"\n".join(data)
+                event, data = b"", []
+            elif line[0] != 0x3A:  # a line starting with ":" is a comment
+                field, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if field == b"data":
+                    data.append(value)
+                elif field == b"event":
+                    event = value
+    if buffer == b"\r" and data:  # the body ended with a CR-terminated blank line
+        yield (event.decode() if event else "message"), b"\n".join(data)
+
+
+def _http_client(timeout: float) -> httpx2.AsyncClient:
+    transport = ai_settings.AI_HTTP_TRANSPORT
+    # trust_env=False: no proxy / netrc / SSL settings picked up from the environment.
+    options: dict[str, Any] = {"limits": POOL_LIMITS, "timeout": timeout, "trust_env": False}
+    if transport == "httpx2":
+        return anthropic.DefaultAsyncHttpxClient(**options)
+    if transport == "aiohttp":
+        return anthropic.DefaultAioHttpClient(**options)
+    raise ImproperlyConfigured(
+        f"AI_HTTP_TRANSPORT is {transport!r}; set it to 'httpx2' or 'aiohttp'."
+    )
+
+
+class _StreamState:
+    __slots__ = ("stopped", "usage")
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] = {}
+        self.stopped = False
+
+
+class AnthropicProvider(BaseLLMProvider):
+    name = "anthropic"
+    default_model = "claude-sonnet-4-5-20250929"
+    api_key_setting = "ANTHROPIC_API_KEY"
+
+    def __init__(self) -> None:
+        self._clients: PerLoop[anthropic.AsyncAnthropic] = PerLoop(self._make_client)
+
+    # -- client ----------------------------------------------------------------------------------
+
+    def _make_client(self) -> anthropic.AsyncAnthropic:
+        api_key = ai_settings.ANTHROPIC_API_KEY
+        if not api_key:
+            raise ProviderNotConfiguredError(
+                "The anthropic provider is not configured: set ANTHROPIC_API_KEY in your Django "
+                "settings.",
+                provider=self.name,
+            )
+        timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
+        client = anthropic.AsyncAnthropic(
+            api_key=api_key,  # explicit: no env vars, on-disk profiles or workload identity
+            base_url=ai_settings.ANTHROPIC_BASE_URL or DEFAULT_BASE_URL,
+            timeout=timeout,
+            max_retries=0,  # the router owns retries
+            http_client=_http_client(timeout),
+            open_telemetry=False,  # no spans per call, and no ANTHROPIC_OPEN_TELEMETRY* env
+        )
+        # The constructor merges ANTHROPIC_CUSTOM_HEADERS from the environment into every
+        # request, with no opt-out; we passed no default headers, so drop whatever it added.
+        client._custom_headers = {}
+        return client
+
+    def _client(self) -> anthropic.AsyncAnthropic:
+        return self._clients.get()
+
+    async def aclose(self) -> None:
+        client = self._clients.pop()
+        if client is not None:
+            await client.close()
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _params(request: ChatRequest) -> dict[str, Any]:
+        system, conversation = split_system(request.messages)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": [
+                {"role": "assistant" if m.role is Role.ASSISTANT else "user", "content": m.content}
+                for m in conversation
+            ],
+        }
+        if system is not None:
+            params["system"] = system
+        if request.temperature is not None:
+            # anthropic 2.x removed `temperature` from create(); extra_body still puts it on the
+            # wire (whether the live API still honours it is unverified: reference §2.2).
+            params["extra_body"] = {"temperature": request.temperature}
+        return params
+
+    async def _complete(self, request: ChatRequest) -> LLMResponse:
+        raw = await self._client().messages.with_raw_response.create(**self._params(request))
+        body = orjson.loads(await raw.read())
+        content = "".join(
+            block.get("text") or ""
+            for block in body.get("content") or ()
+            if block.get("type") == "text"
+        )
+        usage = body.get("usage")
+        return LLMResponse(
+            content=content,
+            model=body.get("model") or request.model,
+            provider=self.name,
+            usage=usage_from(usage) if usage else estimated_usage(request, content),
+            finish_reason=finish_reason(body.get("stop_reason")),
+            latency_ms=0.0,
+            upstream_request_id=raw.headers.get("request-id") or body.get("id"),
+        )
+
+    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
+        call = self._client().messages.with_streaming_response.create(
+            **self._params(request), stream=True
+        )
+        state = _StreamState()
+        try:
+            # Status errors raise on entering; leaving (even on aclose or cancel) closes it.
+            async with call as response:
+                stream.upstream_request_id = response.headers.get("request-id")
+                async for event, data in iter_sse(response.http_response.aiter_bytes()):
+                    if event == "content_block_delta":
+                        delta = orjson.loads(data).get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            yield delta["text"]
+                    else:
+                        self._on_event(event, data, stream, state)
+        except AIError:
+            raise
+        except Exception as exc:
+            # Translated here rather than by LLMStream to attach the request id of a stream that
+            # had started (a mid-stream drop arrives as a bare httpx2 error).
+            error = self.translate_error(exc, model=stream.model)
+            error.request_id = error.request_id or stream.upstream_request_id
+            raise error from exc
+        if not state.stopped:
+            raise UpstreamConnectionError(
+                "The anthropic stream ended before message_stop.",
+                provider=self.name,
+                model=stream.model,
+                request_id=stream.upstream_request_id,
+            )
+        stream.finish_reason = stream.finish_reason or FinishReason.STOP.value
+
+    def _on_event(self, event: str, data: bytes, stream: LLMStream, state: _StreamState) -> None:
+        """Record what a non-content event reports on the stream (ping and others are ignored)."""
+        if event == "message_start":
+            message = orjson.loads(data).get("message") or {}
+            stream.model = message.get("model") or stream.model
+            stream.upstream_request_id = stream.upstream_request_id or message.get("id")
+            if message.get("usage"):
+                state.usage = dict(message["usage"])
+                stream.usage = usage_from(state.usage)
+        elif event == "message_delta":
+            payload = orjson.loads(data)
+            stream.finish_reason = finish_reason((payload.get("delta") or {}).get("stop_reason"))
+            if payload.get("usage"):  # cumulative; input counts may be repeated here
+                state.usage = {**state.usage, **payload["usage"]}
+                stream.usage = usage_from(state.usage)
+        elif event == "message_stop":
+            state.stopped = True
+        elif event == "error":
+            raise self._in_band_error(data, stream)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def _in_band_error(self, data: bytes, stream: LLMStream) -> UpstreamStreamError:
+        try:
+            kind = (orjson.loads(data).get("error") or {}).get("type") or "unknown"
+        except (orjson.JSONDecodeError, AttributeError):
+            kind = "unknown"
+        return UpstreamStreamError(
+            f"Anthropic reported an error inside the stream ({_safe_type(kind)}).",
+            provider=self.name,
+            model=stream.model,
+            request_id=stream.upstream_request_id,
+        )
+
+    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
+        if isinstance(exc, anthropic.APIStatusError):
+            return self._status_error(exc, model)
+        if isinstance(exc, anthropic.APITimeoutError):
+            return UpstreamTimeoutError(
+                "Anthropic did not answer in time.", provider=self.name, model=model
+            )
+        found = transport_error(exc, self.name, model)
+        if found is not None:
+            return found
+        if isinstance(exc, anthropic.APIConnectionError):
+            return UpstreamConnectionError(
+                "Could not connect to Anthropic.", provider=self.name, model=model
+            )
+        return super().translate_error(exc, model=model)
+
+    def _status_error(self, exc: anthropic.APIStatusError, model: str | None) -> AIError:
+        status = exc.status_code
+        kind = _safe_type(exc.type or "unknown")
+        context: dict[str, Any] = {
+            "provider": self.name,
+            "model": model,
+            "upstream_status": status,
+            "request_id": exc.request_id,
+        }
+        if status == 200:  # an `event: error` read by the SDK's own stream parser
+            return UpstreamStreamError(
+                f"Anthropic reported an error inside the stream ({kind}).",
+                **{**context, "upstream_status": None},
+            )
+        if status in (400, 413, 422):
+            detail = self._sanitize(exc.api_message)
+            suffix = f": {detail}" if detail else ""
+            return UpstreamBadRequestError(
+                f"Anthropic rejected the request as invalid ({kind}){suffix}", **context
+            )
+        if status == 401:
+            return UpstreamAuthenticationError(
+                f"Anthropic rejected the gateway's API key ({kind}).", **context
+            )
+        if status in (402, 403):
+            return UpstreamPermissionError(
+                f"Anthropic denied the gateway's credentials this request ({kind}).", **context
+            )
+        if status == 404:
+            return ModelNotFoundError(
+                f"Anthropic does not know the model {model!r} ({kind}).", **context
+            )
+        if status == 429:
+            return RateLimitedError(
+                f"Anthropic rate limited the request ({kind}).",
+                retry_after=parse_retry_after(exc.response.headers),
+                **context,
+            )
+        if status in (408, 504):
+            return UpstreamTimeoutError(f"Anthropic timed out ({kind}).", **context)
+        # 500 api_error is Anthropic's "unexpected internal error": transient in practice, so it
+        # is retryable like 409, 503 and 529 overloaded_error.
+        if status == 409 or status >= 500:
+            retry_after = parse_retry_after(exc.response.headers)
+            return UpstreamUnavailableError(
+                f"Anthropic is unavailable or overloaded ({kind}, HTTP {status}).",
+                retry_after=retry_after,
+                **context,
+            )
+        return UpstreamError(f"Anthropic returned HTTP {status} ({kind}).", **context)
+
+    @staticmethod
+    def _sanitize(message: str | None) -> str:
+        """The upstream's own explanation of a 400, without anything that looks like a key."""
+        if not message:
+            return ""
+        text = _KEY_LIKE.sub("[redacted]", str(message))
+        key = ai_settings.ANTHROPIC_API_KEY
+        if key:
+            text = text.replace(key, "[redacted]")
+        return text[:500]
+
+
+def _safe_type(kind: str) -> str:
+    """The vendor's error type, kept only if it looks like one (it is echoed to clients)."""
+    return kind if re.fullmatch(r"[a-z_]{1,64}", kind) else "unknown"

@@ -1,0 +1,451 @@
+"""OpenAI Chat Completions through the official ``openai`` SDK (3.x).
+
+The SDK builds and sends every request and raises its own status errors; this module reads the
+bodies raw with orjson (``with_raw_response`` / ``with_streaming_response``) instead of letting
+the SDK build typed pydantic objects, which for streams costs more than the rest of the gateway
+per chunk. SSE frames are parsed here by :class:`SSEDecoder`, following the WHATWG spec.
+
+Wire: https://platform.openai.com/docs/api-reference/chat (``POST {base}/chat/completions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+from django.core.exceptions import ImproperlyConfigured
+
+from ai.conf import ai_settings
+from ai.exceptions import (
+    AIError,
+    ModelNotFoundError,
+    ProviderNotConfiguredError,
+    RateLimitedError,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamPermissionError,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._loop import PerLoop
+from ai.services.base import (
+    USAGE_ESTIMATED,
+    BaseLLMProvider,
+    ChatRequest,
+    FinishReason,
+    LLMResponse,
+    LLMStream,
+    Usage,
+    estimate_tokens,
+)
+
+#: Passed explicitly when OPENAI_BASE_URL is None, so the SDK never falls back to the
+#: ``OPENAI_BASE_URL`` environment variable behind the host's back.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: One pool per event loop, sized for a gateway (the httpx2 default of 100 is too small).
+POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+TRANSPORTS = ("httpx2", "aiohttp")
+#: How long to keep reading after ``data: [DONE]`` so the connection goes back to the pool.
+DRAIN_SECONDS = 0.1
+
+FINISH_REASONS: dict[str, str] = {
+    "stop": FinishReason.STOP.value,
+    "length": FinishReason.LENGTH.value,
+    "tool_calls": FinishReason.TOOL_CALLS.value,
+    "function_call": FinishReason.TOOL_CALLS.value,
+    "content_filter": FinishReason.CONTENT_FILTER.value,
+}
+
+#: Upstream status -> (our error, what to tell the client). 500 counts as unavailable (retryable):
+#: OpenAI documents its 500s as transient server errors to retry.
+STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
+    400: (UpstreamBadRequestError, "OpenAI rejected the request as invalid"),
+    401: (UpstreamAuthenticationError, "OpenAI rejected the gateway's API key"),
+    403: (UpstreamPermissionError, "OpenAI denied the gateway access to this resource"),
+    404: (ModelNotFoundError, "OpenAI does not know the model or resource"),
+    408: (UpstreamTimeoutError, "OpenAI timed out handling the request"),
+    409: (UpstreamUnavailableError, "OpenAI reported a conflict; retry later"),
+    413: (UpstreamBadRequestError, "OpenAI rejected the request as too large"),
+    422: (UpstreamBadRequestError, "OpenAI could not process the request"),
+    429: (RateLimitedError, "OpenAI rate limited the request"),
+    504: (UpstreamTimeoutError, "OpenAI timed out handling the request"),
+}
+
+_SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{10,})")
+
+
+def _check_transport(transport: str) -> str:
+    if transport not in TRANSPORTS:
+        raise ImproperlyConfigured(
+            f"AI_HTTP_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {transport!r}."
+        )
+    return transport
+
+
+def _finish(value: str | None) -> str | None:
+    if not value:
+        return None
+    return FINISH_REASONS.get(value, value)
+
+
+def _usage(data: dict[str, Any] | None) -> Usage | None:
+    """Our Usage from an OpenAI ``usage`` object (cached is part of prompt, reasoning of
+    completion, as OpenAI counts them)."""
+    if not data:
+        return None
+    prompt_details = data.get("prompt_tokens_details") or {}
+    completion_details = data.get("completion_tokens_details") or {}
+    return Usage.of(
+        data.get("prompt_tokens") or 0,
+        data.get("completion_tokens") or 0,
+        total=data.get("total_tokens"),
+        cached=prompt_details.get("cached_tokens") or 0,
+        reasoning=completion_details.get("reasoning_tokens") or 0,
+    )
+
+
+def _estimated_usage(request: ChatRequest, content: str) -> Usage:
+    prompt = estimate_tokens("".join(m.content for m in request.messages))
+    return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
+
+
+def _error_label(error: object) -> str | None:
+    """The vendor's error code or type, only if it looks like an identifier (never free text)."""
+    if not isinstance(error, dict):
+        return None
+    for key in ("code", "type"):
+        value = error.get(key)
+        if isinstance(value, str) and _SAFE_CODE.fullmatch(value):
+            return value
+    return None
+
+
+def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
+    """Upstream text fit for a client: anything key-shaped and the configured keys removed."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)[:limit]
+
+
+class SSEDecoder:
+    """Incremental Server-Sent Events parser (https://html.spec.whatwg.org/#event-stream-interpretation).
+
+    ``feed(bytes)`` returns the events completed by that chunk as ``(event name, data)``: lines
+    end with CRLF, LF or CR; ``data:`` lines are joined with LF; one space after the colon is
+    dropped; comments (``:``) and ``id``/``retry`` are ignored; a blank line dispatches; an
+    event with no data is not dispatched; an unterminated event at the end is discarded.
+    """
+
+    __slots__ = ("_data", "_event", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._data: list[bytes] = []
+        self._event: str | None = None
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        buffer = self._pending + chunk if self._pending else chunk
+        # A trailing CR may be the first half of a CRLF split across chunks: keep it back.
+        cut = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
+        lines = buffer[:cut].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._pending = lines.pop() + buffer[cut:]
+        events: list[tuple[str | None, bytes]] = []
+        for line in lines:
+            if not line:
+                if self._data:
+                    events.append((self._event, b"\n".join(self._data)))
+                self._data, self._event = [], None
+                continue
+            field, colon, value = line.partition(b":")
+            if not field:
+                continue  # a comment
+            if colon and value.startswith(b" "):
+                value = value[1:]
+            if field == b"data":
+                self._data.append(value)
+            elif field == b"event":
+                self._event = value.decode("utf-8", "replace")
+        return events
+
+
+class OpenAIProvider(BaseLLMProvider):
+    """OpenAI Chat Completions (``gpt-4o`` by default). Clients are built lazily, one per loop."""
+
+    name = "openai"
+    default_model = "gpt-4o"
+    api_key_setting = "OPENAI_API_KEY"
+
+    def __init__(self) -> None:
+        _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
+        self._clients: PerLoop[openai.AsyncOpenAI] = PerLoop(self._make_client)
+
+    # -- the SDK client ------------------------------------------------------------------------
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        api_key = ai_settings.OPENAI_API_KEY
+        if not api_key:  # never let the SDK fall back to the OPENAI_API_KEY environment variable
+            raise ProviderNotConfiguredError(
+                "The openai provider is not configured: set OPENAI_API_KEY in your Django settings.",
+                provider=self.name,
+            )
+        timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
+        transport = ai_settings.AI_HTTP_TRANSPORT
+        # trust_env=False: proxies, certificates and netrc come from settings, not the environment.
+        if _check_transport(transport) == "aiohttp":
+            http_client = openai.DefaultAioHttpClient(
+                timeout=timeout, limits=POOL_LIMITS, trust_env=False, follow_redirects=False
+            )
+        else:
+            http_client = httpx2.AsyncClient(timeout=timeout, limits=POOL_LIMITS, trust_env=False)
+        client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=ai_settings.OPENAI_BASE_URL or DEFAULT_BASE_URL,
+            timeout=timeout,
+            max_retries=0,  # the router owns retries
+            http_client=http_client,
+        )
+        # The constructor reads OPENAI_ORG_ID, OPENAI_PROJECT_ID, OPENAI_ADMIN_KEY,
+        # OPENAI_WEBHOOK_SECRET and OPENAI_CUSTOM_HEADERS from the environment when not given, and
+        # has no way to say "none": undo that, so only Django settings configure the gateway.
+        client.organization = client.project = client.admin_api_key = None
+        client.webhook_secret = None
+        client._custom_headers = {}
+        client._ambient_authorizations = frozenset()
+        return client
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """This event loop's SDK client."""
+        return self._clients.get()
+
+    async def aclose(self) -> None:
+        client = self._clients.pop()
+        if client is not None:
+            await client.close()
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _params(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params["max_completion_tokens"] = request.max_tokens
+        if stream:
+            params["stream"] = True
+            # Without it OpenAI streams no usage at all.
+            params["stream_options"] = {"include_usage": True}
+        return params
+
+    async def _complete(self, request: ChatRequest) -> LLMResponse:
+        raw = await self.client.chat.completions.with_raw_response.create(
+            **self._params(request, stream=False)
+        )
+        request_id = raw.headers.get("x-request-id")
+        try:
+            data = orjson.loads(raw.content)
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            # A refusal is the model's answer to show, in place of content.
+            content = message.get("content") or message.get("refusal") or ""
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+            raise UpstreamError(
+                "OpenAI sent a response the gateway could not read.",
+                provider=self.name,
+                model=request.model,
+                upstream_status=raw.status_code,
+                request_id=request_id,
+            ) from None
+        return LLMResponse(
+            content=content,
+            model=data.get("model") or request.model,
+            provider=self.name,
+            usage=_usage(data.get("usage")) or _estimated_usage(request, content),
+            finish_reason=_finish(choice.get("finish_reason")) or FinishReason.STOP.value,
+            latency_ms=0.0,
+            upstream_request_id=request_id or data.get("id"),
+        )
+
+    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
+        """Yield content deltas; record model, request id, finish reason and usage on ``stream``.
+
+        Status errors raise from entering the SDK's streaming response (so at ``stream.start()``);
+        the response is closed by ``async with`` however the generator ends.
+        """
+        call = self.client.chat.completions.with_streaming_response.create(
+            **self._params(request, stream=True)
+        )
+        async with call as raw:
+            stream.upstream_request_id = raw.headers.get("x-request-id")
+            body = raw.http_response.aiter_bytes()
+            decoder = SSEDecoder()
+            done = False
+            try:
+                async for chunk in body:
+                    for _event, data in decoder.feed(chunk):
+                        if data == b"[DONE]":
+                            done = True
+                            break
+                        payload = self._load_event(data, stream)
+                        choices = payload.get("choices")
+                        if choices:
+                            choice = choices[0]
+                            delta = choice.get("delta")
+                            if delta:
+                                text = delta.get("content") or delta.get("refusal")
+                                if text:
+                                    yield text
+                            if choice.get("finish_reason"):
+                                stream.finish_reason = _finish(choice["finish_reason"])
+                        usage = payload.get("usage")
+                        if usage:  # the last chunk, with choices == []
+                            stream.usage = _usage(usage)
+                    if done:
+                        break
+                if done:
+                    await _drain(body)
+            except AIError:
+                raise
+            except Exception as exc:  # a drop or timeout mid-body: keep the request id with it
+                err = self.translate_error(exc, model=stream.model)
+                err.request_id = err.request_id or stream.upstream_request_id
+                raise err from exc
+            finally:
+                await body.aclose()
+        if not done:
+            # The body ended cleanly but without [DONE]: an intermediary cut it short.
+            raise UpstreamConnectionError(
+                "OpenAI ended the stream before it finished.",
+                provider=self.name,
+                model=stream.model,
+                request_id=stream.upstream_request_id,
+            )
+
+    def _load_event(self, data: bytes, stream: LLMStream) -> dict[str, Any]:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise UpstreamStreamError(
+                "OpenAI sent a stream event the gateway could not read.",
+                provider=self.name,
+                model=stream.model,
+                upstream_status=200,
+                request_id=stream.upstream_request_id,
+            )
+        if payload.get("error"):
+            # In-band: the stream started with 200, then OpenAI reported a failure.
+            label = _error_label(payload["error"])
+            raise UpstreamStreamError(
+                "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
+                provider=self.name,
+                model=stream.model,
+                upstream_status=200,
+                request_id=stream.upstream_request_id,
+            )
+        if stream.model == stream.request.model and payload.get("model"):
+            stream.model = payload["model"]
+        if stream.upstream_request_id is None and payload.get("id"):
+            stream.upstream_request_id = payload["id"]
+        return payload
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc, model)
+        cause = _innermost_transport_error(exc, self.name, model)
+        if cause is not None:
+            return cause
+        if isinstance(exc, openai.APITimeoutError):
+            return UpstreamTimeoutError(
+                "OpenAI did not answer in time.", provider=self.name, model=model
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return UpstreamConnectionError(
+                "Could not reach OpenAI, or it dropped the connection.",
+                provider=self.name,
+                model=model,
+            )
+        if isinstance(exc, openai.APIError):  # in-band error raised by the SDK's typed stream
+            label = _error_label(exc.body)
+            return UpstreamStreamError(
+                "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
+                provider=self.name,
+                model=model,
+            )
+        return super().translate_error(exc, model=model)
+
+    def _status_error(self, exc: openai.APIStatusError, model: str | None) -> AIError:
+        status = exc.status_code
+        if status in STATUS_ERRORS:
+            cls, text = STATUS_ERRORS[status]
+        elif status >= 500:
+            cls, text = UpstreamUnavailableError, "OpenAI is unavailable or overloaded"
+        else:
+            cls, text = UpstreamError, "OpenAI returned an error"
+        label = _error_label(exc.body)
+        message = f"{text} ({status}{', ' + label if label else ''})"
+        upstream_message = exc.body.get("message") if isinstance(exc.body, dict) else None
+        if cls is UpstreamBadRequestError and isinstance(upstream_message, str):
+            # What was wrong with the request helps the client; keys are scrubbed from it.
+            message += ": " + sanitize(upstream_message, ai_settings.OPENAI_API_KEY)
+        else:
+            message += "."
+        retry_after = parse_retry_after(exc.response.headers) if cls is RateLimitedError else None
+        return cls(
+            message,
+            provider=self.name,
+            model=model,
+            upstream_status=status,
+            request_id=exc.request_id,
+            retry_after=retry_after,
+        )
+
+
+def _innermost_transport_error(
+    exc: BaseException, provider: str, model: str | None
+) -> AIError | None:
+    """Classify a transport failure by its innermost recognised cause.
+
+    The aiohttp transport the SDK vendors maps every ``aiohttp.ClientConnectionError`` (refused
+    connections, server disconnects) to ``httpx2.ConnectTimeout``, so the SDK reports those as
+    ``APITimeoutError``; the original aiohttp exception, kept as ``__cause__``, tells the truth.
+    """
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 16:
+        chain.append(seen)
+        seen = seen.__cause__
+    for level in reversed(chain):
+        err = transport_error(level, provider, model)
+        if err is not None:
+            return err
+    return None
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` (the chunked terminator), briefly, so HTTP/1.1 keep-alive can
+    reuse the connection; a closed-early body forces the pool to drop it."""
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in body:
+                pass
+    except (TimeoutError, httpx2.HTTPError):
+        pass

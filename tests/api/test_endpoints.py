@@ -1,0 +1,182 @@
+"""The four endpoints answering normally: response shapes, routing, request ids, usage."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+
+from ai.usage.events import STATUS_OK
+from tests.api.conftest import CHAT, COMPLETIONS, ROUTED, STATUS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RESPONSE_KEYS = {
+    "id", "content", "model", "provider", "finish_reason", "usage", "latency_ms", "cost",
+}  # fmt: skip
+USAGE_KEYS = {
+    "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
+    "source",
+}  # fmt: skip
+
+
+def _ok(response) -> dict:
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["id"] == response["X-Request-ID"]
+    uuid.UUID(hex=body["id"])
+    return body
+
+
+async def test_completions(api, usage_events, user):
+    body = _ok(
+        await api.post(
+            COMPLETIONS,
+            {
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "first question"},
+                    {"role": "assistant", "content": "first answer"},
+                    {"role": "user", "content": "second question"},
+                ],
+                "temperature": 0.3,
+                "max_tokens": 50,
+            },
+        )
+    )
+    assert set(body) == RESPONSE_KEYS
+    assert body["content"] == "[offline:offline-echo] You said: second question"
+    assert (body["provider"], body["model"], body["finish_reason"]) == (
+        "offline",
+        "offline-echo",
+        "stop",
+    )
+    assert set(body["usage"]) == USAGE_KEYS
+    # The offline provider counts one token per word, plus one per message for its role.
+    assert body["usage"]["prompt_tokens"] == 3 + 3 + 3 + 3
+    assert body["usage"]["completion_tokens"] == 5  # words in the answer
+    assert body["latency_ms"] >= 0
+
+    [event] = usage_events
+    assert (event.request_id, event.endpoint, event.status) == (body["id"], "completions", "ok")
+    assert (event.provider, event.model, event.user_id) == ("offline", "offline-echo", user.pk)
+    assert event.usage.total_tokens == body["usage"]["total_tokens"]
+    assert event.streamed is False and event.error_code == "" and event.complexity == ""
+
+
+async def test_chat_with_system_prompt(api, usage_events):
+    body = _ok(await api.post(CHAT, {"prompt": "hello world", "system": "You are terse."}))
+    assert body["content"] == "[offline:offline-echo] You said: hello world"
+    assert body["usage"]["prompt_tokens"] == (3 + 1) + (2 + 1)
+    assert [e.endpoint for e in usage_events] == ["chat"]
+
+
+async def test_chat_max_tokens_reaches_the_provider(api):
+    body = _ok(await api.post(CHAT, {"prompt": "one two three four five", "max_tokens": 2}))
+    assert body["content"] == "[offline:offline-echo] You"
+    assert body["finish_reason"] == "length"
+
+
+async def test_routed_chat_reports_its_complexity(api, usage_events):
+    body = _ok(await api.post(ROUTED, {"prompt": "hi", "complexity": "complex"}))
+    assert set(body) == RESPONSE_KEYS | {"complexity"}
+    assert body["complexity"] == "complex"
+    # No real provider is configured in tests: the route's first target is served offline.
+    assert body["provider"] == "offline"
+    assert body["model"] == "claude-sonnet-4-5-20250929"
+    [event] = usage_events
+    assert (event.endpoint, event.complexity) == ("chat_routed", "complex")
+
+
+async def test_routed_chat_defaults_to_moderate(api):
+    body = _ok(await api.post(ROUTED, {"prompt": "hi"}))
+    assert body["complexity"] == "moderate"
+    assert body["model"] == "gpt-4o"
+
+
+async def test_null_means_not_given(api):
+    body = _ok(
+        await api.post(
+            ROUTED,
+            {
+                "prompt": "hi",
+                "system": None,
+                "complexity": None,
+                "provider": None,
+                "model": None,
+                "temperature": None,
+                "max_tokens": None,
+                "stream": None,
+            },
+        )
+    )
+    assert body["complexity"] == "moderate"
+
+
+async def test_model_override(api):
+    body = _ok(await api.post(CHAT, {"prompt": "hi", "model": "offline-large"}))
+    assert body["model"] == "offline-large"
+    assert body["content"].startswith("[offline:offline-large]")
+
+
+async def test_provider_override_on_routed_chat(api, scripted_provider):
+    body = _ok(await api.post(ROUTED, {"prompt": "hi", "provider": "scripted"}))
+    assert (body["provider"], body["model"]) == ("scripted", "scripted-1")
+    assert body["content"] == "scripted answer to: hi"
+
+
+async def test_json_with_charset_is_accepted(api):
+    response = await api.post(
+        CHAT, b'{"prompt": "hi"}', content_type="application/json; charset=utf-8"
+    )
+    assert response.status_code == 200
+
+
+async def test_cost_is_a_decimal_string_or_null(api, monkeypatch):
+    from decimal import Decimal
+
+    async def priced(provider, model, usage, at=None):
+        return Decimal("0.000125") if provider == "offline" else None
+
+    monkeypatch.setattr("ai.usage.pricing.cost_of", priced)
+    body = _ok(await api.post(CHAT, {"prompt": "hi"}))
+    assert body["cost"] == "0.000125"
+
+
+async def test_a_failing_price_lookup_does_not_fail_the_request(api, monkeypatch, usage_events):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("price table unavailable")
+
+    monkeypatch.setattr("ai.usage.pricing.cost_of", broken)
+    body = _ok(await api.post(CHAT, {"prompt": "hi"}))
+    assert body["cost"] is None
+    assert usage_events[0].status == STATUS_OK
+
+
+async def test_request_ids_are_unique(api):
+    ids = {(await api.get(STATUS))["X-Request-ID"] for _ in range(5)}
+    assert len(ids) == 5
+
+
+async def test_concurrent_requests_each_record_their_own_usage(api, usage_events):
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(api.post(CHAT, {"prompt": f"question {i}"}) for i in range(20))
+    )
+    bodies = [orjson.loads(r.content) for r in responses]
+    assert all(b["content"].endswith(f"question {i}") for i, b in enumerate(bodies))
+    assert sorted(e.request_id for e in usage_events) == sorted(b["id"] for b in bodies)
+
+
+async def test_head_and_options(api):
+    head = await api.client.head(STATUS, headers=api._headers(None))
+    assert head.status_code == 200
+    assert head["X-Request-ID"]
+    options = await api.client.options(CHAT, headers=api._headers(None))
+    assert options.status_code == 200
+    assert options["Allow"] == "POST, OPTIONS"
+    assert options["X-Request-ID"]
+    assert "application/json" in options.json()["parses"]

@@ -1,0 +1,206 @@
+"""Bad input: every failure is a 4xx JSON error naming the field, and nothing reaches a provider."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ai.api.errors import RequestTooLarge
+from ai.api.parsers import ORJSONParser
+from ai.services.base import BaseLLMProvider
+from tests.api.conftest import CHAT, COMPLETIONS, ROUTED
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USER = {"role": "user", "content": "hello"}
+
+
+@pytest.fixture(autouse=True)
+def no_upstream_call(monkeypatch):
+    """Any provider call in these tests is a failure: bad input must be stopped at the edge."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("bad input reached a provider")
+
+    monkeypatch.setattr(BaseLLMProvider, "complete", forbidden)
+    monkeypatch.setattr(BaseLLMProvider, "stream", forbidden)
+
+
+def _fields(response) -> dict[str, list[str]]:
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["request_id"] == response["X-Request-ID"]
+    return error["fields"]
+
+
+COMPLETIONS_CASES = [
+    ({}, "messages", "required"),
+    ({"messages": None}, "messages", "required"),
+    ({"messages": []}, "messages", "at least one message"),
+    ({"messages": "hello"}, "messages", "array"),
+    ({"messages": [{"role": "system", "content": "x"}]}, "messages", "user message"),
+    ({"messages": [USER, {"role": "robot", "content": "x"}]}, "messages[1].role", "system, user"),
+    ({"messages": [{"content": "x"}]}, "messages[0].role", "missing"),
+    ({"messages": [{"role": "user", "content": 42}]}, "messages[0].content", "string"),
+    ({"messages": [{"role": "user", "content": ["a"]}]}, "messages[0].content", "string"),
+    ({"messages": [{"role": "user"}]}, "messages[0].content", "string"),
+    ({"messages": [{"role": "user", "content": "  "}]}, "messages[0].content", "blank"),
+    ({"messages": ["hello"]}, "messages[0]", "object"),
+    ({"messages": [{**USER, "name": "bob"}]}, "messages[0].name", "Unknown field"),
+    ({"messages": [USER], "temperature": 2.5}, "temperature", "between 0 and 2"),
+    ({"messages": [USER], "temperature": -0.1}, "temperature", "between 0 and 2"),
+    ({"messages": [USER], "temperature": "hot"}, "temperature", "number"),
+    ({"messages": [USER], "temperature": True}, "temperature", "number"),
+    ({"messages": [USER], "max_tokens": 0}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": -5}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": 10.5}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": "100"}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": 32769}, "max_tokens", "at most 32768"),
+    ({"messages": [USER], "provider": "nope"}, "provider", "openai, anthropic, gemini"),
+    ({"messages": [USER], "provider": 3}, "provider", "Valid providers"),
+    ({"messages": [USER], "model": ""}, "model", "non-empty"),
+    ({"messages": [USER], "model": "../../etc"}, "model", "not a valid model"),
+    ({"messages": [USER], "model": "x" * 201}, "model", "at most 200"),
+    ({"messages": [USER], "stream": "yes"}, "stream", "boolean"),
+    ({"messages": [USER], "stream": 1}, "stream", "boolean"),
+    ({"messages": [USER], "prompt": "hi"}, "prompt", "Unknown field"),
+    ({"messages": [USER], "complexity": "simple"}, "complexity", "Unknown field"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "text"), COMPLETIONS_CASES)
+async def test_completions_rejects(api, usage_events, body, field, text):
+    response = await api.post(COMPLETIONS, body)
+    assert response.status_code == 400, response.content
+    fields = _fields(response)
+    assert field in fields, fields
+    assert text in " ".join(fields[field])
+    assert field in response.json()["error"]["message"]
+    assert usage_events == []
+
+
+PROMPT_CASES = [
+    ({}, "prompt", "required"),
+    ({"prompt": ""}, "prompt", "blank"),
+    ({"prompt": 5}, "prompt", "string"),
+    ({"prompt": "hi", "system": {"a": 1}}, "system", "string"),
+    ({"prompt": "hi", "messages": [USER]}, "messages", "Unknown field"),
+    ({"prompt": "hi", "temperature": 9}, "temperature", "between 0 and 2"),
+    ({"prompt": "hi", "max_tokens": 0}, "max_tokens", "positive integer"),
+    ({"prompt": "hi", "provider": "skynet"}, "provider", "Valid providers"),
+    ({"prompt": "hi", "stream": "true"}, "stream", "boolean"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "text"), PROMPT_CASES)
+@pytest.mark.parametrize("path", [CHAT, ROUTED])
+async def test_chat_endpoints_reject(api, path, body, field, text):
+    response = await api.post(path, body)
+    assert response.status_code == 400, response.content
+    fields = _fields(response)
+    assert field in fields
+    assert text in " ".join(fields[field])
+
+
+async def test_chat_rejects_complexity(api):
+    response = await api.post(CHAT, {"prompt": "hi", "complexity": "simple"})
+    assert response.status_code == 400
+    assert "complexity" in _fields(response)
+
+
+@pytest.mark.parametrize("value", ["hard", 3, ""])
+async def test_routed_rejects_unknown_complexity_listing_valid_values(api, value):
+    response = await api.post(ROUTED, {"prompt": "hi", "complexity": value})
+    assert response.status_code == 400
+    message = " ".join(_fields(response)["complexity"])
+    assert "simple, moderate, complex, search" in message
+
+
+async def test_every_error_is_reported_at_once(api):
+    body = {"messages": [], "temperature": 3, "max_tokens": 0, "stream": "no", "extra": 1}
+    fields = _fields(await api.post(COMPLETIONS, body))
+    assert set(fields) == {"messages", "temperature", "max_tokens", "stream", "extra"}
+
+
+async def test_too_many_messages(api, settings):
+    settings.AI_MAX_MESSAGES = 3
+    response = await api.post(COMPLETIONS, {"messages": [USER] * 4})
+    assert response.status_code == 400
+    assert "at most 3" in " ".join(_fields(response)["messages"])
+
+
+async def test_max_tokens_limit_follows_the_setting(api, settings):
+    settings.AI_MAX_TOKENS_LIMIT = 100
+    response = await api.post(CHAT, {"prompt": "hi", "max_tokens": 101})
+    assert "at most 100" in " ".join(_fields(response)["max_tokens"])
+
+
+@pytest.mark.parametrize("raw", [b'{"prompt": "hi"', b"{'prompt': 'hi'}", b"nul", b"\xff\xfe"])
+async def test_malformed_json_is_400(api, raw):
+    response = await api.post(CHAT, raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'"hi"', b"42", b"null"])
+async def test_body_must_be_an_object(api, raw):
+    response = await api.post(CHAT, raw)
+    assert response.status_code == 400
+    assert "body" in _fields(response)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_wrong_content_type_is_415(api, content_type):
+    response = await api.post(CHAT, b'{"prompt": "hi"}', content_type=content_type)
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+async def test_body_over_the_limit_is_413(api, settings):
+    settings.AI_MAX_BODY_BYTES = 1000
+    response = await api.post(CHAT, {"prompt": "x" * 2000})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large"
+    assert "1000 bytes" in error["message"]
+
+
+async def test_content_length_is_checked_before_reading(api, settings, monkeypatch):
+    settings.AI_MAX_BODY_BYTES = 1000
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("the body was read")
+
+    monkeypatch.setattr("ai.api.parsers.ORJSONParser.parse", unreachable)
+    response = await api.post(CHAT, {"prompt": "x" * 2000})
+    assert response.status_code == 413
+
+
+def test_body_larger_than_its_content_length_claims_is_413(settings):
+    """A body whose Content-Length understates it is still bounded by the parser's read."""
+    settings.AI_MAX_BODY_BYTES = 10
+    with pytest.raises(RequestTooLarge):
+        ORJSONParser().parse(io.BytesIO(b'{"prompt": "far too long"}'))
+
+
+async def test_accept_event_stream_still_gets_json_errors(api):
+    response = await api.post(
+        CHAT, {"prompt": "", "stream": True}, headers={"accept": "text/event-stream"}
+    )
+    assert response.status_code == 400
+    assert "prompt" in _fields(response)
+
+
+async def test_unacceptable_accept_is_406_in_json(api):
+    response = await api.post(CHAT, {"prompt": "hi"}, headers={"accept": "text/html"})
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+async def test_get_on_a_post_endpoint_is_405_in_json(api):
+    response = await api.get(CHAT)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["X-Request-ID"]
