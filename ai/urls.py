@@ -2,9 +2,9 @@
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from ai.api import usage, views
+from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
 
 app_name = "ai"
 

@@ -44,17 +44,17 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "FALLBACK_ROUTES",
+    "MODEL_ROUTES",
     "AIError",
     "AnthropicProvider",
     "BaseLLMProvider",
     "ChatRequest",
-    "FALLBACK_ROUTES",
     "FinishReason",
     "GeminiProvider",
     "LLMResponse",
     "LLMRouter",
     "LLMStream",
-    "MODEL_ROUTES",
     "Message",
     "ModelComplexity",
     "ModelRoute",

@@ -7,7 +7,8 @@ A provider subclasses :class:`BaseLLMProvider` and fills in three hooks:
   and records what the upstream reports on the ``stream`` object as it arrives: ``usage``,
   ``finish_reason``, ``model``, ``upstream_request_id``. It returns normally only when the
   upstream ended the stream properly; it must close the SDK stream in a ``finally``;
-* ``translate_error(exc)`` turns an SDK / transport exception into an :class:`ai.exceptions.AIError`.
+* ``translate_error(exc)`` turns an SDK / transport exception into an
+  :class:`ai.exceptions.AIError`.
 
 The orchestration (timing, error translation, partial usage for cut streams) lives here once.
 """
@@ -19,13 +20,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar
 
 from ai.exceptions import AIError, UpstreamError
 
 
-class ModelComplexity(str, Enum):
+class ModelComplexity(StrEnum):
     """How hard a request is; the router picks provider and model from it."""
 
     SIMPLE = "simple"
@@ -34,13 +35,13 @@ class ModelComplexity(str, Enum):
     SEARCH = "search"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
 
 
-class FinishReason(str, Enum):
+class FinishReason(StrEnum):
     """One vocabulary for why generation stopped, whatever the vendor called it."""
 
     STOP = "stop"
@@ -215,7 +216,8 @@ class LLMStream:
             self.ended_at = time.perf_counter()
             raise
         except AIError as err:
-            raise self._failed(err)
+            self._failed(err)
+            raise
         except Exception as exc:  # an SDK or transport exception: never let it escape raw
             raise self._failed(self.provider.translate_error(exc, model=self.model)) from exc
         if self.first_chunk_at is None:
@@ -373,7 +375,7 @@ class BaseLLMProvider(ABC):
             f"{self.name} request failed ({type(exc).__name__}).", provider=self.name, model=model
         )
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  (optional hook, deliberately a no-op)
         """Release pooled connections (tests, shutdown). Optional."""
 
 

@@ -56,7 +56,7 @@ def is_ai_available() -> bool:
     return bool(get_available_providers())
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=None)  # noqa: UP033  (the spec names lru_cache)
 def get_llm_provider(name: str | None = None) -> BaseLLMProvider:
     """The shared provider instance for ``name`` (``AI_DEFAULT_PROVIDER`` when None).
 
