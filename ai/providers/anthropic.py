@@ -1,7 +1,7 @@
 """Anthropic (Claude) through the official ``anthropic`` SDK (2.x), Messages API.
 
 The SDK makes every call and raises its own status errors, but bodies are read raw: the JSON
-with orjson and the SSE stream with :func:`iter_sse`, because building the SDK's pydantic
+with orjson and the SSE stream with :func:`ai.providers._sse.aiter_sse`, because building the SDK's pydantic
 event objects for every chunk costs more than the rest of the gateway. Wire facts this relies
 on (docs/reference provider-sdks.md §2.2, §3.2): the system prompt is its own ``system``
 parameter; ``max_tokens`` is required; ``temperature`` is no longer a ``create()`` argument in
@@ -38,6 +38,7 @@ from ai.exceptions import (
 )
 from ai.providers._http import parse_retry_after, transport_error
 from ai.providers._loop import PerLoop
+from ai.providers._sse import aiter_sse
 from ai.services.base import (
     USAGE_ESTIMATED,
     BaseLLMProvider,
@@ -91,36 +92,6 @@ def usage_from(data: dict[str, Any]) -> Usage:
 def estimated_usage(request: ChatRequest, content: str) -> Usage:
     prompt = estimate_tokens("".join(m.content for m in request.messages))
     return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
-
-
-async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
-    """``(event name, data)`` for each Server-Sent Event in a byte stream, per the WHATWG spec:
-    CRLF / LF / CR line ends, ``data:`` lines joined by LF, one optional space after the colon,
-    comments (``:``) ignored, an event dispatched at a blank line and only if it had data, and an
-    unterminated event at the end of the body discarded."""
-    buffer = b""
-    event = b""
-    data: list[bytes] = []
-    async for chunk in chunks:
-        lines = (buffer + chunk).splitlines(keepends=True)
-        # Keep an unterminated line, and a trailing CR that may be the first half of a CRLF.
-        buffer = lines.pop() if lines and lines[-1][-1:] != b"\n" else b""
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
-            if not line:
-                if data:
-                    yield (event.decode() if event else "message"), b"\n".join(data)
-                event, data = b"", []
-            elif line[0] != 0x3A:  # a line starting with ":" is a comment
-                field, _, value = line.partition(b":")
-                if value[:1] == b" ":
-                    value = value[1:]
-                if field == b"data":
-                    data.append(value)
-                elif field == b"event":
-                    event = value
-    if buffer == b"\r" and data:  # the body ended with a CR-terminated blank line
-        yield (event.decode() if event else "message"), b"\n".join(data)
 
 
 def _http_client(timeout: float) -> httpx2.AsyncClient:
@@ -233,7 +204,7 @@ class AnthropicProvider(BaseLLMProvider):
             # Status errors raise on entering; leaving (even on aclose or cancel) closes it.
             async with call as response:
                 stream.upstream_request_id = response.headers.get("request-id")
-                async for event, data in iter_sse(response.http_response.aiter_bytes()):
+                async for event, data in aiter_sse(response.http_response.aiter_bytes()):
                     if event == "content_block_delta":
                         delta = orjson.loads(data).get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):

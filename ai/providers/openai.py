@@ -1,9 +1,14 @@
 """OpenAI Chat Completions through the official ``openai`` SDK (3.x).
 
-The SDK builds and sends every request and raises its own status errors; this module reads the
-bodies raw with orjson (``with_raw_response`` / ``with_streaming_response``) instead of letting
-the SDK build typed pydantic objects, which for streams costs more than the rest of the gateway
-per chunk. SSE frames are parsed here by :class:`SSEDecoder`, following the WHATWG spec.
+The SDK makes every call (auth, headers, timeout) and raises its own status and connection
+errors, but the typed layer is skipped: requests go through ``client.post(...,
+cast_to=httpx2.Response)`` (the SDK's documented route for raw calls) and bodies are read with
+orjson, streams with :class:`ai.providers._sse.SSEDecoder`. Client CPU per call against the
+fake upstream (separate process, best of 5 x 400 calls, noisy 2-core box), httpx2 / aiohttp:
+non-stream typed ``create()`` 3.8 / 2.4 ms, ``with_raw_response`` 2.8 / 1.8 ms, ``post`` 1.8 /
+1.0 ms; stream typed 6.1 / 4.1 ms, ``with_streaming_response`` 3.5 / 2.5 ms, ``post`` 2.1 / 1.3 ms.
+``create()`` deep-walks every message through its TypedDict transform and builds a pydantic
+object per chunk; that is what the raw route saves.
 
 Wire: https://platform.openai.com/docs/api-reference/chat (``POST {base}/chat/completions``).
 """
@@ -37,6 +42,7 @@ from ai.exceptions import (
 )
 from ai.providers._http import parse_retry_after, transport_error
 from ai.providers._loop import PerLoop
+from ai.providers._sse import SSEDecoder
 from ai.services.base import (
     USAGE_ESTIMATED,
     BaseLLMProvider,
@@ -54,6 +60,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: One pool per event loop, sized for a gateway (the httpx2 default of 100 is too small).
 POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 TRANSPORTS = ("httpx2", "aiohttp")
+#: What ``chat.completions.create`` passes with every call: authenticate with the API key.
+REQUEST_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
 #: How long to keep reading after ``data: [DONE]`` so the connection goes back to the pool.
 DRAIN_SECONDS = 0.1
 
@@ -93,9 +101,10 @@ def _check_transport(transport: str) -> str:
 
 
 def _finish(value: str | None) -> str | None:
+    """Our FinishReason value; a reason OpenAI adds later counts as a normal stop."""
     if not value:
         return None
-    return FINISH_REASONS.get(value, value)
+    return FINISH_REASONS.get(value, FinishReason.STOP.value)
 
 
 def _usage(data: dict[str, Any] | None) -> Usage | None:
@@ -138,47 +147,6 @@ def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
     return _KEY_LIKE.sub("[redacted]", text)[:limit]
 
 
-class SSEDecoder:
-    """Incremental Server-Sent Events parser (https://html.spec.whatwg.org/#event-stream-interpretation).
-
-    ``feed(bytes)`` returns the events completed by that chunk as ``(event name, data)``: lines
-    end with CRLF, LF or CR; ``data:`` lines are joined with LF; one space after the colon is
-    dropped; comments (``:``) and ``id``/``retry`` are ignored; a blank line dispatches; an
-    event with no data is not dispatched; an unterminated event at the end is discarded.
-    """
-
-    __slots__ = ("_data", "_event", "_pending")
-
-    def __init__(self) -> None:
-        self._pending = b""
-        self._data: list[bytes] = []
-        self._event: str | None = None
-
-    def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
-        buffer = self._pending + chunk if self._pending else chunk
-        # A trailing CR may be the first half of a CRLF split across chunks: keep it back.
-        cut = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
-        lines = buffer[:cut].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        self._pending = lines.pop() + buffer[cut:]
-        events: list[tuple[str | None, bytes]] = []
-        for line in lines:
-            if not line:
-                if self._data:
-                    events.append((self._event, b"\n".join(self._data)))
-                self._data, self._event = [], None
-                continue
-            field, colon, value = line.partition(b":")
-            if not field:
-                continue  # a comment
-            if colon and value.startswith(b" "):
-                value = value[1:]
-            if field == b"data":
-                self._data.append(value)
-            elif field == b"event":
-                self._event = value.decode("utf-8", "replace")
-        return events
-
-
 class OpenAIProvider(BaseLLMProvider):
     """OpenAI Chat Completions (``gpt-4o`` by default). Clients are built lazily, one per loop."""
 
@@ -196,7 +164,8 @@ class OpenAIProvider(BaseLLMProvider):
         api_key = ai_settings.OPENAI_API_KEY
         if not api_key:  # never let the SDK fall back to the OPENAI_API_KEY environment variable
             raise ProviderNotConfiguredError(
-                "The openai provider is not configured: set OPENAI_API_KEY in your Django settings.",
+                "The openai provider is not configured: set OPENAI_API_KEY in your Django "
+                "settings.",
                 provider=self.name,
             )
         timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
@@ -252,13 +221,22 @@ class OpenAIProvider(BaseLLMProvider):
             params["stream_options"] = {"include_usage": True}
         return params
 
-    async def _complete(self, request: ChatRequest) -> LLMResponse:
-        raw = await self.client.chat.completions.with_raw_response.create(
-            **self._params(request, stream=False)
+    async def _post(self, request: ChatRequest, *, stream: bool) -> httpx2.Response:
+        """The call, made by the SDK (auth, headers, timeout; status and connection errors raised
+        as ``openai`` exceptions), returning the raw response: see the module docstring."""
+        return await self.client.post(
+            "/chat/completions",
+            cast_to=httpx2.Response,
+            body=self._params(request, stream=stream),
+            options=REQUEST_OPTIONS,
+            stream=stream,
         )
-        request_id = raw.headers.get("x-request-id")
+
+    async def _complete(self, request: ChatRequest) -> LLMResponse:
+        response = await self._post(request, stream=False)
+        request_id = response.headers.get("x-request-id")
         try:
-            data = orjson.loads(raw.content)
+            data = orjson.loads(response.content)
             choice = data["choices"][0]
             message = choice.get("message") or {}
             # A refusal is the model's answer to show, in place of content.
@@ -268,7 +246,7 @@ class OpenAIProvider(BaseLLMProvider):
                 "OpenAI sent a response the gateway could not read.",
                 provider=self.name,
                 model=request.model,
-                upstream_status=raw.status_code,
+                upstream_status=response.status_code,
                 request_id=request_id,
             ) from None
         return LLMResponse(
@@ -284,49 +262,48 @@ class OpenAIProvider(BaseLLMProvider):
     async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
         """Yield content deltas; record model, request id, finish reason and usage on ``stream``.
 
-        Status errors raise from entering the SDK's streaming response (so at ``stream.start()``);
-        the response is closed by ``async with`` however the generator ends.
+        Status errors raise from the call itself, so at ``stream.start()`` before any delta. The
+        response is closed in ``finally`` however the generator ends (done, error, ``aclose()``
+        from a consumer that left, cancellation).
         """
-        call = self.client.chat.completions.with_streaming_response.create(
-            **self._params(request, stream=True)
-        )
-        async with call as raw:
-            stream.upstream_request_id = raw.headers.get("x-request-id")
-            body = raw.http_response.aiter_bytes()
-            decoder = SSEDecoder()
-            done = False
-            try:
-                async for chunk in body:
-                    for _event, data in decoder.feed(chunk):
-                        if data == b"[DONE]":
-                            done = True
-                            break
-                        payload = self._load_event(data, stream)
-                        choices = payload.get("choices")
-                        if choices:
-                            choice = choices[0]
-                            delta = choice.get("delta")
-                            if delta:
-                                text = delta.get("content") or delta.get("refusal")
-                                if text:
-                                    yield text
-                            if choice.get("finish_reason"):
-                                stream.finish_reason = _finish(choice["finish_reason"])
-                        usage = payload.get("usage")
-                        if usage:  # the last chunk, with choices == []
-                            stream.usage = _usage(usage)
-                    if done:
+        response = await self._post(request, stream=True)
+        stream.upstream_request_id = response.headers.get("x-request-id")
+        body = response.aiter_bytes()
+        decoder = SSEDecoder()
+        done = False
+        try:
+            async for chunk in body:
+                for _event, data in decoder.feed(chunk):
+                    if data == b"[DONE]":
+                        done = True
                         break
+                    payload = self._load_event(data, stream)
+                    choices = payload.get("choices")
+                    if choices:
+                        choice = choices[0]
+                        delta = choice.get("delta")
+                        if delta:
+                            text = delta.get("content") or delta.get("refusal")
+                            if text:
+                                yield text
+                        if choice.get("finish_reason"):
+                            stream.finish_reason = _finish(choice["finish_reason"])
+                    usage = payload.get("usage")
+                    if usage:  # the last chunk, with choices == []
+                        stream.usage = _usage(usage)
                 if done:
-                    await _drain(body)
-            except AIError:
-                raise
-            except Exception as exc:  # a drop or timeout mid-body: keep the request id with it
-                err = self.translate_error(exc, model=stream.model)
-                err.request_id = err.request_id or stream.upstream_request_id
-                raise err from exc
-            finally:
-                await body.aclose()
+                    break
+            if done:
+                await _drain(body)
+        except AIError:
+            raise
+        except Exception as exc:  # a drop or timeout mid-body: keep the request id with it
+            err = self.translate_error(exc, model=stream.model)
+            err.request_id = err.request_id or stream.upstream_request_id
+            raise err from exc
+        finally:
+            await body.aclose()
+            await response.aclose()
         if not done:
             # The body ended cleanly but without [DONE]: an intermediary cut it short.
             raise UpstreamConnectionError(
@@ -351,14 +328,7 @@ class OpenAIProvider(BaseLLMProvider):
             )
         if payload.get("error"):
             # In-band: the stream started with 200, then OpenAI reported a failure.
-            label = _error_label(payload["error"])
-            raise UpstreamStreamError(
-                "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
-                provider=self.name,
-                model=stream.model,
-                upstream_status=200,
-                request_id=stream.upstream_request_id,
-            )
+            raise self._in_band_error(payload["error"], stream.model, stream.upstream_request_id)
         if stream.model == stream.request.model and payload.get("model"):
             stream.model = payload["model"]
         if stream.upstream_request_id is None and payload.get("id"):
@@ -384,13 +354,20 @@ class OpenAIProvider(BaseLLMProvider):
                 model=model,
             )
         if isinstance(exc, openai.APIError):  # in-band error raised by the SDK's typed stream
-            label = _error_label(exc.body)
-            return UpstreamStreamError(
-                "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
-                provider=self.name,
-                model=model,
-            )
+            return self._in_band_error(exc.body, model, None)
         return super().translate_error(exc, model=model)
+
+    def _in_band_error(
+        self, error: object, model: str | None, request_id: str | None
+    ) -> UpstreamStreamError:
+        label = _error_label(error)
+        return UpstreamStreamError(
+            "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
+            provider=self.name,
+            model=model,
+            upstream_status=200,
+            request_id=request_id,
+        )
 
     def _status_error(self, exc: openai.APIStatusError, model: str | None) -> AIError:
         status = exc.status_code

@@ -19,7 +19,8 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers.anthropic import AnthropicProvider, iter_sse
+from ai.providers._sse import aiter_sse as iter_sse
+from ai.providers.anthropic import AnthropicProvider
 from ai.services import Message, Role, clear_llm_cache, get_llm_provider
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.providers.conftest import assert_no_secret, closed_port_url, open_provider

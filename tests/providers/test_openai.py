@@ -23,7 +23,8 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers.openai import OpenAIProvider, SSEDecoder, sanitize
+from ai.providers._sse import SSEDecoder
+from ai.providers.openai import OpenAIProvider, sanitize
 from ai.services import Message, Role, clear_llm_cache, get_llm_provider
 from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
@@ -228,6 +229,24 @@ async def test_aclose_mid_stream(provider):
     # The pool is healthy afterwards.
     response = await provider.complete_simple("again")
     assert response.content == expected_content()
+
+
+async def test_cancelled_consumer_closes_the_stream(provider):
+    stream = provider.stream_simple("x [[fake:chunks=20 chunk_delay=0.05]]")
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in stream:
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await stream.aclose()
+    assert not stream.completed
+    assert (await provider.complete_simple("again")).content == expected_content()
 
 
 async def test_concurrent_streams(provider):
