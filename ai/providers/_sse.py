@@ -21,13 +21,16 @@ class SSEDecoder:
     (never call it complete).
     """
 
-    __slots__ = ("_data", "_event", "_pending", "_started")
+    __slots__ = ("_data", "_event", "_pending", "_started", "_stray")
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_stray: bool = False) -> None:
         self._pending = b""
         self._data: list[bytes] = []
         self._event: str | None = None
         self._started = False
+        # Lines that are no SSE field at all (Google may send a bare JSON error object in a
+        # stream): kept only when asked for, and returned by leftover().
+        self._stray: list[bytes] | None = [] if keep_stray else None
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
         buffer = self._pending + chunk if self._pending else chunk
@@ -57,7 +60,18 @@ class SSEDecoder:
                 self._data.append(value)
             elif field == b"event":
                 self._event = value.decode("utf-8", "replace")
+            elif self._stray is not None and field not in (b"id", b"retry"):
+                self._stray.append(line)
         return events
+
+    def leftover(self) -> list[bytes]:
+        """The lenient end of a body, as google-genai's own reader does it: the data of an event
+        left without its blank line, then any stray lines joined (with ``keep_stray``)."""
+        events = (
+            [data for _, data in self.feed(b"\n\n")] if self._pending.strip() or self._data else []
+        )
+        stray = self._stray or []
+        return [*events, b"\n".join(stray)] if stray else events
 
     def end(self) -> list[tuple[str | None, bytes]]:
         """Call at the end of the body: a held-back trailing CR was a line end after all.

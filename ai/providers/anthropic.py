@@ -4,10 +4,10 @@ The SDK makes every call and raises its own status errors, but bodies are read r
 with orjson and the SSE stream with :func:`ai.providers._sse.aiter_sse`, because building the
 SDK's pydantic event objects for every chunk costs more than the rest of the gateway. Wire facts
 this relies on (docs/reference provider-sdks.md §2.2, §3.2): the system prompt is its own
-``system`` parameter; ``max_tokens`` is required; ``temperature`` is no longer a ``create()`` argument in
-2.x and goes in ``extra_body``; a stream reports input usage on ``message_start`` and the
-cumulative output on ``message_delta``; errors inside a 200 stream arrive as ``event: error``;
-a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK one.
+``system`` parameter; ``max_tokens`` is required; ``temperature`` is no longer a ``create()``
+argument in 2.x and goes in ``extra_body``; a stream reports input usage on ``message_start``
+and the cumulative output on ``message_delta``; errors inside a 200 stream arrive as ``event:
+error``; a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK one.
 """
 
 from __future__ import annotations

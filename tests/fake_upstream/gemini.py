@@ -1,18 +1,24 @@
 """Google's Gemini API wire (generativelanguage): ``POST /{v1,v1beta}/models/{model}:<method>``.
 
-``:generateContent`` answers one JSON ``GenerateContentResponse``; ``:streamGenerateContent?alt=sse``
-answers SSE frames ``data: <json>\\r\\n\\r\\n`` (a space after ``data:``; google-genai rejects
-``data:{``), each a full ``GenerateContentResponse`` holding one text piece. There is no
-``[DONE]``: the stream ends with the body. ``finishReason`` is only on the last chunk and
-``usageMetadata`` is cumulative. JSON is camelCase, except inside ``thinkingConfig`` where the SDK
-sends snake_case keys, so both spellings are accepted there. Unknown fields get the real API's
-400 ``INVALID_ARGUMENT`` ("Unknown name ..."), which catches a provider sending snake_case.
+``:generateContent`` answers one JSON ``GenerateContentResponse``;
+``:streamGenerateContent?alt=sse`` answers SSE frames ``data: <json>\\r\\n\\r\\n`` (a space
+after ``data:``; google-genai rejects ``data:{``), each a full ``GenerateContentResponse``
+holding one text piece. There is no ``[DONE]``: the stream ends with the body.
+``finishReason`` is only on the last chunk and ``usageMetadata`` is cumulative. JSON is
+camelCase, except inside ``thinkingConfig`` where the SDK sends snake_case keys, so both
+spellings are accepted there. Unknown fields get the real API's 400 ``INVALID_ARGUMENT``
+("Unknown name ..."), which catches a provider sending snake_case.
 
 Errors are ``{"error": {"code", "message", "status", "details"?}}``; the key travels in the
 ``x-goog-api-key`` header (or ``?key=``). Like the real service, an invalid key answers **400**
 ``INVALID_ARGUMENT`` with ``details[0].reason == "API_KEY_INVALID"``, not 401. A 429 carries a
 ``google.rpc.RetryInfo`` detail (``retryDelay``) and, from the scenario, ``retry-after`` headers.
 Google sends no request-id header; ``responseId`` in the body identifies a response.
+
+Gemini-only scenario values: ``finish=none`` ends a stream cleanly but without any
+``finishReason`` (a cut an intermediary made look clean); ``finish=safety`` (or any other Google
+reason, lower case) is sent upper-cased. :data:`DISCONNECTED` collects the ``responseId`` of
+every stream whose client went away before its end, so tests can see that a stream was closed.
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
+FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "none": None}
+#: responseIds of the streams whose client disconnected mid-stream (read by tests).
+DISCONNECTED: set[str] = set()
 
 # What the real API accepts (a subset is enough: anything else is a provider bug worth a 400).
 REQUEST_FIELDS = {
@@ -111,7 +119,7 @@ def unknown_field(body: dict) -> str | None:
     """The real API's message for the first field it does not know, or None."""
     for key in body:
         if key not in REQUEST_FIELDS:
-            return f"Unknown name \"{key}\": Cannot find field."
+            return f'Unknown name "{key}": Cannot find field.'
     config = body.get("generationConfig") or {}
     for key in config:
         if key not in GENERATION_FIELDS:
@@ -119,8 +127,7 @@ def unknown_field(body: dict) -> str | None:
     for key in config.get("thinkingConfig") or {}:
         if key not in THINKING_FIELDS:
             return (
-                f"Unknown name \"{key}\" at 'generation_config.thinking_config': "
-                "Cannot find field."
+                f"Unknown name \"{key}\" at 'generation_config.thinking_config': Cannot find field."
             )
     return None
 
@@ -158,6 +165,42 @@ def candidate(text: str, finish: str | None = None) -> dict:
     if finish:
         result["finishReason"] = finish
     return result
+
+
+async def stream_frames(
+    request: web.Request,
+    response: web.StreamResponse,
+    scenario: Scenario,
+    deltas: list[str],
+    finish: str | None,
+    head: dict[str, str],
+    prompt_tokens: int,
+) -> None:
+    """Write the SSE frames of one stream, honouring drop_after / error_after / chunk_delay."""
+
+    async def send(frame: dict) -> None:
+        await response.write(b"data: " + orjson.dumps(frame) + b"\r\n\r\n")
+
+    last = max(len(deltas), 1) - 1
+    for i, delta in enumerate(deltas or [""]):
+        if scenario.drop_after is not None and i == scenario.drop_after:
+            drop(request)
+        if scenario.error_after is not None and i == scenario.error_after:
+            await send(error_body(500, "An internal error has occurred. Please retry or report "
+                                  "in https://developers.generativeai.google/guide/"
+                                  "troubleshooting"))  # fmt: skip
+            await response.write_eof()
+            return
+        if scenario.chunk_delay:
+            await asyncio.sleep(scenario.chunk_delay)
+        frame: dict[str, Any] = {"candidates": [candidate(delta, finish if i == last else None)]}
+        if not scenario.no_usage:
+            sent = min(i + 1, len(deltas))
+            frame["usageMetadata"] = usage_metadata(scenario, prompt_tokens, sent)
+        await send({**frame, **head})
+    if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
+        drop(request)
+    await response.write_eof()
 
 
 def add_routes(app: web.Application, server: FakeUpstream) -> None:
@@ -207,29 +250,10 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             # Without alt=sse Google streams one JSON array; the SDKs never ask for that.
             return json_response(error_body(400, "The fake only streams with alt=sse."), 400)
         response = await start_sse(request)
-
-        async def send(frame: dict) -> None:
-            await response.write(b"data: " + orjson.dumps(frame) + b"\r\n\r\n")
-
-        last = max(len(deltas), 1) - 1
-        for i, delta in enumerate(deltas or [""]):
-            if scenario.drop_after is not None and i == scenario.drop_after:
-                return drop(request)
-            if scenario.error_after is not None and i == scenario.error_after:
-                await send(error_body(500, "An internal error has occurred. Please retry or "
-                                      "report in https://developers.generativeai.google/guide/"
-                                      "troubleshooting"))  # fmt: skip
-                await response.write_eof()
-                return response
-            if scenario.chunk_delay:
-                await asyncio.sleep(scenario.chunk_delay)
-            frame: dict[str, Any] = {"candidates": [candidate(delta, finish if i == last else None)]}
-            if not scenario.no_usage:
-                frame["usageMetadata"] = usage_metadata(scenario, prompt_tokens, min(i + 1, len(deltas)))
-            await send({**frame, **head})
-        if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
-            return drop(request)
-        await response.write_eof()
+        try:
+            await stream_frames(request, response, scenario, deltas, finish, head, prompt_tokens)
+        except ConnectionResetError:  # the client went away (aclose, cancel)
+            DISCONNECTED.add(head["responseId"])
         return response
 
     # The method rides after a colon in the last segment: "gemini-x:streamGenerateContent".

@@ -1,0 +1,424 @@
+"""Google Gemini (the Gemini Developer API) through the official ``google-genai`` SDK (3.x).
+
+The SDK builds and sends every request (URL, API version, ``x-goog-api-key``, transport) and
+raises its own status errors (``errors.ClientError`` / ``ServerError``, also for an in-band
+``data: {"error": ...}`` frame). What differs from the other vendors, and why:
+
+* **Raw bodies.** google-genai has a supported raw mode only for non-streaming calls
+  (``GenerateContentConfig.should_return_http_response``); its streams always build a typed
+  ``GenerateContentResponse`` per chunk, about 0.4 ms of CPU per chunk (measured): more than the
+  rest of the gateway. So by default (``wire = "raw"``) this module calls the SDK's own request
+  layer (``BaseApiClient.async_request`` / ``_build_request`` + ``_async_request``, what its
+  ``models`` module calls) with the camelCase body built here, then reads the JSON / SSE body
+  itself with orjson and closes it itself. That layer is internal to the SDK: if a version lacks
+  it, the provider falls back to the public typed API (``wire = "typed"``), also tested.
+* **Deadlines are ours.** genai turns its timeout into aiohttp's *total* timeout, which would
+  cut any stream longer than ``AI_REQUEST_TIMEOUT``; with httpx2 it is per read. So the SDK gets
+  no timeout and this module enforces ``AI_REQUEST_TIMEOUT`` on both transports: for the whole
+  non-streaming call, and for a stream until its first chunk and between chunks.
+* **Errors.** Timeouts, refused connections and drops are not wrapped by genai (raw httpx2 or
+  aiohttp exceptions): :func:`ai.providers._http.transport_error` maps them. A bad key is a 400
+  ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, mapped to an authentication error.
+
+Wire: https://ai.google.dev/api/generate-content (``POST /v1beta/models/{model}:generateContent``
+and ``:streamGenerateContent?alt=sse``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import httpx2
+import orjson
+from django.core.exceptions import ImproperlyConfigured
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from ai.conf import ai_settings
+from ai.exceptions import (
+    AIError,
+    ModelNotFoundError,
+    ProviderNotConfiguredError,
+    RateLimitedError,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamPermissionError,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from ai.providers._gemini_wire import (
+    Chunk,
+    each_within,
+    error_reasons,
+    gemini_body,
+    gemini_contents,
+    gemini_model_path,
+    gemini_usage,
+    http_status,
+    read_response,
+    read_typed,
+    retry_info,
+    sanitize,
+    status_name,
+)
+from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._loop import PerLoop
+from ai.providers._sse import SSEDecoder
+from ai.services.base import (
+    USAGE_ESTIMATED,
+    BaseLLMProvider,
+    ChatRequest,
+    FinishReason,
+    LLMResponse,
+    LLMStream,
+    Usage,
+    estimate_tokens,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Passed when GOOGLE_GEMINI_BASE_URL is None, so the SDK never reads the environment variable
+#: of the same name behind the host's back.
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
+TRANSPORTS = ("httpx2", "aiohttp")
+POOL_SIZE, KEEPALIVE = 1000, 100
+#: What the raw wire calls on the SDK's (internal) BaseApiClient.
+RAW_WIRE_NEEDS = ("async_request", "_build_request", "_async_request")
+#: HTTP status -> (our error, its message). 500 INTERNAL counts as unavailable (retryable):
+#: Google's troubleshooting guide tells callers to retry it.
+STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
+    400: (UpstreamBadRequestError, "Gemini rejected the request as invalid"),
+    401: (UpstreamAuthenticationError, "Gemini rejected the gateway's API key"),
+    403: (UpstreamPermissionError, "Gemini denied the gateway access to this resource"),
+    404: (ModelNotFoundError, "Gemini does not know the model or resource"),
+    408: (UpstreamTimeoutError, "Gemini timed out handling the request"),
+    409: (UpstreamUnavailableError, "Gemini aborted the request; retry later"),
+    413: (UpstreamBadRequestError, "Gemini rejected the request as too large"),
+    429: (RateLimitedError, "Gemini rate limited the request"),
+    504: (UpstreamTimeoutError, "Gemini timed out handling the request"),
+}
+_AFC_OFF = types.AutomaticFunctionCallingConfig(disable=True)
+
+
+def _check_transport(transport: str) -> str:
+    if transport not in TRANSPORTS:
+        raise ImproperlyConfigured(
+            f"AI_HTTP_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {transport!r}."
+        )
+    return transport
+
+
+# -- the provider ------------------------------------------------------------------------------
+
+
+class _Client:
+    """One event loop's genai client, the HTTP pool under it and the settings it was built with."""
+
+    __slots__ = ("api", "genai", "http", "key", "timeout", "transport")  # key: for sanitize()
+
+    def __init__(self, key: str, timeout: float, transport: str) -> None:
+        self.key, self.timeout, self.transport = key, timeout, transport
+        options: dict[str, Any] = {}
+        if transport == "aiohttp":
+            import aiohttp
+
+            # Passing our session stops genai building its own (trust_env=True, unbounded).
+            self.http: Any = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=POOL_SIZE), trust_env=False
+            )
+            options["aiohttp_client"] = self.http
+        else:
+            self.http = httpx2.AsyncClient(
+                limits=httpx2.Limits(
+                    max_connections=POOL_SIZE, max_keepalive_connections=KEEPALIVE
+                ),
+                trust_env=False,
+            )
+            options["httpx_async_client"] = self.http
+        self.genai = genai.Client(
+            vertexai=False,  # else GOOGLE_GENAI_USE_VERTEXAI / _ENTERPRISE could switch the API
+            api_key=key,
+            http_options=types.HttpOptions(
+                base_url=ai_settings.GOOGLE_GEMINI_BASE_URL or DEFAULT_BASE_URL,
+                api_version=ai_settings.GOOGLE_GEMINI_API_VERSION,
+                # No SDK timeout (see the module docstring), but Google still learns our deadline.
+                headers={"X-Server-Timeout": str(math.ceil(timeout))},
+                # attempts=1 also stops genai's hidden 1-10 s sleep-and-retry on aiohttp errors.
+                retry_options=types.HttpRetryOptions(attempts=1),
+                **options,
+            ),
+        )
+        # The internal layer the SDK's models module calls (see the module docstring).
+        self.api = getattr(self.genai, "_api_client", None)
+
+    async def aclose(self) -> None:
+        try:
+            await self.genai.aio.aclose()  # the SDK's own unused pools; ours are closed below
+            self.genai.close()
+        finally:
+            await (self.http.close() if self.transport == "aiohttp" else self.http.aclose())
+
+
+class GeminiProvider(BaseLLMProvider):
+    """Google Gemini (``gemini-2.5-flash`` by default). Clients are built lazily, one per loop."""
+
+    name = "gemini"
+    default_model = "gemini-2.5-flash"
+    api_key_setting = "GOOGLE_API_KEY"
+    #: "raw": the SDK's request layer + orjson (fast); "typed": only the SDK's public API.
+    wire: ClassVar[str] = "raw"
+
+    def __init__(self) -> None:
+        _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
+        self._clients: PerLoop[_Client] = PerLoop(self._make_client)
+
+    def _make_client(self) -> _Client:
+        key = ai_settings.GOOGLE_API_KEY
+        if not key:  # never let the SDK fall back to GOOGLE_API_KEY / GEMINI_API_KEY in os.environ
+            raise ProviderNotConfiguredError(
+                "The gemini provider is not configured: set GOOGLE_API_KEY in your Django "
+                "settings.",
+                provider=self.name,
+            )
+        transport = _check_transport(ai_settings.AI_HTTP_TRANSPORT)
+        return _Client(key, float(ai_settings.AI_REQUEST_TIMEOUT), transport)
+
+    @property
+    def client(self) -> _Client:
+        """This event loop's client."""
+        return self._clients.get()
+
+    async def aclose(self) -> None:
+        client = self._clients.pop()
+        if client is not None:
+            await client.aclose()
+
+    def _raw(self, client: _Client) -> bool:
+        if self.wire != "raw":
+            return False
+        if all(hasattr(client.api, name) for name in RAW_WIRE_NEEDS):
+            return True
+        logger.warning("google-genai lacks the internals of the raw wire; using its typed API.")
+        type(self).wire = "typed"
+        return False
+
+    def _config(self, request: ChatRequest, **extra: Any) -> types.GenerateContentConfig:
+        system, _ = gemini_contents(request)
+        return types.GenerateContentConfig(
+            system_instruction=system,
+            temperature=request.temperature,
+            max_output_tokens=request.max_tokens,
+            # One SDK call = one upstream call: no hidden continuation hops or tool loops.
+            automatic_continuation=False,
+            automatic_function_calling=_AFC_OFF,
+            **extra,
+        )
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    async def _complete(self, request: ChatRequest) -> LLMResponse:
+        client = self.client
+        path = gemini_model_path(request.model)
+        async with asyncio.timeout(client.timeout):
+            if self._raw(client):
+                body = gemini_body(request)
+                raw = await client.api.async_request("post", f"{path}:generateContent", body)
+            else:  # the SDK's supported raw mode for non-streaming calls
+                _, contents = gemini_contents(request)
+                config = self._config(request, should_return_http_response=True)
+                response = await client.genai.aio.models.generate_content(
+                    model=path, contents=contents, config=config
+                )
+                raw = response.sdk_http_response
+        try:
+            data = orjson.loads(raw.body or "{}")
+            content, finish = read_response(data)
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+            raise UpstreamError(
+                "Gemini sent a response the gateway could not read.",
+                provider=self.name,
+                model=request.model,
+                upstream_status=200,
+            ) from None
+        prompt_text = "".join(m.content for m in request.messages)
+        usage = gemini_usage(data.get("usageMetadata")) or Usage.of(
+            estimate_tokens(prompt_text), estimate_tokens(content), source=USAGE_ESTIMATED
+        )
+        return LLMResponse(
+            content=content,
+            model=data.get("modelVersion") or request.model,
+            provider=self.name,
+            usage=usage,
+            finish_reason=finish or FinishReason.STOP.value,
+            latency_ms=0.0,
+            upstream_request_id=data.get("responseId"),
+        )
+
+    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
+        """Yield text deltas; record model, response id, finish reason and (cumulative) usage.
+
+        Status errors raise from the first step, so at ``stream.start()``. The HTTP response is
+        closed in ``finally`` however this generator ends; every wait is bounded by
+        ``AI_REQUEST_TIMEOUT``. A body that ends before any ``finishReason`` is a cut stream.
+        """
+        client = self.client
+        path = gemini_model_path(request.model)
+        wire = self._raw_chunks if self._raw(client) else self._typed_chunks
+        chunks = wire(client, path, request)
+        try:
+            async for text, finish, usage, model, response_id in chunks:
+                if usage is not None:
+                    stream.usage = usage
+                if finish is not None:
+                    stream.finish_reason = finish
+                if model:
+                    stream.model = model
+                if response_id and stream.upstream_request_id is None:
+                    stream.upstream_request_id = response_id
+                if text:
+                    yield text
+        except AIError as err:
+            err.model = err.model or stream.model
+            err.request_id = err.request_id or stream.upstream_request_id
+            raise
+        except Exception as exc:
+            err = self.translate_error(exc, model=stream.model)
+            err.request_id = err.request_id or stream.upstream_request_id
+            raise err from exc
+        finally:
+            await chunks.aclose()
+        if stream.finish_reason is None:
+            raise UpstreamConnectionError(
+                "Gemini ended the stream before it finished.",
+                provider=self.name,
+                model=stream.model,
+                request_id=stream.upstream_request_id,
+            )
+
+    async def _raw_chunks(
+        self, client: _Client, path: str, request: ChatRequest
+    ) -> AsyncIterator[Chunk]:
+        """The SDK sends the request and raises status errors; the SSE body is read here, and
+        closed here (the SDK's own stream iterator is only closed by the garbage collector)."""
+        api = client.api
+        url = f"{path}:streamGenerateContent?alt=sse"
+        http_request = api._build_request("post", url, gemini_body(request), None)
+        async with asyncio.timeout(client.timeout):
+            response = await api._async_request(http_request=http_request, stream=True)
+        body = response.response_stream
+        is_httpx = isinstance(body, httpx2.Response)
+        pieces = body.aiter_bytes() if is_httpx else body.content.iter_any()
+        decoder = SSEDecoder(keep_stray=True)
+        finished = False
+        try:
+            async for piece in each_within(pieces, client.timeout):
+                for _event, data in decoder.feed(piece):
+                    yield self._raw_chunk(data)
+            for data in decoder.leftover():
+                yield self._raw_chunk(data)
+            finished = True
+        finally:
+            if is_httpx:
+                await pieces.aclose()
+                await body.aclose()
+            elif finished:
+                body.release()  # back to the pool
+            else:
+                body.close()  # an unfinished body: drop the connection
+
+    def _raw_chunk(self, data: bytes) -> Chunk:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise UpstreamStreamError(
+                "Gemini sent a stream event the gateway could not read.",
+                provider=self.name,
+                upstream_status=200,
+            )
+        error = payload.get("error")
+        if error is not None:  # in-band: the stream had started with 200
+            error = error if isinstance(error, dict) else {}
+            code, kind = error.get("code"), status_name(error.get("status"))
+            raise UpstreamStreamError(
+                f"Gemini reported an error inside the stream{f' ({kind})' if kind else ''}.",
+                provider=self.name,
+                upstream_status=code if isinstance(code, int) else None,
+            )
+        text, finish = read_response(payload)
+        usage = gemini_usage(payload.get("usageMetadata"))
+        return text, finish, usage, payload.get("modelVersion"), payload.get("responseId")
+
+    async def _typed_chunks(
+        self, client: _Client, path: str, request: ChatRequest
+    ) -> AsyncIterator[Chunk]:
+        """The public API. Its HTTP response closes only when the garbage collector finalises
+        the SDK's generators (they form a reference cycle), so an early stop lingers a little."""
+        _, contents = gemini_contents(request)
+        async with asyncio.timeout(client.timeout):
+            chunks = await client.genai.aio.models.generate_content_stream(
+                model=path, contents=contents, config=self._config(request)
+            )
+        try:
+            async for chunk in each_within(chunks, client.timeout):
+                yield (*read_typed(chunk), chunk.model_version, chunk.response_id)
+        finally:
+            await chunks.aclose()
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
+        if isinstance(exc, AIError):
+            return exc
+        if isinstance(exc, genai_errors.APIError):
+            return self._api_error(exc, model)
+        if isinstance(exc, genai_errors.UnknownApiResponseError | orjson.JSONDecodeError):
+            return UpstreamError(
+                "Gemini sent a response the gateway could not read.",
+                provider=self.name,
+                model=model,
+            )
+        return transport_error(exc, self.name, model) or super().translate_error(exc, model=model)
+
+    def _api_error(self, exc: genai_errors.APIError, model: str | None) -> AIError:
+        code = exc.code if isinstance(exc.code, int) else None
+        kind = status_name(exc.status)
+        label = f" ({kind})" if kind else ""
+        context: dict[str, Any] = {"provider": self.name, "model": model, "upstream_status": code}
+        if http_status(exc.response) == 200:
+            # In-band: the stream had started with 200 when Gemini sent {"error": ...}.
+            return UpstreamStreamError(
+                f"Gemini reported an error inside the stream{label}.", **context
+            )
+        code = code or 0
+        if code == 400 and "API_KEY_INVALID" in error_reasons(exc.details):
+            return UpstreamAuthenticationError(
+                "Gemini rejected the gateway's API key (API_KEY_INVALID).", **context
+            )
+        if code in STATUS_ERRORS:
+            cls, text = STATUS_ERRORS[code]
+        elif code >= 500:
+            cls, text = UpstreamUnavailableError, "Gemini is unavailable or overloaded"
+        elif code >= 400:
+            cls, text = UpstreamBadRequestError, "Gemini rejected the request"
+        else:
+            cls, text = UpstreamError, "Gemini returned an unexpected response"
+        message = f"{text}{label}."
+        if cls is UpstreamBadRequestError and isinstance(exc.message, str) and exc.message:
+            # Useful to the client (which field, which limit), once anything key-shaped is gone.
+            client = self._clients.current()
+            secrets = (ai_settings.GOOGLE_API_KEY, client.key if client else None)
+            message = f"{text}{label}: {sanitize(exc.message, *secrets)}"
+        if cls is RateLimitedError:
+            headers = getattr(exc.response, "headers", None)
+            context["retry_after"] = parse_retry_after(headers) or retry_info(exc.details)
+        return cls(message, **context)
