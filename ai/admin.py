@@ -22,6 +22,12 @@ from ai.models import (
     UsageDashboard,
     UsageRecord,
 )
+from ai.usage.admin_queries import (
+    COUNT_CAP,
+    CappedCountPaginator,
+    LedgerQuerySet,
+    rollup_totals,
+)
 from ai.usage.charts import money
 from ai.usage.dashboard import (
     PERIODS,
@@ -138,14 +144,17 @@ class UsageRecordAdmin(admin.ModelAdmin):
         UserFilter,
         "created_at",
     )
-    search_fields = ("=request_id",)
+    # An exact, case-sensitive match uses the request_id index ("=request_id" is iexact:
+    # UPPER(request_id) = UPPER(...), a whole-table scan).
+    search_fields = ("request_id__exact",)
     search_help_text = "The exact request id (the X-Request-ID response header)."
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     list_select_related = ("user",)
     list_per_page = 100
-    # No COUNT(*) over the whole unfiltered ledger on every page.
+    # No COUNT(*) over the whole unfiltered ledger on every page; the filtered count is capped.
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     class Media:
         css = CSS
@@ -158,6 +167,13 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        qs = super().get_queryset(request)
+        return LedgerQuerySet(qs.model, query=qs.query, using=qs._db, hints=qs._hints)
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        return super().get_search_results(request, queryset, search_term.strip().strip('"'))
 
     @admin.display(description="provider / model", ordering="model")
     def target(self, obj: UsageRecord) -> str:
@@ -181,20 +197,27 @@ class UsageRecordAdmin(admin.ModelAdmin):
         context = getattr(response, "context_data", None) or {}
         cl = context.get("cl") if response.status_code == 200 else None
         if cl is not None:
-            sums = cl.queryset.order_by().aggregate(
-                # Named apart from the fields: an aggregate may not shadow one.
-                t_requests=Count("id"),
-                t_prompt_tokens=Sum("prompt_tokens"),
-                t_completion_tokens=Sum("completion_tokens"),
-                t_total_tokens=Sum("total_tokens"),
-                t_cost=Sum("cost"),
-                t_unknown=Count("id", filter=Q(cost__isnull=True)),
-                t_errors=Count("id", filter=Q(status="error")),
-                t_cancelled=Count("id", filter=Q(status="cancelled")),
-            )
-            totals = {name.removeprefix("t_"): value for name, value in sums.items()}
+            totals = rollup_totals(request.GET.dict())
+            if totals is None:  # a filter only the rows can answer: sum them
+                totals = self._sum_rows(cl.queryset)
             response.context_data["ledger_totals"] = totals
+            response.context_data["count_cap"] = COUNT_CAP
         return response
+
+    @staticmethod
+    def _sum_rows(queryset: Any) -> dict[str, Any]:
+        sums = queryset.order_by().aggregate(
+            # Named apart from the fields: an aggregate may not shadow one.
+            t_requests=Count("id"),
+            t_prompt_tokens=Sum("prompt_tokens"),
+            t_completion_tokens=Sum("completion_tokens"),
+            t_total_tokens=Sum("total_tokens"),
+            t_cost=Sum("cost"),
+            t_unknown=Count("id", filter=Q(cost__isnull=True)),
+            t_errors=Count("id", filter=Q(status="error")),
+            t_cancelled=Count("id", filter=Q(status="cancelled")),
+        )
+        return {name.removeprefix("t_"): value for name, value in sums.items()}
 
 
 # --- prices ----------------------------------------------------------------------------------

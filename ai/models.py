@@ -37,7 +37,7 @@ class UsageRecord(models.Model):
         NONE = "none", "No usage (no upstream call)"
 
     created_at = models.DateTimeField(default=timezone.now)
-    request_id = models.CharField(max_length=64, db_index=True)
+    request_id = models.CharField(max_length=64)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -83,6 +83,9 @@ class UsageRecord(models.Model):
             models.Index(fields=["provider", "model", "created_at"], name="ai_usage_model_time"),
             # The admin list (newest first), date hierarchy, roll-up and retention by day.
             models.Index(fields=["created_at"], name="ai_usage_time"),
+            # A complaint's X-Request-ID -> its row (admin search). Declared here rather than
+            # db_index=True, which on PostgreSQL adds a second, LIKE-only index to every insert.
+            models.Index(fields=["request_id"], name="ai_usage_request"),
             # "Errors / cancellations lately" without scanning the ok rows.
             models.Index(fields=["status", "created_at"], name="ai_usage_status_time"),
             # The admin's "price unknown" filter: a tiny partial index of unpriced rows.
@@ -95,22 +98,10 @@ class UsageRecord(models.Model):
         return f"{self.request_id} {self.provider}/{self.model} {self.status}"
 
 
-class UsageDaily(models.Model):
-    """The ledger summed per day, user, provider, model and status (``ai_rollup_usage``).
-
-    Dashboards and the usage API read whole, rolled-up days from here and only the remaining
-    days from :class:`UsageRecord`; rows survive ``ai_prune_usage`` so history outlives retention.
-    """
+class _DailySums(models.Model):
+    """The summed columns of the two roll-up tables."""
 
     day = models.DateField()
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=UsageRecord.Status.choices)
@@ -128,13 +119,47 @@ class UsageDaily(models.Model):
     latency_ms_sum = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        verbose_name = "daily usage"
-        verbose_name_plural = "daily usage"
+        abstract = True
+
+
+class UsageDaily(_DailySums):
+    """The ledger summed per day, user, provider, model and status (``ai_rollup_usage``).
+
+    The usage API, per-user reports and "top users" read whole, rolled-up days from here and
+    only the remaining days from :class:`UsageRecord`; rows survive ``ai_prune_usage`` so
+    history outlives retention.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "daily usage per user"
+        verbose_name_plural = "daily usage per user"
         indexes = [
             models.Index(fields=["day"], name="ai_daily_day"),
             models.Index(fields=["user", "day"], name="ai_daily_user_day"),
             models.Index(fields=["provider", "model", "day"], name="ai_daily_model_day"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.provider}/{self.model} {self.status}"
+
+
+class UsageDailyModel(_DailySums):
+    """The same sums over all users: per day, provider, model and status. A few dozen rows a
+    day however many users there are, so all-users dashboards and admin totals stay fast."""
+
+    class Meta:
+        verbose_name = "daily usage per model"
+        verbose_name_plural = "daily usage per model"
+        indexes = [models.Index(fields=["day", "provider", "model"], name="ai_dailym_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.provider}/{self.model} {self.status}: {self.requests}"

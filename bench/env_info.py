@@ -70,6 +70,17 @@ def background_busy(seconds: float = 1.0) -> dict[str, float]:
     return core_busy(before, core_times())
 
 
+def wait_quiet(timeout: float, log) -> dict[str, float]:
+    """Background busy per core, after waiting up to ``timeout`` s for all to be under 10%."""
+    deadline = time.monotonic() + timeout
+    busy = background_busy()
+    while max(busy.values(), default=0) >= 10 and time.monotonic() < deadline:
+        log.say(f"waiting for a quiet machine: {busy}")
+        time.sleep(5)
+        busy = background_busy()
+    return busy
+
+
 def postgres_database(name: str) -> str | None:
     """``postgres://postgres@127.0.0.1:5432/<name>``, created if missing; None if unreachable."""
     try:

@@ -31,6 +31,14 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 from bench.sse import END, ERROR, FINISH, FORMATS, TOKEN, SSEParser
 from bench.stats import summarize
 
+try:
+    from bench import rawhttp
+
+    DEFAULT_CLIENT = "raw"
+except ImportError:  # httptools missing: aiohttp only
+    rawhttp = None  # type: ignore[assignment]
+    DEFAULT_CLIENT = "aiohttp"
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -78,69 +86,162 @@ def session(limit: int = 0) -> aiohttp.ClientSession:
     )
 
 
-async def one_request(http: aiohttp.ClientSession, t: Target) -> str:
-    """'' on success, else a short error label."""
-    try:
-        async with http.post(t.url, data=t.body, headers=t.headers) as resp:
-            await resp.read()
-            return "" if resp.status == 200 else f"http_{resp.status}"
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        return type(exc).__name__
+class Frames:
+    """Consumes a stream's body as it arrives: SSE parsing, first-token time, counts."""
+
+    __slots__ = ("classify", "end", "parser", "result", "t0")
+
+    def __init__(self, t: Target, t0: float) -> None:
+        self.classify = FORMATS[t.fmt]
+        self.parser = SSEParser()
+        self.result = StreamResult()
+        self.t0 = t0
+        self.end = False
+
+    def feed(self, chunk: bytes) -> None:
+        result = self.result
+        for ev in self.parser.feed(chunk):
+            result.frames += 1
+            kind = self.classify(ev)
+            if kind & TOKEN:
+                if result.tokens == 0:
+                    result.ttft_ms = (time.perf_counter() - self.t0) * 1000
+                result.tokens += 1
+            if kind & ERROR:
+                result.error = result.error or "error_event"
+            if kind & (END | FINISH):
+                self.end = True
+
+    def finish(self, t: Target, error: str = "") -> StreamResult:
+        result = self.result
+        result.frames += len(self.parser.close())
+        result.total_ms = (time.perf_counter() - self.t0) * 1000
+        result.error = error or result.error
+        if not result.error:
+            if not self.end:
+                result.error = "no_end"
+            elif t.expect_tokens is not None and result.tokens != t.expect_tokens:
+                result.error = f"tokens_{result.tokens}_of_{t.expect_tokens}"
+        result.ok = not result.error
+        return result
 
 
-async def one_stream(http: aiohttp.ClientSession, t: Target, opened: list[int] | None = None):
-    """Send one streaming request and read it to the end. ``opened`` counts streams open now
-    (headers received, body not finished) in [0] and the most ever open in [1]."""
-    classify = FORMATS[t.fmt]
-    result = StreamResult()
-    t0 = time.perf_counter()
-    seen_end = seen_finish = False
-    counted = False
-    try:
-        async with http.post(t.url, data=t.body, headers=t.headers) as resp:
-            if resp.status != 200:
+class Opened:
+    """Streams open now (headers received, body not finished) and the most ever open."""
+
+    __slots__ = ("max", "now")
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.max = 0
+
+    def up(self) -> None:
+        self.now += 1
+        self.max = max(self.max, self.now)
+
+
+class AiohttpClient:
+    """Any number of concurrent requests over one aiohttp session."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+
+    async def request(self, t: Target) -> str:
+        """'' on success, else a short error label."""
+        try:
+            async with self.http.post(t.url, data=t.body, headers=t.headers) as resp:
                 await resp.read()
-                result.error = f"http_{resp.status}"
-                return result
-            if opened is not None:
-                opened[0] += 1
-                opened[1] = max(opened[1], opened[0])
+                return "" if resp.status == 200 else f"http_{resp.status}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return type(exc).__name__
+
+    async def stream(self, t: Target, opened: Opened | None = None) -> StreamResult:
+        frames = Frames(t, time.perf_counter())
+        error = ""
+        counted = False
+        try:
+            async with self.http.post(t.url, data=t.body, headers=t.headers) as resp:
+                if resp.status != 200:
+                    await resp.read()
+                    return frames.finish(t, f"http_{resp.status}")
+                if opened is not None:
+                    opened.up()
+                    counted = True
+                async for chunk in resp.content.iter_any():
+                    frames.feed(chunk)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            error = type(exc).__name__
+        finally:
+            if counted:
+                opened.now -= 1  # type: ignore[union-attr]
+        return frames.finish(t, error)
+
+    async def close(self) -> None:
+        pass
+
+
+class RawClient:
+    """One request at a time over one keep-alive connection (bench.rawhttp): cheaper per
+    frame than aiohttp. Reconnects when the server closed the connection."""
+
+    def __init__(self, t: Target) -> None:
+        self.host, self.port, self.raw = rawhttp.build_request(t.url, t.body, t.headers)
+        self.conn: rawhttp.Connection | None = None
+
+    async def _send(self, sink=None) -> int:
+        if self.conn is None or self.conn.closed:
+            self.conn = await rawhttp.Connection.open(self.host, self.port)
+        return await self.conn.send(self.raw, sink)
+
+    async def request(self, t: Target) -> str:
+        try:
+            status = await self._send()
+        except (TimeoutError, OSError) as exc:
+            return type(exc).__name__
+        return "" if status == 200 else f"http_{status}"
+
+    async def stream(self, t: Target, opened: Opened | None = None) -> StreamResult:
+        frames = Frames(t, time.perf_counter())
+        counted = False
+
+        def sink(chunk: bytes) -> None:
+            nonlocal counted
+            if opened is not None and not counted:
+                opened.up()
                 counted = True
-            parser = SSEParser()
-            async for chunk in resp.content.iter_any():
-                for ev in parser.feed(chunk):
-                    result.frames += 1
-                    kind = classify(ev)
-                    if kind & TOKEN:
-                        if result.tokens == 0:
-                            result.ttft_ms = (time.perf_counter() - t0) * 1000
-                        result.tokens += 1
-                    if kind & ERROR:
-                        result.error = "error_event"
-                    if kind & END:
-                        seen_end = True
-                    if kind & FINISH:
-                        seen_finish = True
-            for _ev in parser.close():
-                result.frames += 1
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        result.error = type(exc).__name__
-    finally:
-        if counted:
-            opened[0] -= 1  # type: ignore[index]
-        result.total_ms = (time.perf_counter() - t0) * 1000
-    if not result.error:
-        if not (seen_end or seen_finish):
-            result.error = "no_end"
-        elif t.expect_tokens is not None and result.tokens != t.expect_tokens:
-            result.error = f"tokens_{result.tokens}_of_{t.expect_tokens}"
-    result.ok = not result.error
-    return result
+            frames.feed(chunk)
+
+        error = ""
+        try:
+            status = await self._send(sink)
+            if status != 200:
+                error = f"http_{status}"
+        except (TimeoutError, OSError) as exc:
+            error = type(exc).__name__
+        finally:
+            if counted:
+                opened.now -= 1  # type: ignore[union-attr]
+        return frames.finish(t, error)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
-async def closed_loop(t: Target, mode: str, concurrency: int, duration: float, warmup: float):
+def clients(kind: str, t: Target, n: int, http: aiohttp.ClientSession | None):
+    """n clients for n concurrent callers: raw ones each own a connection; aiohttp shares."""
+    if kind == "raw":
+        return [RawClient(t) for _ in range(n)]
+    assert http is not None
+    return [AiohttpClient(http)] * n
+
+
+async def closed_loop(
+    t: Target, mode: str, concurrency: int, duration: float, warmup: float, client: str = "raw"
+) -> dict:
     win = Window()
     async with session() as http:
+        pool = clients(client, t, concurrency, http)
         start = time.perf_counter()
         t_measure = start + warmup
         t_end = t_measure + duration
@@ -148,14 +249,14 @@ async def closed_loop(t: Target, mode: str, concurrency: int, duration: float, w
         loop.call_later(warmup, mark, "start")
         loop.call_later(warmup + duration, mark, "end")
 
-        async def worker() -> None:
+        async def worker(c: AiohttpClient | RawClient) -> None:
             while time.perf_counter() < t_end:
                 t0 = time.perf_counter()
                 if mode == "requests":
-                    error = await one_request(http, t)
+                    error = await c.request(t)
                     res = None
                 else:
-                    res = await one_stream(http, t)
+                    res = await c.stream(t)
                     error = res.error
                 t1 = time.perf_counter()
                 if not t_measure <= t1 <= t_end:
@@ -171,9 +272,12 @@ async def closed_loop(t: Target, mode: str, concurrency: int, duration: float, w
                     if res.ttft_ms is not None:
                         win.ttfts.append(res.ttft_ms)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in pool))
+        for c in pool:
+            await c.close()
     out = {
         "mode": mode,
+        "client": client,
         "concurrency": concurrency,
         "duration_s": duration,
         "warmup_s": warmup,
@@ -191,9 +295,10 @@ async def closed_loop(t: Target, mode: str, concurrency: int, duration: float, w
     return out
 
 
-async def burst(t: Target, n: int, ramp: float):
-    opened = [0, 0]
+async def burst(t: Target, n: int, ramp: float, client: str = "raw") -> dict:
+    opened = Opened()
     async with session() as http:
+        pool = clients(client, t, n, http)
         start = time.perf_counter()
         mark("start")
 
@@ -201,7 +306,10 @@ async def burst(t: Target, n: int, ramp: float):
             delay = start + ramp * i / max(n, 1) - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            return await one_stream(http, t, opened)
+            try:
+                return await pool[i].stream(t, opened)
+            finally:
+                await pool[i].close()
 
         results = await asyncio.gather(*(launch(i) for i in range(n)))
         wall = time.perf_counter() - start
@@ -209,13 +317,14 @@ async def burst(t: Target, n: int, ramp: float):
     errors = Counter(r.error for r in results if r.error)
     return {
         "mode": "burst",
+        "client": client,
         "streams": n,
         "ramp_s": ramp,
         "wall_s": round(wall, 2),
         "completed": sum(r.ok for r in results),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
-        "max_open": opened[1],
+        "max_open": opened.max,
         "ttft_ms": summarize(r.ttft_ms for r in results if r.ttft_ms is not None),
         "duration_ms": summarize(r.total_ms for r in results if r.ok),
         "frames": sum(r.frames for r in results),
@@ -235,6 +344,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", "-d", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--ramp", type=float, default=1.0, help="burst: seconds to open all streams")
+    p.add_argument(
+        "--client",
+        choices=("raw", "aiohttp"),
+        default=DEFAULT_CLIENT,
+        help="HTTP client: raw (asyncio + httptools, cheaper) or aiohttp",
+    )
     return p.parse_args(argv)
 
 
@@ -249,8 +364,10 @@ def target_from(args: argparse.Namespace) -> Target:
 async def amain(args: argparse.Namespace) -> dict:
     t = target_from(args)
     if args.mode == "burst":
-        return await burst(t, args.concurrency, args.ramp)
-    return await closed_loop(t, args.mode, args.concurrency, args.duration, args.warmup)
+        return await burst(t, args.concurrency, args.ramp, args.client)
+    return await closed_loop(
+        t, args.mode, args.concurrency, args.duration, args.warmup, args.client
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,21 +29,25 @@ def py_spy() -> str | None:
 
 
 def library(path: str) -> str:
+    """The package a frame's file belongs to. py-spy prints paths relative to sys.path
+    entries (``django/db/models/query.py``), absolute ones only outside them."""
     if "/site-packages/" in path:
-        return path.split("/site-packages/", 1)[1].split("/", 1)[0]
-    for marker, name in (("/ai/", "ai (gateway)"), ("/gateway_project/", "gateway_project")):
-        if marker in path:
-            return name
-    m = re.search(r"/lib/python3\.\d+/([^/]+)", path)
-    if m:
-        mod = m.group(1)
-        return f"stdlib:{mod.removesuffix('.py')}"
-    return path or "?"
+        path = path.split("/site-packages/", 1)[1]
+    elif "/lib/python3." in path:
+        path = path.split("/lib/python3.", 1)[1].partition("/")[2]
+    if path.startswith("<frozen"):
+        return "stdlib"
+    if path.startswith("/"):
+        return "ai" if "/ai/" in path else path
+    top = path.split("/", 1)[0].removesuffix(".py")
+    if top in sys.stdlib_module_names:
+        return f"stdlib:{top}" if top in ("asyncio", "concurrent", "threading") else "stdlib"
+    return top
 
 
 def parse(raw: str) -> dict[str, Counter]:
     """Counters of samples: self/inclusive by function, self by library, by thread."""
-    out = {k: Counter() for k in ("self_fn", "incl_fn", "self_lib", "thread")}
+    out = {k: Counter() for k in ("self_fn", "incl_fn", "self_lib", "incl_lib", "thread")}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -62,6 +66,8 @@ def parse(raw: str) -> dict[str, Counter]:
             keys.append((f"{func} ({_short(file)})", library(file)))
         for key in {k for k, _ in keys}:
             out["incl_fn"][key] += n
+        for lib in {lib for _, lib in keys}:
+            out["incl_lib"][lib] += n
         out["self_fn"][keys[-1][0]] += n
         out["self_lib"][keys[-1][1]] += n
         # Name a thread by its outermost frame: the event loop's starts in runpy/uvicorn.
@@ -70,10 +76,11 @@ def parse(raw: str) -> dict[str, Counter]:
 
 
 def _short(path: str) -> str:
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    if path.startswith(root):
+        return path[len(root) :]
     if "/site-packages/" in path:
         return path.split("/site-packages/", 1)[1]
-    if "/work/" in path:
-        return path.split("/", 3)[-1] if path.count("/") > 3 else path
     return path.rsplit("/lib/", 1)[-1]
 
 
@@ -92,6 +99,7 @@ def summarize(raw: str, seconds: float, rate: int, top: int = 15) -> dict:
         "threads": pct(c["thread"], 5),
         "self_by_library": pct(c["self_lib"], top),
         "self_by_function": pct(c["self_fn"], top),
+        "inclusive_by_library": pct(c["incl_lib"], 25),
         "inclusive_by_function": pct(c["incl_fn"], 60),
     }
 
@@ -127,7 +135,7 @@ def record(bench, pids: list[int], seconds: float, out: Path) -> bool:
     return out.exists()
 
 
-def run(bench, base: str, pids: list[int], provider: str) -> dict:
+def run(bench, base: str, pids: list[int], provider: str, tag: str = "") -> dict:
     results: dict = {}
     outdir = Path(__file__).resolve().parent / "results"
     outdir.mkdir(exist_ok=True)
@@ -142,7 +150,7 @@ def run(bench, base: str, pids: list[int], provider: str) -> dict:
 
         thread = threading.Thread(target=drive)
         thread.start()
-        out = outdir / f"profile-{bench.stamp}-{provider}-{kind}.txt"
+        out = outdir / f"profile-{bench.stamp}-{tag}-{provider}-{kind}.txt"
         threading.Event().wait(1.5)
         ok = record(bench, pids, seconds, out)
         thread.join()
@@ -154,5 +162,18 @@ def run(bench, base: str, pids: list[int], provider: str) -> dict:
         summary["throughput_while_profiled"] = load.get("result", {}).get("throughput")
         results[kind] = summary
         libs = ", ".join(f"{n} {p}%" for n, p in summary["self_by_library"][:8])
-        bench.log.say(f"profile {provider} {kind}: {libs}")
+        bench.log.say(f"profile {tag} {provider} {kind}: {libs}")
     return results
+
+
+def main() -> None:
+    """``python -m bench.profile RAW [SECONDS]``: summarise a kept raw profile again."""
+    import json
+
+    raw = Path(sys.argv[1]).read_text(errors="replace")
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 6.0
+    print(json.dumps(summarize(raw, seconds, RATE), indent=1))
+
+
+if __name__ == "__main__":
+    main()

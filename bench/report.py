@@ -233,8 +233,9 @@ def render_config(cfg: dict) -> str:
             f"{slow['max_open']}, TTFT p50/p99 {_pair(slow['ttft_ms'])} ms, gateway peak RSS "
             f"{slow.get('gateway_peak_rss_mb')} MB, wall {slow['wall_s']}s"
         )
-    for kind, prof in (cfg.get("profile") or {}).items():
-        parts.append(render_profile(kind, prof))
+    for provider, kinds in (cfg.get("profile") or {}).items():
+        for kind, prof in kinds.items():
+            parts.append(render_profile(f"{provider} {kind}", prof))
     return "\n".join(parts)
 
 
@@ -245,6 +246,8 @@ def render_profile(kind: str, prof: dict) -> str:
     lines = [
         f"profile ({kind}, {prof['throughput_while_profiled']}/s while sampled; GIL busy "
         f"{prof['gil_busy_pct']}%): self time by library: {libs}",
+        "  inclusive by library: "
+        + ", ".join(f"{n} {p}%" for n, p in prof["inclusive_by_library"][:14] if n != "click"),
         "  top self:  " + "; ".join(f"{n} {p}%" for n, p in prof["self_by_function"][:8]),
         "  inclusive: " + "; ".join(f"{n} {p}%" for n, p in _below_roots(prof)[:12]),
     ]

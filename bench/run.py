@@ -47,30 +47,30 @@ class Plan:
 
 PLANS = {
     "quick": Plan(
-        "quick",
-        1.5,
-        0.5,
-        (50,),
-        (50,),
-        500,
-        0.1,
-        1.0,
-        ("uvicorn",),
-        ("httpx2",),
-        ("openai", "anthropic", "gemini"),
+        name="quick",
+        duration=1.5,
+        warmup=0.5,
+        concurrency=(50,),
+        stream_concurrency=(50,),
+        slow_streams=300,
+        slow_chunk_delay=0.25,
+        slow_ramp=2.0,
+        servers=("uvicorn",),
+        transports=("httpx2",),
+        providers=("openai", "anthropic", "gemini"),
     ),
     "full": Plan(
-        "full",
-        5.0,
-        1.0,
-        (50, 200),
-        (10, 50),
-        5000,
-        1.0,
-        10.0,
-        ("uvicorn", "granian"),
-        ("httpx2", "aiohttp"),
-        ("openai", "anthropic", "gemini", "offline"),
+        name="full",
+        duration=5.0,
+        warmup=1.0,
+        concurrency=(50, 200),
+        stream_concurrency=(10, 50),
+        slow_streams=5000,
+        slow_chunk_delay=1.0,
+        slow_ramp=10.0,
+        servers=("uvicorn", "granian"),
+        transports=("httpx2", "aiohttp"),
+        providers=("openai", "anthropic", "gemini", "offline"),
     ),
 }
 
@@ -95,6 +95,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slow-streams", type=int, help="(d): concurrent slow streams")
     p.add_argument("--slow-chunk-delay", type=float, help="(d): seconds between the 20 deltas")
     p.add_argument("--slow-ramp", type=float, help="(d): seconds over which streams open")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to this long for every core to be under 10%% busy",
+    )
     p.add_argument(
         "--floor", action="store_true", help="also measure bare Django (always in --full)"
     )
@@ -170,7 +177,7 @@ class Bench:
         res = self.rig.streams(stream, 50, p.duration, p.warmup)
         out["streams_c50"] = res
         self.log.say(
-            f"calibration: bench.loadgen streams vs fake alone c=50: "
+            f"calibration: bench.loadgen ({res.get('client')} client) streams vs fake alone c=50: "
             f"{res['throughput']:.0f} streams/s"
         )
         return out
@@ -217,10 +224,13 @@ class Bench:
                 )
             if primary and "openai" in usable and p.slow_streams:
                 result["slow_streams"] = self.slow_streams(base, pids)
-            if primary and self.args.profile and usable:
+            if self.args.profile:
                 from bench import profile
 
-                result["profile"] = profile.run(self, base, pids, usable[0])
+                result["profile"] = {
+                    provider: profile.run(self, base, pids, provider, f"{server}-{transport}")
+                    for provider in usable
+                }
             memory["rss_after_load_mb"] = rss_mb(pids)
             memory["peak_rss_mb"] = hwm_mb(pids)
             result["memory"] = memory
@@ -408,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway_cpus": bench.gateway_cpus,
             "rig_cpus": bench.rig_cpus,
             "nproc": bench.nproc,
-            "background_busy_pct": env_info.background_busy(),
+            "background_busy_pct": env_info.wait_quiet(args.wait_quiet, bench.log),
         }
         report.warn_if_busy(results["meta"]["background_busy_pct"], bench.log)
         bench.start_upstream()

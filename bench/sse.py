@@ -39,6 +39,8 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[Event]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" not in buf and not self._data and not self._event:
+            return self._feed_lf(buf)
         lines = buf.splitlines(keepends=True)
         # Hold back a last line with no terminator, or ending in a lone CR (its LF may follow).
         if lines and lines[-1][-1:] != b"\n":
@@ -46,6 +48,18 @@ class SSEParser:
         else:
             self._buf = b""
         return self._lines(lines)
+
+    def _feed_lf(self, buf: bytes) -> list[Event]:
+        """Fast path for LF-only input at an event boundary (what every server here sends):
+        split on blank lines; one-line ``data: ...`` events need no line parsing."""
+        *blocks, self._buf = buf.split(b"\n\n")
+        events: list[Event] = []
+        for block in blocks:
+            if block[:6] == b"data: " and b"\n" not in block:
+                events.append(Event("message", block[6:]))
+            else:
+                events += self._lines([*block.split(b"\n"), b""])
+        return events
 
     def close(self) -> list[Event]:
         """End of stream: a CR-terminated last line still counts; a pending event is dropped."""

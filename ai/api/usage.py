@@ -12,18 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.errors import InvalidRequest
+from ai.api.renderers import ORJSONRenderer
 from ai.usage.reports import METRICS, summarize
 from ai.usage.rollup import day_bounds, local_today
 
@@ -179,8 +181,89 @@ def usage_payload(query: UsageQuery, page_url: Any) -> dict[str, Any]:
     }
 
 
+class _Metrics(serializers.Serializer):
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    streamed = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cached_tokens = serializers.IntegerField()
+    reasoning_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(
+        max_digits=20, decimal_places=10, help_text="USD, over the priced requests."
+    )
+    cost_unknown_requests = serializers.IntegerField(
+        help_text="Requests whose model has no price: not in `cost`."
+    )
+
+
+class _Day(_Metrics):
+    day = serializers.DateField()
+
+
+class _Provider(_Metrics):
+    provider = serializers.CharField()
+
+
+class _Model(_Provider):
+    model = serializers.CharField()
+
+
+class _Record(serializers.Serializer):
+    request_id = serializers.CharField(help_text="The X-Request-ID the response carried.")
+    created_at = serializers.DateTimeField()
+    endpoint = serializers.CharField()
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    complexity = serializers.CharField()
+    streamed = serializers.BooleanField()
+    status = serializers.ChoiceField(["ok", "error", "cancelled"])
+    error_code = serializers.CharField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cached_tokens = serializers.IntegerField()
+    reasoning_tokens = serializers.IntegerField()
+    usage_source = serializers.ChoiceField(["reported", "estimated", "none"])
+    cost = serializers.DecimalField(max_digits=18, decimal_places=10, allow_null=True)
+    latency_ms = serializers.IntegerField()
+    ttft_ms = serializers.IntegerField(allow_null=True)
+
+
+class _Page(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = _Record(many=True)
+
+
+class _Subject(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class UsageResponseSerializer(serializers.Serializer):
+    """The documented shape of the response (the view builds it directly)."""
+
+    user = _Subject(allow_null=True, help_text="Whose usage; null for `user=all`.")
+    start = serializers.DateField()
+    end = serializers.DateField()
+    totals = _Metrics()
+    by_day = _Day(many=True)
+    by_provider = _Provider(many=True)
+    by_model = _Model(many=True)
+    records = _Page()
+
+
 class UsageView(AsyncAPIView):
     """The caller's usage: totals, breakdowns and records over a date range."""
+
+    renderer_classes: ClassVar[list] = [ORJSONRenderer]
 
     @extend_schema(
         operation_id="ai_usage",
@@ -196,7 +279,7 @@ class UsageView(AsyncAPIView):
             OpenApiParameter("user", OpenApiTypes.STR, description="Staff only: a user id, or "
                              "'all'. Others may only ask for themselves ('me')."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: UsageResponseSerializer},
     )  # fmt: skip
     async def get(self, request: Request) -> HttpResponse:
         query = parse_query(request.query_params, request.user)

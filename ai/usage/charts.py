@@ -24,7 +24,7 @@ def money(value: Number) -> str:
         return "$0"
     if abs(v) >= 1000:
         return f"${v:,.0f}"
-    if abs(v) >= 1:
+    if abs(v) >= 0.1:
         return f"${v:,.2f}"
     if abs(v) >= 0.01:
         return f"${v:.3f}"
@@ -132,12 +132,14 @@ def stacked_columns(
 
 
 def bar_list(
-    items: Sequence[tuple[str, Number, str]],
+    items: Sequence[tuple[str, Number | None, str]],
     *,
     fmt: Formatter = money,
     empty: str = "No usage in this period.",
+    unknown: str = "price unknown",
 ) -> SafeString:
-    """Horizontal bars: (label, value, detail) per row, scaled to the largest value."""
+    """Horizontal bars: (label, value, detail) per row, scaled to the largest value. A value
+    of None is shown as ``unknown`` (a cost that is not known is not $0)."""
     if not items:
         return format_html('<p class="ai-empty">{}</p>', empty)
     peak = max(float(v or 0) for _, v, _ in items) or 1.0
@@ -153,7 +155,7 @@ def bar_list(
                 label,
                 f"{width:.1f}",
                 PALETTE[i % len(PALETTE)],
-                fmt(value or 0),
+                unknown if value is None else fmt(value),
                 detail,
             )
         )

@@ -84,16 +84,21 @@ def build_dashboard(days: int) -> dict[str, Any]:
     def detail(row: dict[str, Any]) -> str:
         unknown = row["cost_unknown_requests"]
         extra = f", {unknown} unpriced" if unknown else ""
-        return f" {count(row['total_tokens'])} tok, {row['requests']} req{extra}"
+        return f"{count(row['total_tokens'])} tokens, {row['requests']} requests{extra}"
+
+    def cost(row: dict[str, Any]) -> Any:
+        # Nothing priced at all: the cost is unknown, not $0.
+        unpriced = row["requests"] and row["cost_unknown_requests"] == row["requests"]
+        return None if unpriced else row["cost"]
 
     providers = bar_list(
-        [(r["provider"] or "(none)", r["cost"], detail(r)) for r in summary.by_provider]
+        [(r["provider"] or "(none)", cost(r), detail(r)) for r in summary.by_provider]
     )
     models = bar_list(
-        [(f"{r['provider']}/{r['model']}", r["cost"], detail(r)) for r in summary.by_model[:12]]
+        [(f"{r['provider']}/{r['model']}", cost(r), detail(r)) for r in summary.by_model[:12]]
     )
     users = top_users(start, end, limit=10)
-    user_bars = bar_list([(u["username"], u["cost"], detail(u)) for u in users])
+    user_bars = bar_list([(u["username"], cost(u), detail(u)) for u in users])
     totals = summary.totals
     return {
         "days": days,
@@ -101,6 +106,16 @@ def build_dashboard(days: int) -> dict[str, Any]:
         "start": start,
         "end": end,
         "totals": totals,
+        "shown": {
+            "requests": f"{totals['requests']:,}",
+            "streamed": f"{totals['streamed']:,}",
+            "tokens": count(totals["total_tokens"]),
+            "prompt": count(totals["prompt_tokens"]),
+            "completion": count(totals["completion_tokens"]),
+            "errors": f"{totals['errors']:,}",
+            "cancelled": f"{totals['cancelled']:,}",
+            "unknown": f"{totals['cost_unknown_requests']:,}",
+        },
         "avg_latency": (totals["latency_ms_sum"] / totals["requests"]) if totals["requests"] else 0,
         "spend_chart": spend,
         "tokens_chart": tokens,

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from ai.conf import ai_settings
 from ai.services.base import Usage
+from ai.usage.writer import writer as _writer
 
 logger = logging.getLogger("ai.usage")
 
@@ -54,13 +57,26 @@ class UsageEvent:
     upstream_request_id: str = ""
 
 
+#: AI_USAGE_ENABLED, cached: reading an app setting the host left unset costs a few
+#: microseconds (a raised AttributeError), the whole budget of this call. Reset on change.
+_enabled: bool | None = None
+
+
+@receiver(setting_changed)
+def _setting_changed(*, setting: str, **kwargs: object) -> None:
+    global _enabled
+    if setting == "AI_USAGE_ENABLED":
+        _enabled = None
+
+
 def record_usage(event: UsageEvent) -> None:
     """Hand an event to the ledger. Never blocks the caller and never raises."""
+    global _enabled
     try:
-        if not ai_settings.AI_USAGE_ENABLED:
+        if _enabled is None:
+            _enabled = bool(ai_settings.AI_USAGE_ENABLED)
+        if not _enabled:
             return
-        from ai.usage.writer import writer
-
-        writer.submit(event)
+        _writer.submit(event)
     except Exception:
         logger.exception("usage ledger: could not record usage event %s", event)

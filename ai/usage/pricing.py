@@ -36,7 +36,8 @@ _MILLION = Decimal(1_000_000)
 
 # Upstreams answer with dated snapshots ("gpt-4o-mini-2024-07-18", "claude-haiku-4-5-20251001")
 # and Gemini with a "models/" prefix; a price listed for the base name applies to them.
-_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+# Dated or versioned snapshots priced as their base model: -2024-08-06, -20250929, -0613, -001.
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3}|latest)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +90,15 @@ class PriceBook:
         """The price in effect at ``at`` (now when None): the latest ``valid_from <= at``.
         None when the model has no price, or none yet at that moment."""
         at = at or timezone.now()
-        for name in dict.fromkeys((model, normalize_model(model))):
-            key = (provider, name)
+        key = (provider, model)
+        starts = self._starts.get(key)
+        if starts is None:
+            key = (provider, normalize_model(model))
             starts = self._starts.get(key)
-            if starts:
-                i = bisect.bisect_right(starts, at)
-                return self._table[key][i - 1] if i else None
-        return None
+            if starts is None:
+                return None
+        i = bisect.bisect_right(starts, at)
+        return self._table[key][i - 1] if i else None
 
     def cost(
         self, provider: str, model: str, usage: Usage | None, at: datetime | None = None

@@ -91,18 +91,33 @@ def _spans(days: list[date]) -> list[tuple[date, date]]:
     return spans
 
 
+#: Columns both the ledger and the roll-ups can be filtered on (besides the user).
+FILTERS = ("provider", "model", "status")
+
+
 def aggregate(
-    start: date, end: date, by: Sequence[str], *, user_id: int | None = None
+    start: date,
+    end: date,
+    by: Sequence[str],
+    *,
+    user_id: int | None = None,
+    filters: dict[str, str] | None = None,
+    include_pruned: bool = True,
 ) -> list[dict[str, Any]]:
     """Sums of :data:`METRICS` over the days [start, end], grouped by ``by`` (names from
-    :data:`GROUPS`), for one user or (``user_id`` None) everyone. One dict per group, with the
-    group's keys (``user`` is the user id) and every metric."""
-    from ai.models import UsageDaily, UsageRecord
+    :data:`GROUPS`), for one user or (``user_id`` None) everyone, optionally only the rows
+    matching ``filters`` (:data:`FILTERS` -> value). One dict per group, with the group's keys
+    (``user`` is the user id) and every metric. Rolled-up days come from the per-model roll-up
+    when no user is involved, else from the per-user one."""
+    from ai.models import UsageDaily, UsageDailyModel, UsageRecord
 
     unknown = set(by) - set(GROUPS)
     if unknown:
         raise ValueError(f"Cannot group by {', '.join(sorted(unknown))}; choose from {GROUPS}")
-    rolled = complete_days(start, end)
+    filters = filters or {}
+    if set(filters) - set(FILTERS):
+        raise ValueError(f"Cannot filter on {sorted(set(filters) - set(FILTERS))}")
+    rolled = complete_days(start, end, include_pruned=include_pruned)
     raw_days = [d for d in days_between(start, end) if d not in rolled]
     columns = [_COLUMNS.get(g, g) for g in by]
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -115,26 +130,38 @@ def aggregate(
                 into[metric] += row[f"m_{metric}"] or 0
 
     if rolled:
-        daily = UsageDaily.objects.filter(day__gte=start, day__lte=end, day__in=sorted(rolled))
+        per_user = user_id is not None or "user" in by
+        table = UsageDaily if per_user else UsageDailyModel
+        daily = table.objects.filter(
+            day__gte=start, day__lte=end, day__in=sorted(rolled), **filters
+        )
         if user_id is not None:
             daily = daily.filter(user_id=user_id)
-        merge(daily.values(*columns).annotate(**_prefixed(_rollup_metrics())).order_by())
+        merge(_grouped(daily, columns, _rollup_metrics()))
     if raw_days:
         span_q = Q()
         for first, last in _spans(raw_days):
             span_q |= Q(created_at__gte=day_bounds(first)[0], created_at__lt=day_bounds(last)[1])
-        records = UsageRecord.objects.filter(span_q)
+        records = UsageRecord.objects.filter(span_q, **filters)
         if user_id is not None:
             records = records.filter(user_id=user_id)
         if "day" in by:
             records = records.annotate(
                 day=TruncDate("created_at", tzinfo=timezone.get_default_timezone())
             )
-        merge(records.values(*columns).annotate(**_prefixed(_raw_metrics())).order_by())
+        merge(_grouped(records, columns, _raw_metrics()))
     return list(merged.values())
 
 
 _COLUMNS = {"user": "user_id"}
+
+
+def _grouped(queryset: Any, columns: list[str], metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per group of ``columns``; with no columns, one row of totals (``values()``
+    without fields would group by every column)."""
+    if not columns:
+        return [queryset.order_by().aggregate(**_prefixed(metrics))]
+    return list(queryset.values(*columns).annotate(**_prefixed(metrics)).order_by())
 
 
 @dataclass(frozen=True, slots=True)

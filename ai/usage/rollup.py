@@ -20,6 +20,21 @@ from django.utils import timezone
 #: How long after a day ends its roll-up may still change (late-arriving rows).
 ROLLUP_GRACE = timedelta(hours=1)
 
+#: The summed columns of the roll-up tables.
+SUMMED = (
+    "requests",
+    "streamed_requests",
+    "estimated_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+    "cost_unknown_requests",
+    "latency_ms_sum",
+)
+
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The aware [start, end) of a calendar day in the project's time zone."""
@@ -49,7 +64,7 @@ class RolledDay:
 def rollup_day(day: date, *, now: datetime | None = None, force: bool = False) -> RolledDay:
     """Recompute ``day``'s roll-up from the ledger. A pruned day is skipped unless ``force``
     (its ledger rows are gone; recomputing would replace the totals with what is left)."""
-    from ai.models import UsageDaily, UsageRecord, UsageRollupDay
+    from ai.models import UsageDaily, UsageDailyModel, UsageRecord, UsageRollupDay
 
     now = now or timezone.now()
     marker = UsageRollupDay.objects.filter(day=day).first()
@@ -95,11 +110,25 @@ def rollup_day(day: date, *, now: datetime | None = None, force: bool = False) -
         )
         for row in rows
     ]
+    per_model: dict[tuple[str, str, str], UsageDailyModel] = {}
+    for d in daily:
+        key = (d.provider, d.model, d.status)
+        into = per_model.get(key)
+        if into is None:
+            per_model[key] = UsageDailyModel(
+                day=day, provider=d.provider, model=d.model, status=d.status,
+                **{name: getattr(d, name) for name in SUMMED},
+            )  # fmt: skip
+        else:
+            for name in SUMMED:
+                setattr(into, name, getattr(into, name) + getattr(d, name))
     records = sum(d.requests for d in daily)
     complete = now >= end + ROLLUP_GRACE
     with transaction.atomic():
         UsageDaily.objects.filter(day=day).delete()
         UsageDaily.objects.bulk_create(daily, batch_size=1000)
+        UsageDailyModel.objects.filter(day=day).delete()
+        UsageDailyModel.objects.bulk_create(per_model.values(), batch_size=1000)
         UsageRollupDay.objects.update_or_create(
             day=day,
             defaults={
@@ -118,12 +147,13 @@ def rollup_days(
     return [rollup_day(day, now=now, force=force) for day in sorted(set(days))]
 
 
-def complete_days(start: date, end: date) -> set[date]:
-    """The days in [start, end] whose roll-up is complete (read from it, not the ledger)."""
+def complete_days(start: date, end: date, *, include_pruned: bool = True) -> set[date]:
+    """The days in [start, end] whose roll-up is complete (read from it, not the ledger).
+    ``include_pruned=False`` leaves out days whose ledger rows were pruned (for views that
+    must agree with the rows the ledger still holds)."""
     from ai.models import UsageRollupDay
 
-    return set(
-        UsageRollupDay.objects.filter(day__gte=start, day__lte=end, complete=True).values_list(
-            "day", flat=True
-        )
-    )
+    days = UsageRollupDay.objects.filter(day__gte=start, day__lte=end, complete=True)
+    if not include_pruned:
+        days = days.filter(pruned=False)
+    return set(days.values_list("day", flat=True))

@@ -69,8 +69,6 @@ class UsageWriter:
     def submit(self, event: Any) -> None:
         """Queue ``event`` for writing. Never blocks and never raises."""
         try:
-            if self._pid != os.getpid():
-                self._after_fork()
             if self._queue.qsize() >= MAX_QUEUED or self._stopping:
                 self._drop(event)
                 return
@@ -118,8 +116,9 @@ class UsageWriter:
             self._thread = threading.Thread(target=self._run, name="ai-usage-writer", daemon=True)
             self._thread.start()
 
-    def _after_fork(self) -> None:
-        # A forked child inherits the queue's contents and no thread: its parent writes those.
+    def after_fork(self) -> None:
+        """In a forked child: it inherits the queue's contents (its parent writes those) and no
+        thread. Registered with ``os.register_at_fork``."""
         self._queue = queue.SimpleQueue()
         self._thread = None
         self._start_lock = threading.Lock()
@@ -147,8 +146,7 @@ class UsageWriter:
         interval after the first event, or a flush/stop marker, whichever comes first."""
         batch: list[Any] = []
         waiters: list[concurrent.futures.Future[None]] = []
-        size = max(1, int(ai_settings.AI_USAGE_BATCH_SIZE))
-        interval = max(0.0, float(ai_settings.AI_USAGE_FLUSH_INTERVAL_MS) / 1000)
+        size, interval = _limits()
         item = self._queue.get()
         deadline = time.monotonic() + interval
         while True:
@@ -232,6 +230,18 @@ class UsageWriter:
         return lost
 
 
+def _limits() -> tuple[int, float]:
+    """(batch size, flush interval in seconds) from the settings; the defaults if malformed."""
+    try:
+        return (
+            max(1, int(ai_settings.AI_USAGE_BATCH_SIZE)),
+            max(0.0, float(ai_settings.AI_USAGE_FLUSH_INTERVAL_MS) / 1000),
+        )
+    except (TypeError, ValueError):
+        logger.error("usage ledger: AI_USAGE_BATCH_SIZE / _FLUSH_INTERVAL_MS are not numbers")
+        return 500, 0.2
+
+
 def _drain(q: queue.SimpleQueue[Any]) -> list[Any]:
     items = []
     while True:
@@ -242,6 +252,8 @@ def _drain(q: queue.SimpleQueue[Any]) -> list[Any]:
 
 
 writer = UsageWriter()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=writer.after_fork)
 
 
 def _at_exit() -> None:

@@ -126,7 +126,8 @@ def test_usage_records_are_read_only(staff_client, data):
         reverse("admin:ai_usagerecord_change", args=[record.pk]), {"request_id": "forged"}
     )
     assert response.status_code == 403
-    assert staff_client.get(reverse("admin:ai_usagerecord_delete", args=[record.pk])).status_code == 403
+    delete = reverse("admin:ai_usagerecord_delete", args=[record.pk])
+    assert staff_client.get(delete).status_code == 403
     assert UsageRecord.objects.get(pk=record.pk).request_id == record.request_id
 
 
@@ -258,3 +259,61 @@ def test_chart_values_are_escaped(staff_client, data):
 
 def test_price_valid_from_is_timezone_aware(data):
     assert data["price"].valid_from == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _row_totals(**filters) -> dict:
+    from ai.admin import UsageRecordAdmin
+
+    return UsageRecordAdmin._sum_rows(UsageRecord.objects.filter(**filters))
+
+
+def test_totals_from_the_roll_ups_match_the_rows(staff_client, data):
+    from django.core.management import call_command
+
+    call_command("ai_rollup_usage", "--days", "12", verbosity=0)
+    url = reverse("admin:ai_usagerecord_changelist")
+    today = timezone.localdate()
+    since = timezone.make_aware(datetime(today.year, today.month, today.day)) - timedelta(days=6)
+    cases = [
+        ({}, {}),
+        ({"provider": "anthropic"}, {"provider": "anthropic"}),
+        ({"status__exact": "error"}, {"status": "error"}),
+        ({"user_id": str(data["dave"].pk)}, {"user_id": data["dave"].pk}),
+        ({"model": "gpt-4o-mini", "status__exact": "ok"}, {"model": "gpt-4o-mini", "status": "ok"}),
+        ({"created_at__gte": str(since)}, {"created_at__gte": since}),
+    ]
+    for params, filters in cases:
+        totals = staff_client.get(url, params).context["ledger_totals"]
+        assert totals.pop("from_rollup") is True, params
+        expected = _row_totals(**filters)
+        assert {k: totals[k] or 0 for k in expected} == {k: v or 0 for k, v in expected.items()}
+    # A filter the roll-ups cannot answer: the rows are summed.
+    totals = staff_client.get(url, {"usage_source__exact": "reported"}).context["ledger_totals"]
+    assert "from_rollup" not in totals and totals["requests"] == 30
+
+
+def test_date_hierarchy_links_come_from_the_roll_up(staff_client, data):
+    from django.core.management import call_command
+
+    call_command("ai_rollup_usage", "--days", "12", verbosity=0)
+    url = reverse("admin:ai_usagerecord_changelist")
+    now = timezone.localtime()
+    page = staff_client.get(url, {"created_at__year": now.year, "created_at__month": now.month})
+    assert page.status_code == 200
+    assert f"created_at__day={now.day}" in page.content.decode()
+
+
+def test_the_list_count_is_capped(staff_client, data, monkeypatch):
+    monkeypatch.setattr("ai.usage.admin_queries.COUNT_CAP", 5)
+    monkeypatch.setattr("ai.admin.COUNT_CAP", 5)
+    response = staff_client.get(reverse("admin:ai_usagerecord_changelist"))
+    assert response.context["cl"].result_count == 6
+    assert "More than 5 records match" in response.content.decode()
+    assert response.context["ledger_totals"]["requests"] == 30  # the totals are not capped
+
+
+def test_search_is_an_exact_request_id_match(staff_client, data):
+    url = reverse("admin:ai_usagerecord_changelist")
+    assert len(staff_client.get(url, {"q": " d4 "}).context["cl"].result_list) == 1
+    assert len(staff_client.get(url, {"q": "D4"}).context["cl"].result_list) == 0
+    assert len(staff_client.get(url, {"q": "d"}).context["cl"].result_list) == 0

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from bench import wrk
-from bench.loadgen import Target, closed_loop, one_stream, session
+from bench.loadgen import AiohttpClient, RawClient, Target, closed_loop, session
 from bench.scenarios import direct
 from bench.sse import END, ERROR, FINISH, FORMATS, TOKEN, Event, SSEParser
 from bench.stats import percentile, summarize
@@ -116,31 +116,90 @@ def test_wrk_summary_is_parsed():
         wrk.parse("no summary here", 50, 2, 0)
 
 
-async def test_streams_against_the_fake_deliver_every_delta(fake_upstream):
-    t = direct("openai", fake_upstream.url, stream=True, chunks=5)
-    result = await closed_loop(t, "streams", concurrency=2, duration=0.3, warmup=0.1)
+CLIENTS = ["raw", "aiohttp"]
+
+
+async def one_stream(client: str, t: Target):
+    async with session() as http:
+        c = RawClient(t) if client == "raw" else AiohttpClient(http)
+        try:
+            return await c.stream(t)
+        finally:
+            await c.close()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("mode", ["streams", "requests"])
+async def test_closed_loop_against_the_fake(fake_upstream, client, mode):
+    t = direct("openai", fake_upstream.url, stream=mode == "streams", chunks=5)
+    result = await closed_loop(t, mode, concurrency=2, duration=0.3, warmup=0.1, client=client)
     assert result["completed"] > 0
     assert result["errors"] == 0
-    assert result["all_frames_delivered"]
-    assert result["tokens"] == 5 * result["completed"]
-    assert result["ttft_ms"]["p50"] > 0
+    assert result["latency_ms"]["p50"] > 0
+    if mode == "streams":
+        assert result["all_frames_delivered"]
+        assert result["tokens"] == 5 * result["completed"]
+        assert result["ttft_ms"]["p50"] > 0
 
 
+@pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
-async def test_a_dropped_stream_is_counted_as_an_error(fake_upstream, provider):
+async def test_a_dropped_stream_is_counted_as_an_error(fake_upstream, provider, client):
     t = direct(provider, fake_upstream.url, stream=True, chunks=5, text="hi [[fake:drop_after=2]]")
-    async with session() as http:
-        result = await one_stream(http, t)
+    result = await one_stream(client, t)
     assert not result.ok
     assert result.tokens == 2
     assert result.error
 
 
-async def test_a_short_stream_fails_the_expected_token_count(fake_upstream):
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_short_stream_fails_the_expected_token_count(fake_upstream, client):
     t = direct("gemini", fake_upstream.url, stream=True, chunks=5, text="hi [[fake:chunks=3]]")
-    async with session() as http:
-        result = await one_stream(http, t)
-    assert result.error == "tokens_3_of_5"
+    assert (await one_stream(client, t)).error == "tokens_3_of_5"
     t = Target(t.url, t.body, t.headers, t.fmt, expect_tokens=3)
-    async with session() as http:
-        assert (await one_stream(http, t)).ok
+    assert (await one_stream(client, t)).ok
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_an_upstream_error_status_is_an_error(fake_upstream, client):
+    t = direct("anthropic", fake_upstream.url, stream=True, chunks=5, text="hi [[fake:status=429]]")
+    assert (await one_stream(client, t)).error == "http_429"
+
+
+def test_profile_summary_attributes_samples_to_functions_and_libraries():
+    from bench.profile import summarize
+    from bench.run import ROOT
+
+    raw = (
+        f"thread (1): MainThread;run (uvicorn/main.py:1);post ({ROOT}/ai/api/views.py:5);"
+        "create (openai/_base_client.py:9) 30\n"
+        f"thread (1): MainThread;run (uvicorn/main.py:1);post ({ROOT}/ai/api/views.py:6) 10\n"
+        f"thread (2): writer;_run ({ROOT}/ai/usage/writer.py:3);put (queue.py:1) 10\n"
+    )
+    summary = summarize(raw, seconds=1.0, rate=100)
+    assert summary["samples"] == 50
+    assert summary["gil_busy_pct"] == 50.0
+    assert dict(summary["self_by_library"]) == {"openai": 60.0, "ai": 20.0, "stdlib": 20.0}
+    assert dict(summary["inclusive_by_library"])["ai"] == 100.0
+    incl = dict(summary["inclusive_by_function"])
+    assert incl["post (ai/api/views.py)"] == 80.0
+    assert dict(summary["self_by_function"])["create (openai/_base_client.py)"] == 60.0
+
+
+def test_sse_parser_lf_fast_path_matches_the_line_parser():
+    lf = (
+        b"data: one\n\n\n\nevent: named\ndata: two\ndata: lines\n\n: comment\ndata:three\n\n"
+        b'data: {"x": "\xc3\xa9"}\n\nid: 7\n\ndata: [DONE]\n\n'
+    )
+    expected = [
+        Event("message", b"one"),
+        Event("named", b"two\nlines"),
+        Event("message", b"three"),
+        Event("message", b'{"x": "\xc3\xa9"}'),
+        Event("message", b"[DONE]"),
+    ]
+    for cut in range(1, len(lf)):
+        assert parse_in_pieces(lf, [cut]) == expected, f"split at byte {cut}"
+    assert parse_in_pieces(lf, list(range(1, len(lf)))) == expected
+    # The same stream with CRLF goes through the line parser and must agree.
+    assert parse_in_pieces(lf.replace(b"\n", b"\r\n"), [7, 40]) == expected

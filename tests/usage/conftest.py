@@ -59,7 +59,9 @@ def bob(ledger):
     return get_user_model().objects.create_user("bob", password="bob-password-1")
 
 
-def price(provider: str, model: str, valid_from: str, inp: str, out: str, cached: str | None = None):
+def price(
+    provider: str, model: str, valid_from: str, inp: str, out: str, cached: str | None = None
+) -> ModelPrice:
     return ModelPrice.objects.create(
         provider=provider,
         model=model,

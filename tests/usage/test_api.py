@@ -85,7 +85,7 @@ async def test_rolled_up_days_and_ledger_days_add_up(traffic, alice, aledger):
 
 
 async def test_pagination(traffic, alice, aledger):
-    status, body, _ = await get(alice, "?page_size=2")
+    _, body, _ = await get(alice, "?page_size=2")
     records = body["records"]
     assert (records["count"], records["pages"], len(records["results"])) == (3, 2, 2)
     assert records["previous"] is None and "page=2" in records["next"]
@@ -148,5 +148,5 @@ async def test_bad_parameters_are_400_naming_the_field(alice, aledger, query, fi
 
 
 async def test_authentication_required(aledger):
-    status, body, _ = await get(None)
+    status, _, _ = await get(None)
     assert status == 401

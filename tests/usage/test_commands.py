@@ -156,8 +156,20 @@ def test_load_prices_dry_run_and_bad_files(ledger, tmp_path):
     assert "Dry run" in run("ai_load_prices", "--dry-run")
     assert ModelPrice.objects.count() == 0
     bad = tmp_path / "prices.json"
-    bad.write_text(json.dumps({"prices": [{"provider": "openai", "model": "m", "input": "x",
-                                           "output": "1", "valid_from": "2026-01-01"}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "prices": [
+                    {
+                        "provider": "openai",
+                        "model": "m",
+                        "input": "x",
+                        "output": "1",
+                        "valid_from": "2026-01-01",
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(CommandError, match=r"prices\[0\]: 'input' must be a decimal"):
         run("ai_load_prices", "--file", str(bad))
-

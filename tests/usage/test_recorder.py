@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
+from django.db.models import Count, Sum
 
 from ai.models import UsageRecord
 from ai.services.base import USAGE_ESTIMATED, Usage
@@ -124,6 +125,23 @@ async def test_record_from_the_event_loop_and_flush_without_blocking(aledger, se
     assert await UsageRecord.objects.acount() == 300
 
 
+async def test_concurrent_requests_each_leave_one_row(aledger, settings):
+    settings.AI_USAGE_FLUSH_INTERVAL_MS = 5
+    settings.AI_USAGE_BATCH_SIZE = 17  # many small batches, interleaved with the requests
+
+    async def request(i: int) -> None:
+        await asyncio.sleep((i % 7) / 1000)
+        record_usage(event(f"c{i}", streamed=True, usage=Usage.of(100 + i, i)))
+
+    await asyncio.gather(*(request(i) for i in range(200)))
+    await flush_usage()
+    sums = await UsageRecord.objects.aaggregate(
+        n=Count("id"), p=Sum("prompt_tokens"), c=Sum("completion_tokens")
+    )
+    assert sums == {"n": 200, "p": sum(100 + i for i in range(200)), "c": sum(range(200))}
+    assert await UsageRecord.objects.values("request_id").distinct().acount() == 200
+
+
 def test_disabled_ledger_records_nothing(ledger, settings):
     settings.AI_USAGE_ENABLED = False
     record_usage(event("off"))
@@ -156,7 +174,7 @@ def test_database_down_is_retried_then_logged_never_raised(ledger, monkeypatch, 
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(recorder, "RETRY_PAUSE_S", 0)
-    monkeypatch.setattr(UsageRecord.objects, "bulk_create", down)
+    monkeypatch.setattr(recorder, "insert_rows", down)
     with caplog.at_level(logging.WARNING, logger="ai.usage"):
         record_usage(event("x1"))
         record_usage(event("x2"))
@@ -171,7 +189,7 @@ def test_database_down_is_retried_then_logged_never_raised(ledger, monkeypatch, 
 
 
 def test_transient_failure_is_retried_and_written(ledger, monkeypatch):
-    real = UsageRecord.objects.bulk_create
+    real = recorder.insert_rows
     failures = [OperationalError("database is locked")]
 
     def flaky(*args, **kwargs):
@@ -180,7 +198,7 @@ def test_transient_failure_is_retried_and_written(ledger, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(recorder, "RETRY_PAUSE_S", 0)
-    monkeypatch.setattr(UsageRecord.objects, "bulk_create", flaky)
+    monkeypatch.setattr(recorder, "insert_rows", flaky)
     assert recorder.write_events([event("retry-me")]).written == 1
     assert UsageRecord.objects.filter(request_id="retry-me").count() == 1
 

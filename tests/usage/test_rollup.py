@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Count, Sum
 
-from ai.models import UsageDaily, UsageRecord, UsageRollupDay
+from ai.models import UsageDaily, UsageDailyModel, UsageRecord, UsageRollupDay
 from ai.services.base import Usage
 from ai.usage.recorder import write_events
 from ai.usage.reports import aggregate, summarize, top_users
@@ -89,9 +89,10 @@ def test_rollup_is_idempotent_and_picks_up_new_rows(history, alice):
     rollup_days([D1, D2], now=at(D3))
     first = sorted(UsageDaily.objects.values_list("day", "model", "status", "requests", "cost"))
     rollup_days([D1, D2], now=at(D3))
-    assert sorted(
-        UsageDaily.objects.values_list("day", "model", "status", "requests", "cost")
-    ) == first
+    assert (
+        sorted(UsageDaily.objects.values_list("day", "model", "status", "requests", "cost"))
+        == first
+    )
     write_events([event("late", user_id=alice.pk, created_at=at(D1, 23))])
     rollup_day(D1, now=at(D3))
     daily = UsageDaily.objects.get(day=D1, user=alice, model="gpt-4o-mini")
@@ -121,20 +122,41 @@ def test_reports_give_the_same_answer_from_ledger_and_roll_up(history, alice):
     assert (after.totals["errors"], after.totals["cancelled"]) == (9, 9)
 
 
-def test_roll_up_is_read_for_complete_days(history):
+def test_roll_up_is_read_for_complete_days(history, alice):
     rollup_day(D1, now=at(D3))
-    # Prove the report reads the roll-up: change it and see the change.
-    UsageDaily.objects.filter(day=D1, model="gpt-4o-mini").update(requests=1000)
+    # Prove the reports read the roll-ups: change them and see the change. All users: the
+    # per-model roll-up; one user: the per-user one.
+    UsageDailyModel.objects.filter(day=D1, model="gpt-4o-mini").update(requests=1000)
     assert summarize(D1, D1).totals["requests"] == 1000 + 9
+    UsageDaily.objects.filter(day=D1, model="gpt-4o-mini").update(requests=500)
+    assert summarize(D1, D1, user_id=alice.pk).totals["requests"] == 500 + 3
     UsageRollupDay.objects.filter(day=D1).update(complete=False)
     assert summarize(D1, D1).totals["requests"] == 12  # partial roll-ups are ignored
+
+
+def test_the_per_model_roll_up_sums_the_per_user_one(history):
+    rollup_days([D1, D2, D3], now=at(D3 + timedelta(days=2)))
+    assert UsageDailyModel.objects.count() == 4 * 3  # per day: 4 (provider, model, status)
+    for row in UsageDailyModel.objects.all():
+        users = UsageDaily.objects.filter(
+            day=row.day, provider=row.provider, model=row.model, status=row.status
+        ).aggregate(n=Sum("requests"), t=Sum("total_tokens"), c=Sum("cost"))
+        assert (row.requests, row.total_tokens, row.cost) == (users["n"], users["t"], users["c"])
+
+
+def test_filtered_aggregates_agree_between_ledger_and_roll_up(history):
+    filters = {"provider": "anthropic", "status": "ok"}
+    raw = sorted(aggregate(D1, D3, ("day",), filters=filters), key=lambda r: r["day"])
+    rollup_days([D1, D2], now=at(D3 + timedelta(days=2)))
+    assert sorted(aggregate(D1, D3, ("day",), filters=filters), key=lambda r: r["day"]) == raw
+    assert sum(r["requests"] for r in raw) == 9
 
 
 def test_summary_lists_every_day_of_the_range(history):
     summary = summarize(D1 - timedelta(days=2), D3)
     assert [d["day"] for d in summary.by_day][:3] == [date(2026, 1, 8), date(2026, 1, 9), D1]
     assert summary.by_day[0]["requests"] == 0 and summary.by_day[0]["cost"] == 0
-    assert [p["provider"] for p in summary.by_provider][0] == "anthropic"  # highest spend first
+    assert summary.by_provider[0]["provider"] == "anthropic"  # highest spend first
 
 
 def test_days_follow_the_project_time_zone(alice, settings):

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ai.models import UsageDaily, UsageRecord, UsageRollupDay
+        from ai.models import UsageDaily, UsageDailyModel, UsageRecord, UsageRollupDay
 
         days, batch = options["days"], options["batch_size"]
         if days < 1:
@@ -70,6 +70,7 @@ class Command(BaseCommand):
             )
         if options["rollups"]:
             UsageDaily.objects.filter(day__lt=first_kept).delete()
+            UsageDailyModel.objects.filter(day__lt=first_kept).delete()
             UsageRollupDay.objects.filter(day__lt=first_kept).delete()
         self.stdout.write(
             self.style.SUCCESS(

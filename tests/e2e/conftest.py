@@ -1,0 +1,56 @@
+"""End to end: HTTP API -> router -> real provider SDK -> fake upstream, with the real ledger."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.tokens import AccessToken
+
+from ai.api.authentication import clear_auth_caches
+from ai.services import factory
+from ai.services.router import clear_router_cache
+from tests.api.conftest import ApiClient
+from tests.api.live import LiveGateway
+
+PROVIDERS = ("openai", "anthropic", "gemini")
+MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5-20250929", "gemini": "gemini-2.5-flash"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(upstream_settings, transactional_db):
+    # Transactional tests truncate every table afterwards, the rows the data migration seeded
+    # (prices, routes) included: load the shipped prices again for each test.
+    from ai.usage.price_data import apply_prices, read_price_file
+    from ai.usage.pricing import invalidate_prices
+
+    apply_prices(read_price_file())
+    invalidate_prices()
+    clear_auth_caches()
+    clear_router_cache()
+    upstream_settings.AI_MAX_RETRIES = 0
+    yield
+    clear_auth_caches()
+    clear_router_cache()
+    factory.clear_llm_cache()
+
+
+@pytest.fixture
+def user(transactional_db):
+    return get_user_model().objects.create_user("erin", password="erin-password-1")
+
+
+@pytest.fixture
+def token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+@pytest.fixture
+def api(token) -> ApiClient:
+    return ApiClient(token)
+
+
+@pytest.fixture
+def live(transactional_db):
+    server = LiveGateway().start()
+    yield server
+    server.stop()
