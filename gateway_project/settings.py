@@ -122,8 +122,15 @@ GOOGLE_GEMINI_BASE_URL = env.str("GOOGLE_GEMINI_BASE_URL", default="") or None
 
 _any_key = bool(OPENAI_API_KEY or ANTHROPIC_API_KEY or GOOGLE_API_KEY)
 _first_configured = next(
-    (name for name, key in (("openai", OPENAI_API_KEY), ("anthropic", ANTHROPIC_API_KEY),
-                            ("gemini", GOOGLE_API_KEY)) if key),
+    (
+        name
+        for name, key in (
+            ("openai", OPENAI_API_KEY),
+            ("anthropic", ANTHROPIC_API_KEY),
+            ("gemini", GOOGLE_API_KEY),
+        )
+        if key
+    ),
     "offline",
 )
 # With no key at all the gateway still runs, answered by the offline provider.
@@ -131,8 +138,11 @@ AI_OFFLINE_ENABLED = env.bool("AI_OFFLINE_ENABLED", default=not _any_key)
 AI_DEFAULT_PROVIDER = env.str("AI_DEFAULT_PROVIDER", default=_first_configured)
 AI_DEFAULT_MODEL = env.str(
     "AI_DEFAULT_MODEL",
-    default={"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5-20250929",
-             "gemini": "gemini-2.5-flash"}.get(AI_DEFAULT_PROVIDER, "offline-echo"),
+    default={
+        "openai": "gpt-4o",
+        "anthropic": "claude-sonnet-4-5-20250929",
+        "gemini": "gemini-2.5-flash",
+    }.get(AI_DEFAULT_PROVIDER, "offline-echo"),
 )
 AI_OFFLINE_DELAY_MS = env.int("AI_OFFLINE_DELAY_MS", default=0)
 AI_REQUEST_TIMEOUT = env.float("AI_REQUEST_TIMEOUT", default=60.0)

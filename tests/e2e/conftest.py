@@ -13,7 +13,11 @@ from tests.api.conftest import ApiClient
 from tests.api.live import LiveGateway
 
 PROVIDERS = ("openai", "anthropic", "gemini")
-MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5-20250929", "gemini": "gemini-2.5-flash"}
+MODELS = {
+    "openai": "gpt-4o",
+    "anthropic": "claude-sonnet-4-5-20250929",
+    "gemini": "gemini-2.5-flash",
+}
 
 
 @pytest.fixture(autouse=True)

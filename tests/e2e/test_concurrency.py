@@ -34,15 +34,20 @@ async def http(live, token):
 
 async def test_fifty_concurrent_one_second_upstream_calls(http):
     """Each upstream call takes 1 s; the gateway serves 50 at once in about 1 s, not 50."""
-    warm = await http.post(COMPLETIONS, json={"provider": "openai", "messages": [
-        {"role": "user", "content": "warm up"}]})
+    warm = await http.post(
+        COMPLETIONS,
+        json={"provider": "openai", "messages": [{"role": "user", "content": "warm up"}]},
+    )
     assert warm.status_code == 200
 
     async def one(i: int) -> httpx2.Response:
-        return await http.post(COMPLETIONS, json={
-            "provider": "openai",
-            "messages": [{"role": "user", "content": f"question {i} [[fake:delay=1]]"}],
-        })
+        return await http.post(
+            COMPLETIONS,
+            json={
+                "provider": "openai",
+                "messages": [{"role": "user", "content": f"question {i} [[fake:delay=1]]"}],
+            },
+        )
 
     started = time.perf_counter()
     responses = await asyncio.gather(*(one(i) for i in range(50)))
@@ -59,15 +64,19 @@ async def test_200_concurrent_streams_give_200_exact_rows(http):
         provider = PROVIDERS[i % 3]
         chunks = 3 + i % 5
         text = f"stream number {i} [[fake:chunks={chunks} chunk_delay=0.01]]"
-        async with http.stream("POST", COMPLETIONS, json={
-            "provider": provider,
-            "model": MODELS[provider],
-            "messages": [{"role": "user", "content": text}],
-            "stream": True,
-        }) as response:
+        async with http.stream(
+            "POST",
+            COMPLETIONS,
+            json={
+                "provider": provider,
+                "model": MODELS[provider],
+                "messages": [{"role": "user", "content": text}],
+                "stream": True,
+            },
+        ) as response:
             assert response.status_code == 200
             raw = await response.aread()
-        deltas, done, finished, error = split_stream(parse_sse(raw))
+        deltas, _done, finished, error = split_stream(parse_sse(raw))
         assert finished and error is None and len(deltas) == chunks
         return text, chunks
 

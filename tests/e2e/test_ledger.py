@@ -91,7 +91,7 @@ async def test_stream_cut_mid_way_records_what_was_produced(api, provider):
         COMPLETIONS, body(provider, "[[fake:chunks=10 drop_after=4]]", stream=True)
     )
     assert response.status_code == 200
-    deltas, done, finished, error = split_stream(parse_sse(await content(response)))
+    _deltas, done, finished, error = split_stream(parse_sse(await content(response)))
     assert error is not None and not finished and done is None
     assert error["error"]["code"] == "upstream_connection_error"
     [row] = await rows()
@@ -105,20 +105,22 @@ async def test_stream_cut_mid_way_records_what_was_produced(api, provider):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_client_disconnect_records_cancelled_with_tokens_so_far(live, token, provider):
-    async with httpx2.AsyncClient(base_url=live.url, timeout=10) as client:
-        async with client.stream(
+    async with (
+        httpx2.AsyncClient(base_url=live.url, timeout=10) as client,
+        client.stream(
             "POST",
             COMPLETIONS,
             json=body(provider, "[[fake:chunks=40 chunk_delay=0.05]]", stream=True),
             headers={"Authorization": f"Bearer {token}"},
-        ) as response:
-            assert response.status_code == 200
-            seen = 0
-            async for line in response.aiter_lines():
-                if line.startswith("data: "):
-                    seen += 1
-                    if seen == 3:
-                        break
+        ) as response,
+    ):
+        assert response.status_code == 200
+        seen = 0
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                seen += 1
+                if seen == 3:
+                    break
     deadline = time.monotonic() + 5
     found: list[UsageRecord] = []
     while not found and time.monotonic() < deadline:

@@ -126,8 +126,12 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             return json_response(result, headers={"x-request-id": request_id})
 
         response = await start_sse(request, {"x-request-id": request_id})
-        head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                "model": model}
+        head = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
 
         async def send(choices: list, usage: dict | None = None) -> None:
             frame = {**head, "choices": choices, "usage": usage}
@@ -141,9 +145,14 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             if scenario.drop_after is not None and i == scenario.drop_after:
                 return drop(request)
             if scenario.error_after is not None and i == scenario.error_after:
-                error = {"error": {"message": "The server had an error while processing your "
-                                   "request.", "type": "server_error", "param": None,
-                                   "code": None}}
+                error = {
+                    "error": {
+                        "message": "The server had an error while processing your request.",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
                 await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
                 await response.write_eof()
                 return response

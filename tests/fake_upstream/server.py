@@ -85,8 +85,9 @@ class FakeUpstream:
     def record(self, request: web.Request, body: Any) -> None:
         if self.capture:
             self.requests.append(
-                Captured(request.method, request.path, request.query_string,
-                         dict(request.headers), body)
+                Captured(
+                    request.method, request.path, request.query_string, dict(request.headers), body
+                )
             )
 
     def failing_status(self, scenario: Scenario) -> int | None:

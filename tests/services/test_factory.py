@@ -1,13 +1,13 @@
 import pytest
 
 from ai.exceptions import ProviderNotConfiguredError, UnknownProviderError
+from ai.providers.offline import OfflineProvider
 from ai.services import (
     clear_llm_cache,
     get_available_providers,
     get_llm_provider,
     is_ai_available,
 )
-from ai.providers.offline import OfflineProvider
 
 
 @pytest.fixture(autouse=True)

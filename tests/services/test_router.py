@@ -69,8 +69,11 @@ class ScriptedGemini(Scripted):
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch, settings):
-    for name, cls in (("openai", ScriptedOpenAI), ("anthropic", ScriptedAnthropic),
-                      ("gemini", ScriptedGemini)):
+    for name, cls in (
+        ("openai", ScriptedOpenAI),
+        ("anthropic", ScriptedAnthropic),
+        ("gemini", ScriptedGemini),
+    ):
         monkeypatch.setitem(PROVIDER_CLASSES, name, f"{__name__}.{cls.__name__}")
     settings.OPENAI_API_KEY = "k1"
     settings.ANTHROPIC_API_KEY = "k2"
