@@ -17,4 +17,4 @@ fi
 echo "Gateway on http://${HOST:-127.0.0.1}:${PORT:-8000}  (docs: /api/docs/, admin: /admin/)"
 exec .venv/bin/uvicorn gateway_project.asgi:application \
   --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-1}" \
-  --loop uvloop --http httptools --no-access-log --lifespan off
+  --loop uvloop --http httptools --no-access-log

@@ -216,7 +216,9 @@ class RawClient:
             status = await self._send(sink)
             if status != 200:
                 error = f"http_{status}"
-        except (TimeoutError, OSError) as exc:
+        except TimeoutError:
+            error = f"no_answer_in_{rawhttp.TIMEOUT_S:.0f}s"
+        except OSError as exc:
             error = type(exc).__name__
         finally:
             if counted:

@@ -45,9 +45,38 @@ def library(path: str) -> str:
     return top
 
 
+SDK_LIBS = {"openai", "anthropic", "genai", "google", "tenacity"}
+HTTP_LIBS = {"httpx2", "httpcore2", "aiohttp", "anyio", "h11", "yarl", "multidict", "sniffio"}
+HOP_LIBS = {"stdlib:threading", "stdlib:concurrent", "asgiref"}
+SERVER_LIBS = {"uvicorn", "granian", "httptools", "uvloop"}
+DJANGO_LIBS = {"django", "rest_framework", "rest_framework_simplejwt", "drf_spectacular"}
+
+
+def bucket(libs: set[str], leaf: str, root: str) -> str:
+    """One concern per sample, checked in this order: the vendor SDK call (with the HTTP client
+    under it), the database, the usage ledger's thread, thread hops, then the leaf's library."""
+    if libs & SDK_LIBS or (libs & HTTP_LIBS and leaf in HTTP_LIBS):
+        return "upstream call: SDK + HTTP client"
+    if "psycopg" in libs:
+        return "database (psycopg)"
+    if "UsageWriter" in root or ("_bootstrap" in root and "ai" in libs):
+        return "usage ledger thread"
+    if leaf in HOP_LIBS or (libs & HOP_LIBS and leaf.startswith("stdlib")):
+        return "thread hops (sync_to_async, executors)"
+    if leaf in SERVER_LIBS:
+        return "ASGI server"
+    if leaf in DJANGO_LIBS:
+        return "Django / DRF"
+    if leaf == "ai":
+        return "gateway code (ai/)"
+    if leaf.startswith("stdlib"):
+        return "event loop / stdlib"
+    return "other"
+
+
 def parse(raw: str) -> dict[str, Counter]:
     """Counters of samples: self/inclusive by function, self by library, by thread."""
-    out = {k: Counter() for k in ("self_fn", "incl_fn", "self_lib", "incl_lib", "thread")}
+    out = {k: Counter() for k in ("self_fn", "incl_fn", "self_lib", "incl_lib", "thread", "bucket")}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -66,8 +95,10 @@ def parse(raw: str) -> dict[str, Counter]:
             keys.append((f"{func} ({_short(file)})", library(file)))
         for key in {k for k, _ in keys}:
             out["incl_fn"][key] += n
-        for lib in {lib for _, lib in keys}:
+        libs = {lib for _, lib in keys}
+        for lib in libs:
             out["incl_lib"][lib] += n
+        out["bucket"][bucket(libs, keys[-1][1], keys[0][0])] += n
         out["self_fn"][keys[-1][0]] += n
         out["self_lib"][keys[-1][1]] += n
         # Name a thread by its outermost frame: the event loop's starts in runpy/uvicorn.
@@ -97,6 +128,7 @@ def summarize(raw: str, seconds: float, rate: int, top: int = 15) -> dict:
         "samples": total,
         "gil_busy_pct": round(100 * total / (seconds * rate), 1),
         "threads": pct(c["thread"], 5),
+        "by_concern": pct(c["bucket"], 12),
         "self_by_library": pct(c["self_lib"], top),
         "self_by_function": pct(c["self_fn"], top),
         "inclusive_by_library": pct(c["incl_lib"], 25),

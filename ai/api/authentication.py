@@ -1,9 +1,9 @@
 """JWT authentication that never blocks the event loop.
 
 simplejwt validates the token (CPU only); the user comes from a small in-process cache, or on a
-miss from ``await User.objects.aget(...)``. Verified tokens are cached too (keyed by the exact
-token string, never past its ``exp``): decoding and checking an HMAC signature costs about
-100 µs a request, which matters at a thousand requests a second.
+miss from a database lookup in the thread pool (``ai.db.run_db``). Verified tokens are cached
+too (keyed by the exact token string, never past its ``exp``): decoding and checking an HMAC
+signature costs about 100 µs a request, which matters at a thousand requests a second.
 
 The caches are per process. A user saved or deleted in this process is evicted at once; a
 change made in another process is seen within :attr:`GatewayJWTAuthentication.cache_seconds`
@@ -27,6 +27,8 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from ai.db import run_db
 
 
 class TTLCache:
@@ -113,7 +115,7 @@ class GatewayJWTAuthentication(JWTAuthentication):
         if user is None:
             model = get_user_model()
             try:
-                user = await model.objects.aget(**{jwt_settings.USER_ID_FIELD: user_id})
+                user = await run_db(model.objects.get, **{jwt_settings.USER_ID_FIELD: user_id})
             except model.DoesNotExist as err:
                 raise AuthenticationFailed("User not found", code="user_not_found") from err
             except (TypeError, ValueError) as err:  # a user id of the wrong type in the token

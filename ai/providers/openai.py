@@ -227,7 +227,8 @@ class OpenAIProvider(BaseLLMProvider):
         return await self.client.post(
             "/chat/completions",
             cast_to=httpx2.Response,
-            body=self._params(request, stream=stream),
+            # Serialised here with orjson: a dict `body` goes through the stdlib json module.
+            content=orjson.dumps(self._params(request, stream=stream)),
             options=REQUEST_OPTIONS,
             stream=stream,
         )

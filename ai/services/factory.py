@@ -89,6 +89,12 @@ def preload_providers() -> list[str]:
     return names
 
 
+async def aclose_providers() -> None:
+    """Close the current event loop's SDK clients of every configured provider (shutdown)."""
+    for name in get_available_providers():
+        await get_llm_provider(name).aclose()
+
+
 def clear_llm_cache() -> None:
     """Forget cached provider instances (and with them their SDK clients)."""
     get_llm_provider.cache_clear()

@@ -14,6 +14,8 @@ import time
 import uvicorn
 from django.core.asgi import get_asgi_application
 
+from ai.asgi import gateway_application
+
 
 class LiveGateway:
     def __init__(self) -> None:
@@ -21,9 +23,11 @@ class LiveGateway:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
+        # The production wiring: API paths through the lean handler, lifespan on (providers'
+        # connection pools closed and usage flushed at shutdown).
         config = uvicorn.Config(
-            get_asgi_application(),
-            lifespan="off",
+            gateway_application(get_asgi_application(), preload=False),
+            lifespan="on",
             log_config=None,  # records propagate to the root logger, so caplog sees them
             access_log=False,
             timeout_graceful_shutdown=2,
