@@ -113,6 +113,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def default_transports(plan: Plan) -> tuple[str, ...]:
+    """The app's default transport first (the primary configuration is what ships)."""
+    from ai.conf import DEFAULTS
+
+    first = DEFAULTS["AI_HTTP_TRANSPORT"]
+    rest = tuple(t for t in ("aiohttp", "httpx2") if t != first)
+    return (first, *rest)[: len(plan.transports)]
+
+
 def make_plan(args: argparse.Namespace) -> Plan:
     plan = PLANS["full" if args.full else "quick"]
 
@@ -121,7 +130,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
     changes = {
         "servers": listed(args.servers, plan.servers),
-        "transports": listed(args.transports, plan.transports),
+        "transports": listed(args.transports, default_transports(plan)),
         "providers": listed(args.providers, plan.providers),
     }
     for name in ("duration", "slow_streams", "slow_chunk_delay", "slow_ramp"):

@@ -19,9 +19,7 @@ if (BASE_DIR / ".env").exists():
 
 DEBUG = env.bool("DEBUG", default=False)
 # No fixed default: `bash run.sh` writes a random one into .env on first start.
-SECRET_KEY = env.str("SECRET_KEY", default="") or (
-    "insecure-development-key-only-for-tests" if env.bool("GATEWAY_TESTING", default=False) else ""
-)
+SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
@@ -144,14 +142,21 @@ AI_DEFAULT_MODEL = env.str(
         "gemini": "gemini-2.5-flash",
     }.get(AI_DEFAULT_PROVIDER, "offline-echo"),
 )
+GOOGLE_GEMINI_API_VERSION = env.str("GOOGLE_GEMINI_API_VERSION", default="v1beta")
 AI_OFFLINE_DELAY_MS = env.int("AI_OFFLINE_DELAY_MS", default=0)
 AI_REQUEST_TIMEOUT = env.float("AI_REQUEST_TIMEOUT", default=60.0)
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
+AI_RETRY_BACKOFF_MS = env.int("AI_RETRY_BACKOFF_MS", default=250)
+AI_RETRY_MAX_WAIT_S = env.float("AI_RETRY_MAX_WAIT_S", default=10.0)
 AI_FALLBACKS_ENABLED = env.bool("AI_FALLBACKS_ENABLED", default=True)
 AI_MAX_TOKENS_LIMIT = env.int("AI_MAX_TOKENS_LIMIT", default=32768)
+AI_MAX_MESSAGES = env.int("AI_MAX_MESSAGES", default=500)
 AI_MAX_BODY_BYTES = env.int("AI_MAX_BODY_BYTES", default=1_048_576)
 AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="aiohttp")
 AI_USAGE_ENABLED = env.bool("AI_USAGE_ENABLED", default=True)
+AI_USAGE_FLUSH_INTERVAL_MS = env.int("AI_USAGE_FLUSH_INTERVAL_MS", default=200)
+AI_USAGE_BATCH_SIZE = env.int("AI_USAGE_BATCH_SIZE", default=500)
+AI_ROUTES_CACHE_SECONDS = env.float("AI_ROUTES_CACHE_SECONDS", default=5.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES
 
 LOGGING = {

@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -26,6 +25,7 @@ from rest_framework.request import Request
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.errors import InvalidRequest
 from ai.api.renderers import ORJSONRenderer
+from ai.db import run_db
 from ai.usage.reports import METRICS, summarize
 from ai.usage.rollup import day_bounds, local_today
 
@@ -289,5 +289,5 @@ class UsageView(AsyncAPIView):
             params["page"] = str(page)
             return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
-        payload = await sync_to_async(usage_payload)(query, page_url)
+        payload = await run_db(usage_payload, query, page_url)
         return json_response(payload)
