@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # HTTP transport under the SDKs: "aiohttp" (measured about twice as cheap per call as
     # httpx2 under concurrency, see README "Performance") or "httpx2" (the SDKs' own default).
     "AI_HTTP_TRANSPORT": "aiohttp",
+    # Connections per provider and process (streams in flight need one each); all may stay open.
+    "AI_HTTP_MAX_CONNECTIONS": 10_000,
     # Usage ledger.
     "AI_USAGE_ENABLED": True,
     "AI_USAGE_FLUSH_INTERVAL_MS": 200,

@@ -15,12 +15,20 @@ from typing import Any
 
 import httpx2
 
+from ai.conf import ai_settings
 from ai.exceptions import AIError, UpstreamConnectionError, UpstreamTimeoutError
 
 try:  # aiohttp is optional at run time; its errors only occur when it is the transport
     import aiohttp
 except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
+
+
+def pool_limits() -> httpx2.Limits:
+    """Connection pool limits for every provider's HTTP client: ``AI_HTTP_MAX_CONNECTIONS``, all
+    of which may be kept alive (a smaller keep-alive pool churns connections under load)."""
+    size = int(ai_settings.AI_HTTP_MAX_CONNECTIONS)
+    return httpx2.Limits(max_connections=size, max_keepalive_connections=size)
 
 
 def parse_retry_after(headers: Mapping[str, str] | Any | None) -> float | None:

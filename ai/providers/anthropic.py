@@ -36,7 +36,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import aiter_sse
 from ai.services.base import (
@@ -56,7 +56,6 @@ from ai.services.base import (
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 #: ``max_tokens`` is required by the Messages API; used when a request sets none.
 DEFAULT_MAX_TOKENS = 4096
-POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 FINISH_REASONS = {
     "end_turn": FinishReason.STOP.value,
@@ -97,7 +96,7 @@ def estimated_usage(request: ChatRequest, content: str) -> Usage:
 def _http_client(timeout: float) -> httpx2.AsyncClient:
     transport = ai_settings.AI_HTTP_TRANSPORT
     # trust_env=False: no proxy / netrc / SSL settings picked up from the environment.
-    options: dict[str, Any] = {"limits": POOL_LIMITS, "timeout": timeout, "trust_env": False}
+    options: dict[str, Any] = {"limits": pool_limits(), "timeout": timeout, "trust_env": False}
     if transport == "httpx2":
         return anthropic.DefaultAsyncHttpxClient(**options)
     if transport == "aiohttp":

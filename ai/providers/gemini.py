@@ -69,7 +69,7 @@ from ai.providers._gemini_wire import (
     sanitize,
     status_name,
 )
-from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
 from ai.services.base import (
@@ -89,7 +89,6 @@ logger = logging.getLogger(__name__)
 #: of the same name behind the host's back.
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
-POOL_SIZE, KEEPALIVE = 1000, 100
 #: What the raw wire calls on the SDK's (internal) BaseApiClient.
 RAW_WIRE_NEEDS = ("async_request", "_build_request", "_async_request")
 #: HTTP status -> (our error, its message). 500 INTERNAL counts as unavailable (retryable):
@@ -132,14 +131,13 @@ class _Client:
 
             # Passing our session stops genai building its own (trust_env=True, unbounded).
             self.http: Any = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=POOL_SIZE), trust_env=False
+                connector=aiohttp.TCPConnector(limit=pool_limits().max_connections),
+                trust_env=False,
             )
             options["aiohttp_client"] = self.http
         else:
             self.http = httpx2.AsyncClient(
-                limits=httpx2.Limits(
-                    max_connections=POOL_SIZE, max_keepalive_connections=KEEPALIVE
-                ),
+                limits=pool_limits(),
                 trust_env=False,
             )
             options["httpx_async_client"] = self.http

@@ -40,7 +40,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
 from ai.services.base import (
@@ -58,7 +58,6 @@ from ai.services.base import (
 #: ``OPENAI_BASE_URL`` environment variable behind the host's back.
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: One pool per event loop, sized for a gateway (the httpx2 default of 100 is too small).
-POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 TRANSPORTS = ("httpx2", "aiohttp")
 #: What ``chat.completions.create`` passes with every call: authenticate with the API key.
 REQUEST_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
@@ -173,10 +172,10 @@ class OpenAIProvider(BaseLLMProvider):
         # trust_env=False: proxies, certificates and netrc come from settings, not the environment.
         if _check_transport(transport) == "aiohttp":
             http_client = openai.DefaultAioHttpClient(
-                timeout=timeout, limits=POOL_LIMITS, trust_env=False, follow_redirects=False
+                timeout=timeout, limits=pool_limits(), trust_env=False, follow_redirects=False
             )
         else:
-            http_client = httpx2.AsyncClient(timeout=timeout, limits=POOL_LIMITS, trust_env=False)
+            http_client = httpx2.AsyncClient(timeout=timeout, limits=pool_limits(), trust_env=False)
         client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=ai_settings.OPENAI_BASE_URL or DEFAULT_BASE_URL,
