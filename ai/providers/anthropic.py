@@ -5,9 +5,10 @@ with orjson and the SSE stream with :func:`ai.providers._sse.aiter_sse`, because
 SDK's pydantic event objects for every chunk costs more than the rest of the gateway. Wire facts
 this relies on (docs/reference provider-sdks.md §2.2, §3.2): the system prompt is its own
 ``system`` parameter; ``max_tokens`` is required; ``temperature`` is no longer a ``create()``
-argument in 2.x and goes in ``extra_body``; a stream reports input usage on ``message_start``
-and the cumulative output on ``message_delta``; errors inside a 200 stream arrive as ``event:
-error``; a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK one.
+argument in 2.x but still a field of the request body; a stream reports input usage on
+``message_start`` and the cumulative output on ``message_delta``; errors inside a 200 stream
+arrive as ``event: error``; a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK
+one.
 """
 
 from __future__ import annotations
@@ -170,14 +171,30 @@ class AnthropicProvider(BaseLLMProvider):
         if system is not None:
             params["system"] = system
         if request.temperature is not None:
-            # anthropic 2.x removed `temperature` from create(); extra_body still puts it on the
-            # wire (whether the live API still honours it is unverified: reference §2.2).
-            params["extra_body"] = {"temperature": request.temperature}
+            # anthropic 2.x removed `temperature` from create(); the Messages API body still
+            # takes it (whether the live API still honours it is unverified: reference §2.2).
+            params["temperature"] = request.temperature
         return params
 
+    async def _post(self, request: ChatRequest, *, stream: bool) -> httpx2.Response:
+        """The call, made by the SDK (auth and version headers, timeout; status and connection
+        errors raised as ``anthropic`` exceptions), returning the raw response. Through the
+        SDK's generic ``post`` rather than ``messages.create``, which walks every message
+        through its typed transform (gateway CPU per request at c=50, in-process against the
+        fake: 2.2 ms this way, 3.2-3.8 ms through ``messages.with_raw_response.create``)."""
+        params = self._params(request)
+        if stream:
+            params["stream"] = True
+        return await self._client().post(
+            "/v1/messages",
+            cast_to=httpx2.Response,
+            content=orjson.dumps(params),
+            stream=stream,
+        )
+
     async def _complete(self, request: ChatRequest) -> LLMResponse:
-        raw = await self._client().messages.with_raw_response.create(**self._params(request))
-        body = orjson.loads(await raw.read())
+        raw = await self._post(request, stream=False)
+        body = orjson.loads(raw.content)
         content = "".join(
             block.get("text") or ""
             for block in body.get("content") or ()
@@ -195,21 +212,22 @@ class AnthropicProvider(BaseLLMProvider):
         )
 
     async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
-        call = self._client().messages.with_streaming_response.create(
-            **self._params(request), stream=True
-        )
         state = _StreamState()
         try:
-            # Status errors raise on entering; leaving (even on aclose or cancel) closes it.
-            async with call as response:
+            # Status errors raise here, before any delta; the body is closed in `finally`, also
+            # on aclose() or cancellation.
+            response = await self._post(request, stream=True)
+            try:
                 stream.upstream_request_id = response.headers.get("request-id")
-                async for event, data in aiter_sse(response.http_response.aiter_bytes()):
+                async for event, data in aiter_sse(response.aiter_bytes()):
                     if event == "content_block_delta":
                         delta = orjson.loads(data).get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield delta["text"]
                     else:
                         self._on_event(event, data, stream, state)
+            finally:
+                await response.aclose()
         except AIError:
             raise
         except Exception as exc:
