@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.fake_upstream import FakeUpstream
 
@@ -36,3 +38,30 @@ def upstream_settings(fake_upstream, settings):
     clear_llm_cache()
     yield settings
     clear_llm_cache()
+
+
+# -- a user and clients for the HTTP API -----------------------------------------------------
+
+
+@pytest.fixture
+def user(transactional_db):
+    return get_user_model().objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+@pytest.fixture
+def api(token):
+    from tests.api.conftest import ApiClient
+
+    return ApiClient(token)
+
+
+@pytest.fixture
+def anon():
+    from tests.api.conftest import ApiClient
+
+    return ApiClient(None)

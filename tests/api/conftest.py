@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import AsyncClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 import ai.usage
 from ai.api.authentication import clear_auth_caches
@@ -61,26 +59,6 @@ def _fresh_state():
     clear_auth_caches()
     factory.clear_llm_cache()
     clear_router_cache()
-
-
-@pytest.fixture
-def user(transactional_db):
-    return get_user_model().objects.create_user("alice", password="alice-password-1")
-
-
-@pytest.fixture
-def token(user) -> str:
-    return str(AccessToken.for_user(user))
-
-
-@pytest.fixture
-def api(token) -> ApiClient:
-    return ApiClient(token)
-
-
-@pytest.fixture
-def anon() -> ApiClient:
-    return ApiClient(None)
 
 
 @pytest.fixture(autouse=True)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework_simplejwt.tokens import AccessToken
 
 from ai.api.authentication import clear_auth_caches
 from ai.services import factory
 from ai.services.router import clear_router_cache
-from tests.api.conftest import ApiClient
 from tests.api.live import LiveGateway
 
 PROVIDERS = ("openai", "anthropic", "gemini")
@@ -39,22 +36,14 @@ def _fresh_state(upstream_settings, transactional_db):
 
 
 @pytest.fixture
-def user(transactional_db):
-    return get_user_model().objects.create_user("erin", password="erin-password-1")
-
-
-@pytest.fixture
-def token(user) -> str:
-    return str(AccessToken.for_user(user))
-
-
-@pytest.fixture
-def api(token) -> ApiClient:
-    return ApiClient(token)
-
-
-@pytest.fixture
 def live(transactional_db):
     server = LiveGateway().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+async def _close_provider_clients(_fresh_state):
+    """The providers' clients belong to the test's event loop: close them before it ends."""
+    yield
+    await factory.aclose_providers()
