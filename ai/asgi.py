@@ -28,6 +28,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
 
 DEFAULT_API_MIDDLEWARE = ("ai.middleware.allowed_hosts_middleware",)
+#: The app's own API paths (ai.urls included at the root): all JWT-authenticated JSON/SSE views.
+API_PREFIXES = ("/api/v1/app/ai/", "/api/v1/openai/", "/api/v1/auth/")
 
 
 class LeanASGIHandler(ASGIHandler):
@@ -109,13 +111,14 @@ class LeanASGIHandler(ASGIHandler):
 def gateway_application(
     django_app: Any | None = None,
     *,
-    prefix: str = "/api/v1/app/ai/",
+    prefix: str | tuple[str, ...] = API_PREFIXES,
     middleware: Sequence[str] = DEFAULT_API_MIDDLEWARE,
     preload: bool = True,
 ) -> Any:
-    """An ASGI application: ``prefix`` paths through :class:`LeanASGIHandler`, everything else
-    through ``django_app`` (the project's ordinary handler). With ``preload``, the configured
-    providers' SDKs are imported now rather than inside the first request's event loop."""
+    """An ASGI application: ``prefix`` paths (one or a tuple) through :class:`LeanASGIHandler`,
+    everything else through ``django_app`` (the project's ordinary handler). With ``preload``,
+    the configured providers' SDKs are imported now rather than inside the first request's
+    event loop."""
     full = django_app or get_asgi_application()
     lean = LeanASGIHandler(middleware)
     if preload:

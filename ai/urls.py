@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ai.api import usage, views
+from ai.api import openai_compat, usage, views
 from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
 
 app_name = "ai"
@@ -16,6 +16,12 @@ urlpatterns = [
     path("api/v1/app/ai/chat", views.ChatView.as_view(), name="chat"),
     path("api/v1/app/ai/chat/routed", views.RoutedChatView.as_view(), name="chat_routed"),
     path("api/v1/app/ai/usage", usage.UsageView.as_view(), name="usage"),
+    path(
+        "api/v1/openai/chat/completions",
+        openai_compat.OpenAIChatCompletionsView.as_view(),
+        name="openai_chat_completions",
+    ),
+    path("api/v1/openai/models", openai_compat.OpenAIModelsView.as_view(), name="openai_models"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="ai:schema"), name="docs"),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -145,9 +145,29 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         outcome.record()
 
 
-async def open_stream(call: LLMCall, outcome: Outcome) -> SSEResponse:
+class StreamFrames:
+    """How :func:`_relay` writes a stream: the gateway's own frames (``ai.api.sse``). Another
+    wire format (the OpenAI-compatible endpoint) subclasses it; relaying and recording stay here.
+    """
+
+    def delta(self, content: str) -> bytes:
+        return delta_frame(content)
+
+    def done(self, done: dict[str, Any]) -> Iterable[bytes]:
+        """The frames ending a completed stream; ``done`` is the gateway's done event."""
+        return (data_frame(done), DONE_FRAME)
+
+    def error(self, status: int, error: dict[str, Any], request_id: str) -> bytes:
+        """The last frame of a stream that failed after its first byte (``status`` is the one
+        the error would have had before it)."""
+        return error_frame(error["code"], error["message"], request_id)
+
+
+async def open_stream(
+    call: LLMCall, outcome: Outcome, frames: StreamFrames | None = None
+) -> SSEResponse:
     """Start the upstream stream (so failures up to its first delta raise here, before any
-    byte is sent) and return the response that relays it."""
+    byte is sent) and return the response that relays it, written by ``frames``."""
     router = get_llm_router()
     outcome.streamed = True
     try:
@@ -162,10 +182,12 @@ async def open_stream(call: LLMCall, outcome: Outcome) -> SSEResponse:
         outcome.record()
         raise
     outcome.provider, outcome.model = stream.provider_name, stream.model
-    return SSEResponse(_relay(stream, call, outcome))
+    return SSEResponse(_relay(stream, call, outcome, frames or StreamFrames()))
 
 
-async def _relay(stream: LLMStream, call: LLMCall, outcome: Outcome) -> AsyncIterator[bytes]:
+async def _relay(
+    stream: LLMStream, call: LLMCall, outcome: Outcome, frames: StreamFrames
+) -> AsyncIterator[bytes]:
     outcome.status = STATUS_CANCELLED  # until the stream ends one way or the other
     try:
         async for delta in stream:
@@ -173,7 +195,7 @@ async def _relay(stream: LLMStream, call: LLMCall, outcome: Outcome) -> AsyncIte
                 continue
             if outcome.ttft_ms is None:
                 outcome.ttft_ms = (time.perf_counter() - outcome.started) * 1000
-            yield delta_frame(delta)
+            yield frames.delta(delta)
         response = stream.response
         outcome.model, outcome.usage = response.model, response.usage
         outcome.cost = await _cost(response.provider, response.model, response.usage)
@@ -189,14 +211,14 @@ async def _relay(stream: LLMStream, call: LLMCall, outcome: Outcome) -> AsyncIte
             "cost": _money(outcome.cost),
         }
         outcome.status = STATUS_OK
-        yield data_frame(done)
-        yield DONE_FRAME
+        for frame in frames.done(done):
+            yield frame
     except Exception as exc:
         # After the first byte the status line is gone: the error travels as the last frame.
         log_exception(exc, outcome.request_id)
         outcome.failed(exc)
-        _, error, _ = describe(exc)
-        yield error_frame(error["code"], error["message"], outcome.request_id)
+        status, error, _ = describe(exc)
+        yield frames.error(status, error, outcome.request_id)
     finally:
         try:
             if not stream.completed:

@@ -1,0 +1,110 @@
+"""OpenAI-compatible endpoints, so the official OpenAI SDKs can use the gateway::
+
+    client = openai.AsyncOpenAI(api_key=<gateway access token>, base_url=".../api/v1/openai")
+    await client.chat.completions.create(model="gpt-4o", messages=[...], stream=...)
+
+Same JWT authentication, router and usage ledger as the gateway's own endpoints (the request
+goes through ``ai.api.gateway``); only the wire format differs (``ai.api.openai_format``),
+errors included: ``{"error": {"message", "type", "param", "code"}}`` with the gateway's statuses.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import orjson
+from django.http import HttpResponse, HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+
+from ai.api import gateway
+from ai.api.base import AsyncAPIView, json_response
+from ai.api.openai_format import ChunkFrames, chat_completion, openai_error, validate_openai_chat
+from ai.api.renderers import ORJSONRenderer
+from ai.api.schema import GatewayAutoSchema
+from ai.conf import ai_settings
+from ai.services.base import ModelComplexity
+from ai.services.factory import is_configured
+from ai.services.router import _default_model, get_llm_router
+
+TAGS = ["openai-compatible"]
+ENDPOINT = "openai_chat_completions"
+
+
+class _OpenAIView(AsyncAPIView):
+    """Answers errors in OpenAI's shape (this view only; the gateway's own stay as they are)."""
+
+    schema = GatewayAutoSchema()
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
+        response = super().handle_exception(exc)  # status, headers and logging as everywhere
+        error = orjson.loads(response.content)["error"]
+        response.content = orjson.dumps({"error": openai_error(response.status_code, error)})
+        return response
+
+
+class OpenAIChatCompletionsView(_OpenAIView):
+    @extend_schema(
+        operation_id="openai_chat_completions",
+        summary="OpenAI-compatible chat completions",
+        description="OpenAI's Chat Completions request and response (`stream` too), for the "
+        "official OpenAI SDKs: `base_url` = `<host>/api/v1/openai`, `api_key` = a gateway "
+        "access token. `model` picks the provider (`gpt-`, `claude-`, `gemini-`...), or "
+        "`provider/model` forces one. Text messages only; tools, `n` > 1, `response_format`, "
+        "`logprobs`, `stop` and the like are rejected (400).",
+        tags=TAGS,
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A `chat.completion`, or "
+                "with `stream: true` `chat.completion.chunk` events.",
+            ),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid request."),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing token."),
+        },
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        chat = validate_openai_chat(self.json_body(request))
+        outcome = gateway.Outcome(
+            request_id=self.request_id,
+            endpoint=ENDPOINT,
+            user_id=request.user.pk,
+            complexity="",
+            started=time.perf_counter(),
+        )
+        if chat.call.stream:
+            frames = ChunkFrames(outcome, chat.include_usage)
+            return await gateway.open_stream(chat.call, outcome, frames)
+        body = await gateway.complete(chat.call, outcome)
+        return json_response(chat_completion(body, self.request_id))
+
+
+class OpenAIModelsView(_OpenAIView):
+    renderer_classes: ClassVar[list] = [ORJSONRenderer]
+
+    @extend_schema(
+        operation_id="openai_models",
+        summary="OpenAI-compatible model list",
+        description="The models of the routing table whose provider is configured (and the "
+        "default model), in OpenAI's list format.",
+        tags=TAGS,
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A model list.")},
+    )
+    async def get(self, request: Request) -> HttpResponseBase:
+        router = get_llm_router()
+        seen: dict[str, str] = {}
+        default = str(ai_settings.AI_DEFAULT_PROVIDER)
+        if is_configured(default):
+            seen[_default_model(default)] = default
+        for complexity in ModelComplexity:
+            for target in await router.targets(complexity):
+                if is_configured(target.provider):
+                    seen.setdefault(target.model, target.provider)
+        data: list[dict[str, Any]] = [
+            {"id": model, "object": "model", "created": 0, "owned_by": provider}
+            for model, provider in seen.items()
+        ]
+        return json_response({"object": "list", "data": data})
