@@ -27,7 +27,7 @@ from ai.api.schema import GatewayAutoSchema
 from ai.conf import ai_settings
 from ai.services.base import ModelComplexity
 from ai.services.factory import is_configured
-from ai.services.router import _default_model, get_llm_router
+from ai.services.router import default_model_for, get_llm_router
 
 TAGS = ["openai-compatible"]
 ENDPOINT = "openai_chat_completions"
@@ -98,7 +98,7 @@ class OpenAIModelsView(_OpenAIView):
         seen: dict[str, str] = {}
         default = str(ai_settings.AI_DEFAULT_PROVIDER)
         if is_configured(default):
-            seen[_default_model(default)] = default
+            seen[default_model_for(default)] = default
         for complexity in ModelComplexity:
             for target in await router.targets(complexity):
                 if is_configured(target.provider):

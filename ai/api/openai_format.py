@@ -16,7 +16,14 @@ from typing import Any
 
 from ai.api.gateway import Outcome, StreamFrames
 from ai.api.sse import DONE_FRAME, data_frame
-from ai.api.validation import LLMCall, _common, _Errors, _finish, _messages, _type_name
+from ai.api.validation import (
+    FieldErrors,
+    LLMCall,
+    common_fields,
+    parse_messages,
+    raise_if_invalid,
+    type_name,
+)
 from ai.services.factory import provider_names
 
 SUPPORTED_FIELDS = (
@@ -63,7 +70,7 @@ class OpenAIChat:
     include_usage: bool = False
 
 
-def _fields(data: dict[str, Any], errors: _Errors) -> None:
+def _fields(data: dict[str, Any], errors: FieldErrors) -> None:
     for key, value in data.items():
         if key in SUPPORTED_FIELDS or key in HARMLESS_FIELDS or value is None:
             continue
@@ -76,7 +83,7 @@ def _fields(data: dict[str, Any], errors: _Errors) -> None:
             errors.add(str(key), "Is not supported by this gateway.")
 
 
-def _normalise_messages(raw: Any, errors: _Errors) -> Any:
+def _normalise_messages(raw: Any, errors: FieldErrors) -> Any:
     """OpenAI's message forms as the gateway's: arrays of text parts joined, ``developer`` as
     ``system``; everything else is left to the shared check."""
     if not isinstance(raw, list):
@@ -100,7 +107,7 @@ def _normalise_messages(raw: Any, errors: _Errors) -> Any:
                 ):
                     texts.append(part["text"])
                 else:
-                    kind = part.get("type") if isinstance(part, dict) else _type_name(part)
+                    kind = part.get("type") if isinstance(part, dict) else type_name(part)
                     errors.add(
                         f"messages[{i}].content[{j}]",
                         f"Only text parts are supported (got {kind!r}).",
@@ -114,9 +121,11 @@ def _normalise_messages(raw: Any, errors: _Errors) -> Any:
 def validate_openai_chat(data: dict[str, Any]) -> OpenAIChat:
     """Validate an OpenAI Chat Completions body. ``model`` is required; ``provider/model``
     (e.g. ``anthropic/claude-haiku-4-5``) forces the provider, else the model name picks it."""
-    errors = _Errors()
+    errors = FieldErrors()
     _fields(data, errors)
-    messages = _messages({"messages": _normalise_messages(data.get("messages"), errors)}, errors)
+    messages = parse_messages(
+        {"messages": _normalise_messages(data.get("messages"), errors)}, errors
+    )
 
     model = data.get("model")
     common_in: dict[str, Any] = {"model": model}
@@ -137,8 +146,8 @@ def validate_openai_chat(data: dict[str, Any]) -> OpenAIChat:
         max_tokens=data.get(tokens_key),
         stream=data.get("stream"),
     )
-    found = _Errors()
-    common = _common(common_in, found)
+    found = FieldErrors()
+    common = common_fields(common_in, found)
     renames = {"max_tokens": tokens_key, "provider": "model"}
     for key, messages_ in found.items():
         errors.setdefault(renames.get(key, key), []).extend(messages_)
@@ -147,7 +156,7 @@ def validate_openai_chat(data: dict[str, Any]) -> OpenAIChat:
     options = data.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
-            errors.add("stream_options", f"Must be an object, not {_type_name(options)}.")
+            errors.add("stream_options", f"Must be an object, not {type_name(options)}.")
         else:
             for key, value in options.items():
                 if key not in _STREAM_OPTIONS:
@@ -155,7 +164,7 @@ def validate_openai_chat(data: dict[str, Any]) -> OpenAIChat:
                 elif value is not None and not isinstance(value, bool):
                     errors.add(f"stream_options.{key}", "Must be a boolean.")
             include_usage = options.get("include_usage") is True
-    _finish(errors)
+    raise_if_invalid(errors)
     return OpenAIChat(LLMCall(messages=messages, **common), include_usage)
 
 

@@ -51,24 +51,24 @@ class LLMCall:
         return bool(self.provider or self.model)
 
 
-class _Errors(dict[str, list[str]]):
+class FieldErrors(dict[str, list[str]]):
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, []).append(message)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
         type(value), "null" if value is None else "number"
     )
 
 
-def _check_unknown(data: dict[str, Any], allowed: tuple[str, ...], errors: _Errors) -> None:
+def _check_unknown(data: dict[str, Any], allowed: tuple[str, ...], errors: FieldErrors) -> None:
     for key in data:
         if key not in allowed:
             errors.add(str(key), f"Unknown field. Allowed fields: {', '.join(allowed)}.")
 
 
-def _common(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
+def common_fields(data: dict[str, Any], errors: FieldErrors) -> dict[str, Any]:
     out: dict[str, Any] = {}
     provider = data.get("provider")
     if provider is not None:
@@ -77,7 +77,7 @@ def _common(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
             problem = (
                 f"Unknown provider {provider!r}."
                 if isinstance(provider, str)
-                else f"Must be a string, not {_type_name(provider)}."
+                else f"Must be a string, not {type_name(provider)}."
             )
             errors.add("provider", f"{problem} Valid providers: {', '.join(names)}.")
         else:
@@ -121,14 +121,14 @@ def _common(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
     return out
 
 
-def _text(data: dict[str, Any], name: str, errors: _Errors, *, required: bool) -> str | None:
+def _text(data: dict[str, Any], name: str, errors: FieldErrors, *, required: bool) -> str | None:
     value = data.get(name)
     if value is None:
         if required:
             errors.add(name, "This field is required.")
         return None
     if not isinstance(value, str):
-        errors.add(name, f"Must be a string, not {_type_name(value)}.")
+        errors.add(name, f"Must be a string, not {type_name(value)}.")
         return None
     if required and not value.strip():
         errors.add(name, "Must not be blank.")
@@ -136,13 +136,13 @@ def _text(data: dict[str, Any], name: str, errors: _Errors, *, required: bool) -
     return value
 
 
-def _messages(data: dict[str, Any], errors: _Errors) -> tuple[Message, ...]:
+def parse_messages(data: dict[str, Any], errors: FieldErrors) -> tuple[Message, ...]:
     raw = data.get("messages")
     if raw is None:
         errors.add("messages", "This field is required.")
         return ()
     if not isinstance(raw, list):
-        errors.add("messages", f"Must be an array of messages, not {_type_name(raw)}.")
+        errors.add("messages", f"Must be an array of messages, not {type_name(raw)}.")
         return ()
     if not raw:
         errors.add("messages", "Must contain at least one message.")
@@ -167,7 +167,7 @@ def _messages(data: dict[str, Any], errors: _Errors) -> tuple[Message, ...]:
             errors.add(f"{path}.role", f"Invalid role ({shown}). Valid roles: {', '.join(ROLES)}.")
             ok = False
         if not isinstance(content, str):
-            shown = "missing" if content is None else f"a {_type_name(content)}"
+            shown = "missing" if content is None else f"a {type_name(content)}"
             errors.add(f"{path}.content", f"Must be a string (got {shown}).")
             ok = False
         elif not content.strip():
@@ -180,26 +180,26 @@ def _messages(data: dict[str, Any], errors: _Errors) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def _finish(errors: _Errors) -> None:
+def raise_if_invalid(errors: FieldErrors) -> None:
     if errors:
         raise InvalidRequest(dict(errors))
 
 
 def validate_completions(data: dict[str, Any]) -> LLMCall:
-    errors = _Errors()
+    errors = FieldErrors()
     _check_unknown(data, COMPLETIONS_FIELDS, errors)
-    messages = _messages(data, errors)
-    common = _common(data, errors)
-    _finish(errors)
+    messages = parse_messages(data, errors)
+    common = common_fields(data, errors)
+    raise_if_invalid(errors)
     return LLMCall(messages=messages, **common)
 
 
 def _prompt_call(data: dict[str, Any], allowed: tuple[str, ...], routed: bool) -> LLMCall:
-    errors = _Errors()
+    errors = FieldErrors()
     _check_unknown(data, allowed, errors)
     prompt = _text(data, "prompt", errors, required=True)
     system = _text(data, "system", errors, required=False)
-    common = _common(data, errors)
+    common = common_fields(data, errors)
     complexity: ModelComplexity | None = None
     if routed:
         raw = data.get("complexity")
@@ -211,10 +211,10 @@ def _prompt_call(data: dict[str, Any], allowed: tuple[str, ...], routed: bool) -
             problem = (
                 f"Unknown complexity {raw!r}."
                 if isinstance(raw, str)
-                else f"Must be a string, not {_type_name(raw)}."
+                else f"Must be a string, not {type_name(raw)}."
             )
             errors.add("complexity", f"{problem} Valid values: {', '.join(COMPLEXITIES)}.")
-    _finish(errors)
+    raise_if_invalid(errors)
     assert prompt is not None
     messages = tuple(simple_messages(prompt, system if system and system.strip() else None))
     return LLMCall(messages=messages, complexity=complexity, **common)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.http import HttpResponseBase
-from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -39,8 +38,8 @@ from ai.api.validation import (
 )
 from ai.conf import ai_settings
 from ai.services.base import ModelComplexity
-from ai.services.factory import PROVIDER_CLASSES, get_available_providers, is_configured
-from ai.services.router import get_llm_router
+from ai.services.factory import get_available_providers, is_configured
+from ai.services.router import default_model_for, get_llm_router
 
 OFFLINE = "offline"
 OFFLINE_NOTICE = (
@@ -188,13 +187,6 @@ class RoutedChatView(_LLMView):
         return await self.serve(request)
 
 
-def _default_model(provider: str) -> str:
-    if ai_settings.AI_DEFAULT_MODEL:
-        return str(ai_settings.AI_DEFAULT_MODEL)
-    path = PROVIDER_CLASSES.get(provider)
-    return str(import_string(path).default_model) if path else ""
-
-
 class StatusView(AsyncAPIView):
     renderer_classes: ClassVar[list] = [ORJSONRenderer]
 
@@ -226,7 +218,7 @@ class StatusView(AsyncAPIView):
                 "available": bool(providers),
                 "providers": providers,
                 "default_provider": default_provider,
-                "default_model": _default_model(default_provider),
+                "default_model": default_model_for(default_provider),
                 "offline": offline,
                 "mode": OFFLINE if offline else "live",
                 "notice": notice,

@@ -130,11 +130,11 @@ class LLMRouter:
                     provider = first[0].provider if first else ai_settings.AI_DEFAULT_PROVIDER
             if provider not in PROVIDER_CLASSES:
                 get_llm_provider(provider)  # raises UnknownProviderError with the valid names
-            target_model = model or _default_model(provider)
+            target_model = model or default_model_for(provider)
             return [ModelRoute(provider, target_model)]
         if complexity is None:
             provider = ai_settings.AI_DEFAULT_PROVIDER
-            return [ModelRoute(provider, _default_model(provider))]
+            return [ModelRoute(provider, default_model_for(provider))]
         return await self.targets(complexity)
 
     async def complete(
@@ -258,7 +258,9 @@ class LLMRouter:
         )
 
 
-def _default_model(provider: str) -> str:
+def default_model_for(provider: str) -> str:
+    """The model a request names no model for goes to: ``AI_DEFAULT_MODEL`` for the default
+    provider, else the provider class's own default."""
     if provider == ai_settings.AI_DEFAULT_PROVIDER and ai_settings.AI_DEFAULT_MODEL:
         return ai_settings.AI_DEFAULT_MODEL
     from django.utils.module_loading import import_string
