@@ -36,6 +36,8 @@ _MILLION = Decimal(1_000_000)
 
 # Upstreams answer with dated snapshots ("gpt-4o-mini-2024-07-18", "claude-haiku-4-5-20251001")
 # and Gemini with a "models/" prefix; a price listed for the base name applies to them.
+#: The model name of a price that applies to every model of its provider.
+ANY_MODEL = "*"
 # Dated or versioned snapshots priced as their base model: -2024-08-06, -20250929, -0613, -001.
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3}|latest)$")
 
@@ -94,6 +96,10 @@ class PriceBook:
         starts = self._starts.get(key)
         if starts is None:
             key = (provider, normalize_model(model))
+            starts = self._starts.get(key)
+        if starts is None:
+            # A provider-wide price (model "*"), e.g. the offline provider, free for any model.
+            key = (provider, ANY_MODEL)
             starts = self._starts.get(key)
             if starts is None:
                 return None
