@@ -30,7 +30,7 @@ async def test_offline_mode_is_said_plainly(api):
 async def test_live_mode_never_shows_keys_or_urls(api, settings):
     secrets = {
         "OPENAI_API_KEY": "sk-proj-SECRET-openai-123456",
-        "ANTHROPIC_API_KEY": "sk-ant-SECRET-anthropic-123456",
+        "ANTHROPIC_API_KEY": "sk-ant-SECRET-anthropic",
         "GOOGLE_API_KEY": "AIzaSECRET-google-123456",
     }
     for name, value in secrets.items():
