@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ai.conf import ai_settings
+from ai.db import run_db
 from ai.providers._loop import PerLoop
 from ai.services.base import ModelComplexity
 from ai.services.router import (
@@ -102,8 +103,10 @@ class DatabaseRouteSource:
 
         table: dict[str, list[ModelRoute]] = {}
         rows = RouteTarget.objects.filter(enabled=True).order_by("complexity", "position", "id")
-        async for row in rows.values_list("complexity", "provider", "model", "cost_per_1k_tokens"):
-            complexity, provider, model, cost = row
+        fields = ("complexity", "provider", "model", "cost_per_1k_tokens")
+        for complexity, provider, model, cost in await run_db(
+            lambda: list(rows.values_list(*fields))
+        ):
             table.setdefault(complexity, []).append(ModelRoute(provider, model, Decimal(cost or 0)))
         return {key: tuple(value) for key, value in table.items()}
 

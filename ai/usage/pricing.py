@@ -23,6 +23,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from ai.db import run_db
 from ai.providers._loop import PerLoop
 from ai.services.base import Usage
 
@@ -191,7 +192,8 @@ def get_price_book() -> PriceBook:
 
 
 async def aget_price_book() -> PriceBook:
-    """The current price book; loads it with the async ORM when stale (once per loop at a time)."""
+    """The current price book; loads it in the thread pool when stale (once per loop at a
+    time)."""
     book = _cache.fresh()
     if book is not None:
         return book
@@ -201,7 +203,8 @@ async def aget_price_book() -> PriceBook:
             return book
         generation = _cache.generation
         try:
-            return _cache.store(_book([row async for row in _query()]), generation)
+            rows = await run_db(lambda: list(_query()))
+            return _cache.store(_book(rows), generation)
         except Exception as err:
             return _failed(err, generation)
 
