@@ -36,18 +36,9 @@ FINISH_REASONS: dict[str, str] = {
 }  # fmt: skip
 
 STATUS_NAME = re.compile(r"[A-Z][A-Z_]{1,40}")
-KEY_LIKE = re.compile(r"\b(?:AIza[A-Za-z0-9_\-]{10,}|sk-[A-Za-z0-9_\-*]{4,})")
 #: One stream chunk, read: (text, finish reason, usage so far, model, response id).
 Chunk = tuple[str, str | None, Usage | None, str | None, str | None]
 T = TypeVar("T")
-
-
-def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
-    """Upstream text fit for a client: the configured keys and anything key-shaped removed."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return KEY_LIKE.sub("[redacted]", text)[:limit]
 
 
 # -- the wire: request body and response parsing ---------------------------------------------

@@ -8,6 +8,7 @@ provider passes unknown exceptions through :func:`transport_error` before giving
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -22,6 +23,19 @@ try:  # aiohttp is optional at run time; its errors only occur when it is the tr
     import aiohttp
 except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
+
+
+#: Anything shaped like an OpenAI/Anthropic (``sk-...``) or Google (``AIza...``) key.
+KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{4,})")
+
+
+def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
+    """Upstream text fit for a client (the explanation of a 400, say): the configured keys and
+    anything key-shaped removed, at most ``limit`` characters."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return KEY_LIKE.sub("[redacted]", text)[:limit]
 
 
 def pool_limits() -> httpx2.Limits:
@@ -60,9 +74,16 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def transport_error(exc: BaseException, provider: str, model: str | None) -> AIError | None:
-    """Our error for a raw transport exception (walking ``__cause__``), or None if it is not one."""
+    """Our error for a transport exception, or None if it is not one. Classified by the
+    innermost recognised cause along ``__cause__``: the aiohttp adapter the openai SDK vendors
+    maps every aiohttp connection error (refused, server disconnect) to ``httpx2.ConnectTimeout``,
+    and the original exception underneath tells the truth."""
+    chain: list[BaseException] = []
     seen: BaseException | None = exc
-    while seen is not None:
+    while seen is not None and len(chain) < 16:
+        chain.append(seen)
+        seen = seen.__cause__
+    for seen in reversed(chain):
         if _is_timeout(seen):
             return UpstreamTimeoutError(
                 f"{provider} did not answer in time.", provider=provider, model=model
@@ -75,5 +96,4 @@ def transport_error(exc: BaseException, provider: str, model: str | None) -> AIE
                 provider=provider,
                 model=model,
             )
-        seen = seen.__cause__
     return None

@@ -37,7 +37,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, pool_limits, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import aiter_sse
 from ai.services.base import (
@@ -68,7 +68,6 @@ FINISH_REASONS = {
     "tool_use": FinishReason.TOOL_CALLS.value,
     "refusal": FinishReason.CONTENT_FILTER.value,
 }
-_KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{4,}|AIza[A-Za-z0-9_\-]{4,})")
 
 
 def finish_reason(stop_reason: str | None) -> str:
@@ -310,7 +309,7 @@ class AnthropicProvider(BaseLLMProvider):
                 **{**context, "upstream_status": None},
             )
         if status in (400, 413, 422):
-            detail = self._sanitize(exc.api_message)
+            detail = sanitize(str(exc.api_message or ""), ai_settings.ANTHROPIC_API_KEY)
             suffix = f": {detail}" if detail else ""
             return UpstreamBadRequestError(
                 f"Anthropic rejected the request as invalid ({kind}){suffix}", **context
@@ -345,17 +344,6 @@ class AnthropicProvider(BaseLLMProvider):
                 **context,
             )
         return UpstreamError(f"Anthropic returned HTTP {status} ({kind}).", **context)
-
-    @staticmethod
-    def _sanitize(message: str | None) -> str:
-        """The upstream's own explanation of a 400, without anything that looks like a key."""
-        if not message:
-            return ""
-        text = _KEY_LIKE.sub("[redacted]", str(message))
-        key = ai_settings.ANTHROPIC_API_KEY
-        if key:
-            text = text.replace(key, "[redacted]")
-        return text[:500]
 
 
 def _safe_type(kind: str) -> str:

@@ -66,10 +66,9 @@ from ai.providers._gemini_wire import (
     read_response,
     read_typed,
     retry_info,
-    sanitize,
     status_name,
 )
-from ai.providers._http import parse_retry_after, pool_limits, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
 from ai.services.base import (

@@ -40,7 +40,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, pool_limits, transport_error
+from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
 from ai.services.base import (
@@ -88,7 +88,6 @@ STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
 }
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{10,})")
 
 
 def _check_transport(transport: str) -> str:
@@ -136,14 +135,6 @@ def _error_label(error: object) -> str | None:
         if isinstance(value, str) and _SAFE_CODE.fullmatch(value):
             return value
     return None
-
-
-def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
-    """Upstream text fit for a client: anything key-shaped and the configured keys removed."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)[:limit]
 
 
 class OpenAIProvider(BaseLLMProvider):
@@ -340,7 +331,7 @@ class OpenAIProvider(BaseLLMProvider):
     def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
         if isinstance(exc, openai.APIStatusError):
             return self._status_error(exc, model)
-        cause = _innermost_transport_error(exc, self.name, model)
+        cause = transport_error(exc, self.name, model)
         if cause is not None:
             return cause
         if isinstance(exc, openai.APITimeoutError):
@@ -394,27 +385,6 @@ class OpenAIProvider(BaseLLMProvider):
             request_id=exc.request_id,
             retry_after=retry_after,
         )
-
-
-def _innermost_transport_error(
-    exc: BaseException, provider: str, model: str | None
-) -> AIError | None:
-    """Classify a transport failure by its innermost recognised cause.
-
-    The aiohttp transport the SDK vendors maps every ``aiohttp.ClientConnectionError`` (refused
-    connections, server disconnects) to ``httpx2.ConnectTimeout``, so the SDK reports those as
-    ``APITimeoutError``; the original aiohttp exception, kept as ``__cause__``, tells the truth.
-    """
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(chain) < 16:
-        chain.append(seen)
-        seen = seen.__cause__
-    for level in reversed(chain):
-        err = transport_error(level, provider, model)
-        if err is not None:
-            return err
-    return None
 
 
 async def _drain(body: AsyncIterator[bytes]) -> None:

@@ -19,6 +19,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from ai.providers._http import sanitize
 from ai.providers._sse import aiter_sse as iter_sse
 from ai.providers.anthropic import AnthropicProvider
 from ai.services import Message, Role, clear_llm_cache, get_llm_provider
@@ -275,8 +276,9 @@ async def test_bad_request_keeps_upstream_explanation(provider):
 
 def test_sanitize_strips_keys(settings):
     settings.ANTHROPIC_API_KEY = "secret-value-123"
-    text = AnthropicProvider._sanitize(
-        "bad key sk-ant-api03-abcdefgh and AIzaSyABCDEFG and secret-value-123 here"
+    text = sanitize(
+        "bad key sk-ant-api03-abcdefgh and AIzaSyABCDEFG and secret-value-123 here",
+        settings.ANTHROPIC_API_KEY,
     )
     assert "sk-ant" not in text and "AIza" not in text and "secret-value-123" not in text
     assert text.startswith("bad key [redacted]")

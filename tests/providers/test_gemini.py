@@ -25,7 +25,8 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._gemini_wire import gemini_usage, sanitize
+from ai.providers._gemini_wire import gemini_usage
+from ai.providers._http import sanitize
 from ai.providers._sse import SSEDecoder
 from ai.providers.gemini import GeminiProvider
 from ai.services import get_llm_provider

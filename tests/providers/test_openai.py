@@ -23,8 +23,9 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from ai.providers._http import sanitize
 from ai.providers._sse import SSEDecoder
-from ai.providers.openai import OpenAIProvider, sanitize
+from ai.providers.openai import OpenAIProvider
 from ai.services import Message, Role, clear_llm_cache, get_llm_provider
 from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
