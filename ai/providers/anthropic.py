@@ -39,6 +39,7 @@ from ai.exceptions import (
 )
 from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
+from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
 from ai.services.base import (
     USAGE_ESTIMATED,
@@ -184,11 +185,8 @@ class AnthropicProvider(BaseLLMProvider):
         params = self._params(request)
         if stream:
             params["stream"] = True
-        return await self._client().post(
-            "/v1/messages",
-            cast_to=httpx2.Response,
-            content=orjson.dumps(params),
-            stream=stream,
+        return await sdk_post(
+            self._client(), anthropic, "/v1/messages", orjson.dumps(params), stream=stream
         )
 
     async def _complete(self, request: ChatRequest) -> LLMResponse:

@@ -42,6 +42,7 @@ from ai.exceptions import (
 )
 from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
+from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
 from ai.services.base import (
     USAGE_ESTIMATED,
@@ -214,11 +215,12 @@ class OpenAIProvider(BaseLLMProvider):
     async def _post(self, request: ChatRequest, *, stream: bool) -> httpx2.Response:
         """The call, made by the SDK (auth, headers, timeout; status and connection errors raised
         as ``openai`` exceptions), returning the raw response: see the module docstring."""
-        return await self.client.post(
+        return await sdk_post(
+            self.client,
+            openai,
             "/chat/completions",
-            cast_to=httpx2.Response,
             # Serialised here with orjson: a dict `body` goes through the stdlib json module.
-            content=orjson.dumps(self._params(request, stream=stream)),
+            orjson.dumps(self._params(request, stream=stream)),
             options=REQUEST_OPTIONS,
             stream=stream,
         )
