@@ -13,7 +13,6 @@ also works but is rendered by Django in a worker thread.
 from __future__ import annotations
 
 import inspect
-import uuid
 from typing import Any, ClassVar
 
 import orjson
@@ -31,8 +30,10 @@ from ai.api.authentication import GatewayJWTAuthentication
 from ai.api.errors import JSON, InvalidRequest, error_response
 from ai.api.parsers import ORJSONParser, body_limit, too_large
 from ai.api.renderers import EventStreamRenderer, ORJSONRenderer
+from ai.ids import new_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_JSON_PARSER = ORJSONParser()
 
 
 def json_response(
@@ -81,7 +82,7 @@ class AsyncAPIView(APIView):
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         self.args = args
         self.kwargs = kwargs
-        self.request_id = uuid.uuid4().hex
+        self.request_id = new_request_id()
         drf_request = self.initialize_request(request, *args, **kwargs)
         self.request = drf_request
         self.headers = self.default_response_headers
@@ -181,7 +182,12 @@ class AsyncAPIView(APIView):
             declared = 0
         if declared > body_limit():
             raise too_large()
-        data = request.data
+        if request._request.content_type == "application/json":
+            # The usual case, parsed by the same parser without DRF's media-type negotiation
+            # (~25 µs); anything else goes through request.data (its 415, its charset rules).
+            data = _JSON_PARSER.parse(request._request)
+        else:
+            data = request.data
         if not isinstance(data, dict):
             raise InvalidRequest({"body": ["Expected a JSON object."]})
         return data

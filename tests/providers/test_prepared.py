@@ -13,8 +13,6 @@ from ai.providers import _prepared
 from ai.providers._prepared import sdk_post
 from tests.providers.conftest import closed_port_url, open_provider
 
-pytestmark = pytest.mark.asyncio
-
 CASES = {
     # provider: (SDK package, path, options the provider passes, a minimal body)
     "openai": (
