@@ -37,7 +37,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
+from ai.providers._http import LeanSend, parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
@@ -94,14 +94,29 @@ def estimated_usage(request: ChatRequest, content: str) -> Usage:
     return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
 
 
+class _AioHttpClient(LeanSend, anthropic.DefaultAioHttpClient):
+    pass
+
+
+class _Httpx2Client(LeanSend, anthropic.DefaultAsyncHttpxClient):
+    pass
+
+
 def _http_client(timeout: float) -> httpx2.AsyncClient:
     transport = ai_settings.AI_HTTP_TRANSPORT
     # trust_env=False: no proxy / netrc / SSL settings picked up from the environment.
-    options: dict[str, Any] = {"limits": pool_limits(), "timeout": timeout, "trust_env": False}
+    # follow_redirects=False: the Messages API does not redirect, and a redirect must not
+    # carry the key elsewhere.
+    options: dict[str, Any] = {
+        "limits": pool_limits(),
+        "timeout": timeout,
+        "trust_env": False,
+        "follow_redirects": False,
+    }
     if transport == "httpx2":
-        return anthropic.DefaultAsyncHttpxClient(**options)
+        return _Httpx2Client(**options)
     if transport == "aiohttp":
-        return anthropic.DefaultAioHttpClient(**options)
+        return _AioHttpClient(**options)
     raise ImproperlyConfigured(
         f"AI_HTTP_TRANSPORT is {transport!r}; set it to 'httpx2' or 'aiohttp'."
     )

@@ -40,7 +40,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
+from ai.providers._http import LeanSend, parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
@@ -89,6 +89,14 @@ STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
 }
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+class _AioHttpClient(LeanSend, openai.DefaultAioHttpClient):
+    pass
+
+
+class _Httpx2Client(LeanSend, httpx2.AsyncClient):
+    pass
 
 
 def _check_transport(transport: str) -> str:
@@ -163,11 +171,11 @@ class OpenAIProvider(BaseLLMProvider):
         transport = ai_settings.AI_HTTP_TRANSPORT
         # trust_env=False: proxies, certificates and netrc come from settings, not the environment.
         if _check_transport(transport) == "aiohttp":
-            http_client = openai.DefaultAioHttpClient(
+            http_client: httpx2.AsyncClient = _AioHttpClient(
                 timeout=timeout, limits=pool_limits(), trust_env=False, follow_redirects=False
             )
         else:
-            http_client = httpx2.AsyncClient(timeout=timeout, limits=pool_limits(), trust_env=False)
+            http_client = _Httpx2Client(timeout=timeout, limits=pool_limits(), trust_env=False)
         client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=ai_settings.OPENAI_BASE_URL or DEFAULT_BASE_URL,

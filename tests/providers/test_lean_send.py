@@ -1,0 +1,65 @@
+"""ai.providers._http.LeanSend: httpx2's send, minus the layers an unconfigured client skips."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+import orjson
+import pytest
+
+from ai.providers._http import LeanSend
+
+
+class Lean(LeanSend, httpx2.AsyncClient):
+    pass
+
+
+class LeanAio(LeanSend, openai.DefaultAioHttpClient):
+    pass
+
+
+BODY = orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+
+
+@pytest.fixture(params=[Lean, LeanAio], ids=["httpx2", "aiohttp"])
+def client_class(request):
+    return request.param
+
+
+def _request(fake_upstream) -> httpx2.Request:
+    return httpx2.Request(
+        "POST",
+        f"{fake_upstream.openai_base_url}/chat/completions",
+        headers={"authorization": "Bearer test-fake-key", "content-type": "application/json"},
+        content=BODY,
+    )
+
+
+async def test_plain_and_streamed_responses(client_class, fake_upstream):
+    async with client_class(follow_redirects=False) as client:
+        response = await client.send(_request(fake_upstream))
+        assert response.status_code == 200
+        assert orjson.loads(response.content)["choices"][0]["message"]["content"]
+        assert response.request.url.path == "/v1/chat/completions"
+
+        streamed = await client.send(_request(fake_upstream), stream=True)
+        assert not streamed.is_stream_consumed
+        assert orjson.loads(await streamed.aread())["object"] == "chat.completion"
+        await streamed.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.send(_request(fake_upstream))
+
+
+async def test_a_client_with_hooks_or_redirects_takes_httpx2s_path(client_class, fake_upstream):
+    seen = []
+
+    async def hook(response):
+        seen.append(response.status_code)
+
+    async with client_class(follow_redirects=False, event_hooks={"response": [hook]}) as client:
+        await client.send(_request(fake_upstream))
+    async with client_class(follow_redirects=True) as client:
+        response = await client.send(_request(fake_upstream))
+    assert seen == [200]
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() > 0  # set only by httpx2's own send
