@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "AI_USAGE_BATCH_SIZE": 500,
     # How long the router keeps routes read from the database, in seconds.
     "AI_ROUTES_CACHE_SECONDS": 5.0,
+    # At ASGI startup (ai.asgi), move every object alive into the garbage collector's permanent
+    # generation: full collections then skip the ~1M objects of Django and the SDKs.
+    "AI_GC_FREEZE": True,
 }
 
 

@@ -75,3 +75,7 @@ AI_OFFLINE_ENABLED = True
 AI_DEFAULT_PROVIDER = "offline"
 AI_DEFAULT_MODEL = "offline-echo"
 AI_RETRY_BACKOFF_MS = 1
+
+# The test process is long-lived and builds and drops many objects: never freeze it (ai.asgi
+# startup); tests/api/test_lean_handler.py turns it on for one test.
+AI_GC_FREEZE = False

@@ -136,3 +136,35 @@ def test_request_ids_are_version_4_uuids_and_unique():
         parsed = uuid.UUID(value)
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         assert parsed.hex == value
+
+
+async def _lifespan(app, events: list[str]) -> list[dict]:
+    sent = []
+    queue = [{"type": f"lifespan.{event}"} for event in events]
+
+    async def receive():
+        return queue.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_startup_freezes_the_heap_only_when_asked(app, settings, freeze):
+    import gc
+
+    settings.AI_GC_FREEZE = freeze
+    gc.unfreeze()
+    try:
+        sent = await _lifespan(app, ["startup", "shutdown"])
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert (frozen > 10_000) is freeze
