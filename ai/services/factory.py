@@ -20,6 +20,15 @@ PROVIDER_CLASSES: dict[str, str] = {
     "offline": "ai.providers.offline.OfflineProvider",
 }
 
+#: Provider name -> its class's ``default_model``, readable without importing the class (and its
+#: SDK: a request naming an unconfigured provider must not load anthropic's 40 MB of types).
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o",
+    "anthropic": "claude-sonnet-4-5-20250929",
+    "gemini": "gemini-2.5-flash",
+    "offline": "offline-echo",
+}
+
 #: Provider name -> the Django setting holding its key (the offline provider needs none).
 API_KEY_SETTINGS: dict[str, str] = {
     "openai": "OPENAI_API_KEY",

@@ -33,7 +33,12 @@ from ai.services.base import (
     ModelComplexity,
     simple_messages,
 )
-from ai.services.factory import PROVIDER_CLASSES, get_llm_provider, is_configured
+from ai.services.factory import (
+    DEFAULT_MODELS,
+    PROVIDER_CLASSES,
+    get_llm_provider,
+    is_configured,
+)
 
 logger = logging.getLogger("ai.router")
 
@@ -263,9 +268,7 @@ def default_model_for(provider: str) -> str:
     provider, else the provider class's own default."""
     if provider == ai_settings.AI_DEFAULT_PROVIDER and ai_settings.AI_DEFAULT_MODEL:
         return ai_settings.AI_DEFAULT_MODEL
-    from django.utils.module_loading import import_string
-
-    return import_string(PROVIDER_CLASSES[provider]).default_model
+    return DEFAULT_MODELS[provider]
 
 
 def _retry_wait(err: AIError, attempt: int) -> float | None:

@@ -58,3 +58,37 @@ def test_settings_change_clears_the_cache(settings):
     first = get_llm_provider("offline")
     settings.AI_OFFLINE_DELAY_MS = 1
     assert get_llm_provider("offline") is not first
+
+
+def test_default_models_match_the_provider_classes():
+    from django.utils.module_loading import import_string
+
+    from ai.services.factory import DEFAULT_MODELS, PROVIDER_CLASSES
+
+    assert set(DEFAULT_MODELS) == set(PROVIDER_CLASSES)
+    for name, path in PROVIDER_CLASSES.items():
+        assert import_string(path).default_model == DEFAULT_MODELS[name]
+
+
+def test_naming_an_unconfigured_provider_does_not_import_its_sdk(tmp_path):
+    # A fresh interpreter: this one has imported every SDK already.
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys, asyncio;"
+        "django.setup();"
+        "from ai.services.router import get_llm_router;"
+        "from ai.exceptions import ProviderNotConfiguredError;"
+        "plan = asyncio.run(get_llm_router().plan(provider='anthropic'));"
+        "print(plan[0].model, 'anthropic' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
+    )
+    assert out.stdout.split() == ["claude-sonnet-4-5-20250929", "False"]
