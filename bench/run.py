@@ -386,6 +386,27 @@ class Bench:
         )
         return out
 
+    def one_vendor_memory(self, env: dict[str, str]) -> dict:
+        """Idle RSS of a worker configured for OpenAI only (a host using one vendor imports one
+        SDK), after one plain and one streamed request."""
+        env = {**env, "ANTHROPIC_API_KEY": "", "GOOGLE_API_KEY": ""}
+        svc, port = start_gateway(
+            ROOT, self.tmp, self.plan.servers[0], env, self.gateway_cpus, tag="-one-vendor"
+        )
+        try:
+            pids = svc.workers()
+            for stream in (False, True):
+                t = sc.gateway(
+                    "openai", f"http://127.0.0.1:{port}", self.token, stream=stream, chunks=20
+                )
+                asyncio.run(probe(t))
+            time.sleep(1.0)
+            out = {"rss_idle_mb": rss_mb(pids), "command": " ".join(svc.cmd)}
+        finally:
+            svc.stop()
+        self.log.say(f"memory, openai only: idle RSS {out['rss_idle_mb']} MB")
+        return out
+
     def slow_streams(self, base: str, pids: list[int]) -> dict:
         p = self.plan
         text = f"{sc.PROMPT} [[fake:chunk_delay={p.slow_chunk_delay}]]"
@@ -444,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                 for transport in plan.transports if primary else plan.transports[:1]:
                     results["configs"].append(bench.run_config(server, transport, primary, env))
                     primary = False
+            if "openai" in plan.providers:
+                results["one_vendor_memory"] = bench.one_vendor_memory(env)
             if plan.name == "full" or args.floor:
                 results["floor"] = bench.floor()
             results["scaling"] = (

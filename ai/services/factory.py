@@ -20,13 +20,14 @@ PROVIDER_CLASSES: dict[str, str] = {
     "offline": "ai.providers.offline.OfflineProvider",
 }
 
-#: Provider name -> its class's ``default_model``, readable without importing the class (and its
-#: SDK: a request naming an unconfigured provider must not load anthropic's 40 MB of types).
+#: The app's provider classes' ``default_model``, readable without importing a class and its SDK
+#: (a request naming an unconfigured provider must not load anthropic's 40 MB of types). Keyed
+#: by class path: a class registered in PROVIDER_CLASSES by the host is asked itself.
 DEFAULT_MODELS: dict[str, str] = {
-    "openai": "gpt-4o",
-    "anthropic": "claude-sonnet-4-5-20250929",
-    "gemini": "gemini-2.5-flash",
-    "offline": "offline-echo",
+    "ai.providers.openai.OpenAIProvider": "gpt-4o",
+    "ai.providers.anthropic.AnthropicProvider": "claude-sonnet-4-5-20250929",
+    "ai.providers.gemini.GeminiProvider": "gemini-2.5-flash",
+    "ai.providers.offline.OfflineProvider": "offline-echo",
 }
 
 #: Provider name -> the Django setting holding its key (the offline provider needs none).

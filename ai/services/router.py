@@ -268,7 +268,12 @@ def default_model_for(provider: str) -> str:
     provider, else the provider class's own default."""
     if provider == ai_settings.AI_DEFAULT_PROVIDER and ai_settings.AI_DEFAULT_MODEL:
         return ai_settings.AI_DEFAULT_MODEL
-    return DEFAULT_MODELS[provider]
+    path = PROVIDER_CLASSES[provider]
+    if path in DEFAULT_MODELS:
+        return DEFAULT_MODELS[path]
+    from django.utils.module_loading import import_string
+
+    return import_string(path).default_model
 
 
 def _retry_wait(err: AIError, attempt: int) -> float | None:

@@ -65,9 +65,9 @@ def test_default_models_match_the_provider_classes():
 
     from ai.services.factory import DEFAULT_MODELS, PROVIDER_CLASSES
 
-    assert set(DEFAULT_MODELS) == set(PROVIDER_CLASSES)
-    for name, path in PROVIDER_CLASSES.items():
-        assert import_string(path).default_model == DEFAULT_MODELS[name]
+    assert set(DEFAULT_MODELS) == set(PROVIDER_CLASSES.values())
+    for path, model in DEFAULT_MODELS.items():
+        assert import_string(path).default_model == model
 
 
 def test_naming_an_unconfigured_provider_does_not_import_its_sdk(tmp_path):
@@ -79,7 +79,6 @@ def test_naming_an_unconfigured_provider_does_not_import_its_sdk(tmp_path):
         "import django, sys, asyncio;"
         "django.setup();"
         "from ai.services.router import get_llm_router;"
-        "from ai.exceptions import ProviderNotConfiguredError;"
         "plan = asyncio.run(get_llm_router().plan(provider='anthropic'));"
         "print(plan[0].model, 'anthropic' in sys.modules)"
     )

@@ -96,6 +96,47 @@ def test_batches_are_written_on_flush(ledger, settings):
     )
 
 
+def _rows(prefix: str) -> int:
+    for _ in range(50):
+        try:
+            return UsageRecord.objects.filter(request_id__startswith=prefix).count()
+        except OperationalError:  # in-memory SQLite table lock, see below
+            threading.Event().wait(0.01)
+    raise AssertionError("the ledger table stayed locked")
+
+
+def test_a_full_batch_is_written_before_the_interval(ledger, settings):
+    settings.AI_USAGE_FLUSH_INTERVAL_MS = 60_000
+    settings.AI_USAGE_BATCH_SIZE = 5
+    record_usage(event("warm-0"))  # the writer reads the batch size when a batch starts
+    flush_usage_sync()
+    for i in range(5):
+        record_usage(event(f"full-{i}"))
+    for _ in range(300):
+        if _rows("full-") == 5:
+            break
+        threading.Event().wait(0.01)
+    assert _rows("full-") == 5
+
+
+def test_the_writer_sleeps_until_the_interval_not_per_event(ledger, settings):
+    # Events arriving one by one neither end the batch early nor leave it unwritten: nothing is
+    # written while the interval runs, everything is written once it has passed.
+    settings.AI_USAGE_FLUSH_INTERVAL_MS = 600
+    settings.AI_USAGE_BATCH_SIZE = 500
+    flush_usage_sync()  # leaves a wake-up behind in the writer: it must not end the next batch
+    record_usage(event("slow-0"))
+    for i in range(1, 10):
+        threading.Event().wait(0.02)
+        record_usage(event(f"slow-{i}"))
+    assert _rows("slow-") == 0
+    for _ in range(300):
+        if _rows("slow-") == 10:
+            break
+        threading.Event().wait(0.01)
+    assert _rows("slow-") == 10
+
+
 def test_rows_arrive_without_a_flush_after_the_interval(ledger, settings):
     settings.AI_USAGE_FLUSH_INTERVAL_MS = 20
     record_usage(event("lonely"))
