@@ -397,7 +397,11 @@ class Bench:
             pids = svc.workers()
             for stream in (False, True):
                 t = sc.gateway(
-                    "openai", f"http://127.0.0.1:{port}", self.token, stream=stream, chunks=20
+                    "openai",
+                    f"http://127.0.0.1:{port}",
+                    self.token,
+                    stream=stream,
+                    chunks=self.plan.chunks,
                 )
                 asyncio.run(probe(t))
             time.sleep(1.0)

@@ -111,8 +111,3 @@ async def _build(
         extensions=dict(built.extensions),
         idempotency_header=client._idempotency_header,
     )
-
-
-def forget(client: Any) -> None:
-    """Drop a client's templates (its settings changed, or it is being closed)."""
-    _templates.pop(client, None)

@@ -3,6 +3,7 @@ host sees (its request signals, its URLconf), and the request ids it hands out."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import orjson
@@ -53,9 +54,7 @@ async def call(app, path: str, *, token: str | None = None, body: bytes = b"", m
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
-        import asyncio
-
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # no disconnect: the client waits for the answer
 
     async def send(message):
         sent.append(message)

@@ -105,6 +105,15 @@ def _rows(prefix: str) -> int:
     raise AssertionError("the ledger table stayed locked")
 
 
+def _rows_within(prefix: str, expected: int, seconds: float = 3.0) -> int:
+    """The row count for ``prefix`` once it reaches ``expected``, or the last count seen."""
+    for _ in range(int(seconds / 0.01)):
+        if _rows(prefix) == expected:
+            break
+        threading.Event().wait(0.01)
+    return _rows(prefix)
+
+
 def test_a_full_batch_is_written_before_the_interval(ledger, settings):
     settings.AI_USAGE_FLUSH_INTERVAL_MS = 60_000
     settings.AI_USAGE_BATCH_SIZE = 5
@@ -112,11 +121,7 @@ def test_a_full_batch_is_written_before_the_interval(ledger, settings):
     flush_usage_sync()
     for i in range(5):
         record_usage(event(f"full-{i}"))
-    for _ in range(300):
-        if _rows("full-") == 5:
-            break
-        threading.Event().wait(0.01)
-    assert _rows("full-") == 5
+    assert _rows_within("full-", 5) == 5
 
 
 def test_the_writer_sleeps_until_the_interval_not_per_event(ledger, settings):
@@ -130,11 +135,7 @@ def test_the_writer_sleeps_until_the_interval_not_per_event(ledger, settings):
         threading.Event().wait(0.02)
         record_usage(event(f"slow-{i}"))
     assert _rows("slow-") == 0
-    for _ in range(300):
-        if _rows("slow-") == 10:
-            break
-        threading.Event().wait(0.01)
-    assert _rows("slow-") == 10
+    assert _rows_within("slow-", 10) == 10
 
 
 def test_rows_arrive_without_a_flush_after_the_interval(ledger, settings):
