@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED, ModelComplexity
+from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED, ModelComplexity
 
 
 def provider_choices() -> list[tuple[str, str]]:

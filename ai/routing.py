@@ -20,8 +20,8 @@ from typing import Any
 from ai.conf import ai_settings
 from ai.db import run_db
 from ai.providers._loop import PerLoop
-from ai.services.base import ModelComplexity
-from ai.services.router import (
+from ai.providers.base import ModelComplexity
+from ai.services.routes import (
     FALLBACK_ROUTES,
     MODEL_ROUTES,
     ModelRoute,

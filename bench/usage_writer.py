@@ -74,7 +74,7 @@ def _idle(lags: list[float]) -> list[float]:
 
 
 def make_events(n: int, tag: str):
-    from ai.services.base import Usage
+    from ai.providers.base import Usage
     from ai.usage.events import UsageEvent
 
     return [

@@ -4,7 +4,7 @@
     await client.chat.completions.create(model="gpt-4o", messages=[...], stream=...)
 
 Same JWT authentication, router and usage ledger as the gateway's own endpoints (the request
-goes through ``ai.api.gateway``); only the wire format differs (``ai.api.openai_format``),
+goes through ``ai.services.gateway``); only the wire format differs (``ai.api.openai_format``),
 errors included: ``{"error": {"message", "type", "param", "code"}}`` with the gateway's statuses.
 """
 
@@ -19,13 +19,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
-from ai.api import gateway
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.openai_format import ChunkFrames, chat_completion, openai_error, validate_openai_chat
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema
+from ai.api.sse import SSEResponse
 from ai.conf import ai_settings
-from ai.services.base import ModelComplexity
+from ai.providers.base import ModelComplexity
+from ai.services import gateway
 from ai.services.factory import is_configured
 from ai.services.router import default_model_for, get_llm_router
 
@@ -77,7 +78,7 @@ class OpenAIChatCompletionsView(_OpenAIView):
         )
         if chat.call.stream:
             frames = ChunkFrames(outcome, chat.include_usage)
-            return await gateway.open_stream(chat.call, outcome, frames)
+            return SSEResponse(await gateway.open_stream(chat.call, outcome, frames))
         body = await gateway.complete(chat.call, outcome)
         return json_response(chat_completion(body, self.request_id))
 

@@ -14,17 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ai.api.gateway import Outcome, StreamFrames
 from ai.api.sse import DONE_FRAME, data_frame
+from ai.api.streaming import StreamFrames
 from ai.api.validation import (
     FieldErrors,
-    LLMCall,
     common_fields,
     parse_messages,
     raise_if_invalid,
     type_name,
 )
 from ai.services.factory import provider_names
+from ai.services.gateway import LLMCall, Outcome
 
 SUPPORTED_FIELDS = (
     "model",

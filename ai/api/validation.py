@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ai.api.errors import InvalidRequest
 from ai.conf import ai_settings
-from ai.services.base import Message, ModelComplexity, Role, simple_messages
+from ai.providers.base import Message, ModelComplexity, Role, simple_messages
 from ai.services.factory import provider_names
+from ai.services.gateway import LLMCall
 
 ROLES = tuple(r.value for r in Role)
 COMPLEXITIES = tuple(c.value for c in ModelComplexity)
@@ -31,24 +31,6 @@ COMMON_FIELDS = ("provider", "model", "temperature", "max_tokens", "stream")
 COMPLETIONS_FIELDS = ("messages", *COMMON_FIELDS)
 CHAT_FIELDS = ("prompt", "system", *COMMON_FIELDS)
 ROUTED_FIELDS = ("prompt", "system", "complexity", *COMMON_FIELDS)
-
-
-@dataclass(frozen=True, slots=True)
-class LLMCall:
-    """A validated LLM request, whatever endpoint it came from."""
-
-    messages: tuple[Message, ...]
-    provider: str | None = None
-    model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stream: bool = False
-    #: None: the default provider/model (completions, chat); else the routed complexity.
-    complexity: ModelComplexity | None = None
-
-    @property
-    def overridden(self) -> bool:
-        return bool(self.provider or self.model)
 
 
 class FieldErrors(dict[str, list[str]]):

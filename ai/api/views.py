@@ -16,7 +16,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework.request import Request
 
-from ai.api import gateway
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema  # also registers the auth scheme for the docs
@@ -29,16 +28,18 @@ from ai.api.serializers import (
     RoutedCompletionResponseSerializer,
     StatusSerializer,
 )
-from ai.api.sse import SSE_DESCRIPTION
+from ai.api.sse import SSE_DESCRIPTION, SSEResponse
+from ai.api.streaming import StreamFrames
 from ai.api.validation import (
-    LLMCall,
     validate_chat,
     validate_completions,
     validate_routed_chat,
 )
 from ai.conf import ai_settings
-from ai.services.base import ModelComplexity
+from ai.providers.base import ModelComplexity
+from ai.services import gateway
 from ai.services.factory import get_available_providers, is_configured
+from ai.services.gateway import LLMCall
 from ai.services.router import default_model_for, get_llm_router
 
 OFFLINE = "offline"
@@ -114,7 +115,7 @@ class _LLMView(AsyncAPIView):
             started=time.perf_counter(),
         )
         if call.stream:
-            return await gateway.open_stream(call, outcome)
+            return SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
         return json_response(await gateway.complete(call, outcome))
 
 

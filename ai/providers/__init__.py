@@ -1,1 +1,1 @@
-"""One module per vendor, each a :class:`ai.services.base.BaseLLMProvider`."""
+"""One module per vendor, each a :class:`ai.providers.base.BaseLLMProvider`."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from google.genai import types
 
 from ai.exceptions import UpstreamBadRequestError
-from ai.services.base import ChatRequest, FinishReason, Role, Usage, split_system
+from ai.providers.base import ChatRequest, FinishReason, Role, Usage, split_system
 
 #: Model ids go into the URL path: allow Google's shapes only ("gemini-2.5-flash",
 #: "models/...", "tunedModels/...").

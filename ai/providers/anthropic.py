@@ -41,7 +41,7 @@ from ai.providers._http import LeanSend, parse_retry_after, pool_limits, sanitiz
 from ai.providers._loop import PerLoop
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
-from ai.services.base import (
+from ai.providers.base import (
     USAGE_ESTIMATED,
     BaseLLMProvider,
     ChatRequest,

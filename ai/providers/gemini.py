@@ -71,7 +71,7 @@ from ai.providers._gemini_wire import (
 from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
-from ai.services.base import (
+from ai.providers.base import (
     USAGE_ESTIMATED,
     BaseLLMProvider,
     ChatRequest,

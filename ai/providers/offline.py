@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from ai.conf import ai_settings
-from ai.services.base import (
+from ai.providers.base import (
     BaseLLMProvider,
     ChatRequest,
     FinishReason,

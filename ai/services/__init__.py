@@ -1,7 +1,7 @@
 """The gateway's service layer: the LLM interface, providers, factory and router."""
 
 from ai.exceptions import AIError
-from ai.services.base import (
+from ai.providers.base import (
     BaseLLMProvider,
     ChatRequest,
     FinishReason,
@@ -18,14 +18,8 @@ from ai.services.factory import (
     get_llm_provider,
     is_ai_available,
 )
-from ai.services.router import (
-    FALLBACK_ROUTES,
-    MODEL_ROUTES,
-    LLMRouter,
-    ModelRoute,
-    clear_router_cache,
-    get_llm_router,
-)
+from ai.services.router import LLMRouter, clear_router_cache, get_llm_router
+from ai.services.routes import FALLBACK_ROUTES, MODEL_ROUTES, ModelRoute
 
 
 def __getattr__(name: str):

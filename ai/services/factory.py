@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 from ai.conf import ai_settings
 from ai.exceptions import ProviderNotConfiguredError, UnknownProviderError
-from ai.services.base import BaseLLMProvider
+from ai.providers.base import BaseLLMProvider
 
 #: Provider name -> dotted path of its class. Imported lazily, so an unused SDK costs nothing.
 PROVIDER_CLASSES: dict[str, str] = {

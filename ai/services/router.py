@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import TypeVar
 
 from ai.conf import ai_settings
@@ -25,7 +23,7 @@ from ai.exceptions import (
     UpstreamAuthenticationError,
     UpstreamPermissionError,
 )
-from ai.services.base import (
+from ai.providers.base import (
     BaseLLMProvider,
     LLMResponse,
     LLMStream,
@@ -39,54 +37,14 @@ from ai.services.factory import (
     get_llm_provider,
     is_configured,
 )
+from ai.services.routes import (
+    ModelRoute,
+    RouteSource,
+)
 
 logger = logging.getLogger("ai.router")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRoute:
-    provider: str
-    model: str
-    #: Blended list price, USD per 1,000 tokens (the spec's estimate; the ledger prices exactly).
-    cost_per_1k_tokens: Decimal = Decimal("0")
-
-
-#: The spec's routing table: complexity -> the model that serves it first.
-MODEL_ROUTES: dict[ModelComplexity, ModelRoute] = {
-    ModelComplexity.SIMPLE: ModelRoute("openai", "gpt-4o-mini", Decimal("0.000375")),
-    ModelComplexity.MODERATE: ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
-    ModelComplexity.COMPLEX: ModelRoute(
-        "anthropic", "claude-sonnet-4-5-20250929", Decimal("0.009")
-    ),
-    # Fallback until a search-capable provider (Perplexity) is integrated.
-    ModelComplexity.SEARCH: ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
-}
-
-#: Where each complexity goes when its first target is unavailable or keeps failing.
-FALLBACK_ROUTES: dict[ModelComplexity, tuple[ModelRoute, ...]] = {
-    ModelComplexity.SIMPLE: (
-        ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),
-        ModelRoute("anthropic", "claude-haiku-4-5", Decimal("0.003")),
-    ),
-    ModelComplexity.MODERATE: (
-        ModelRoute("anthropic", "claude-sonnet-4-5-20250929", Decimal("0.009")),
-        ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),
-    ),
-    ModelComplexity.COMPLEX: (
-        ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
-        ModelRoute("gemini", "gemini-2.5-pro", Decimal("0.005625")),
-    ),
-    ModelComplexity.SEARCH: (ModelRoute("gemini", "gemini-2.5-flash", Decimal("0.0014")),),
-}
-
-#: Async callable giving a complexity's ordered targets. Replaceable (the database-backed table).
-RouteSource = Callable[[ModelComplexity], Awaitable[Sequence[ModelRoute]]]
-
-
-async def default_route_targets(complexity: ModelComplexity) -> Sequence[ModelRoute]:
-    return (MODEL_ROUTES[complexity], *FALLBACK_ROUTES.get(complexity, ()))
 
 
 _MODEL_PREFIXES: tuple[tuple[str, str], ...] = (

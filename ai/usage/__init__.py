@@ -5,7 +5,8 @@ The request path only calls :func:`record_usage` (never blocks, never raises) an
 background writer (tests, shutdown).
 """
 
-from ai.usage.events import UsageEvent, record_usage
+from ai.usage.events import UsageEvent
+from ai.usage.ledger import record_usage
 from ai.usage.writer import flush_usage, flush_usage_sync
 
 __all__ = ["UsageEvent", "flush_usage", "flush_usage_sync", "record_usage"]

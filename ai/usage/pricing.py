@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from ai.db import run_db
 from ai.providers._loop import PerLoop
-from ai.services.base import Usage
+from ai.providers.base import Usage
 
 logger = logging.getLogger("ai.usage")
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ai.models import ModelPrice, RouteTarget, UsageRecord
+from ai.providers.base import ModelComplexity, Usage
 from ai.routing import db_route_source, invalidate_routes
-from ai.services.base import ModelComplexity, Usage
 from ai.usage.pricing import invalidate_prices
 from ai.usage.recorder import write_events
 from tests.usage.conftest import event, price

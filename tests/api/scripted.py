@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator
 
 from ai import exceptions
-from ai.services.base import (
+from ai.providers.base import (
     BaseLLMProvider,
     ChatRequest,
     LLMResponse,

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-import ai.api.gateway
+import ai.services.gateway
 from ai.usage.events import STATUS_ERROR
 from tests.api.conftest import CHAT, COMPLETIONS, ROUTED
 from tests.api.scripted import LEAKED_SECRET
@@ -115,7 +115,7 @@ async def test_unexpected_exception_is_a_logged_500_without_its_text(
         async def plan(self, *args, **kwargs):
             raise RuntimeError(f"x-api-key: {LEAKED_SECRET}")
 
-    monkeypatch.setattr(ai.api.gateway, "get_llm_router", BrokenRouter)
+    monkeypatch.setattr(ai.services.gateway, "get_llm_router", BrokenRouter)
     caplog.set_level(logging.DEBUG)
     response = await api.post(CHAT, {"prompt": "hi"})
     error = _error(response, 500)

@@ -8,7 +8,7 @@ import pytest
 
 from ai.api.errors import RequestTooLarge
 from ai.api.parsers import ORJSONParser
-from ai.services.base import BaseLLMProvider
+from ai.providers.base import BaseLLMProvider
 from tests.api.conftest import CHAT, COMPLETIONS, ROUTED
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -28,9 +28,9 @@ from ai.exceptions import (
 from ai.providers._gemini_wire import gemini_usage
 from ai.providers._http import sanitize
 from ai.providers._sse import SSEDecoder
+from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED, Message, Role
 from ai.providers.gemini import GeminiProvider
 from ai.services import get_llm_provider
-from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED, Message, Role
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.fake_upstream.gemini import DISCONNECTED
 from tests.providers.conftest import assert_no_secret, closed_port_url, open_provider

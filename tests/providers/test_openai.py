@@ -25,9 +25,9 @@ from ai.exceptions import (
 )
 from ai.providers._http import sanitize
 from ai.providers._sse import SSEDecoder
+from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED
 from ai.providers.openai import OpenAIProvider
 from ai.services import Message, Role, clear_llm_cache, get_llm_provider
-from ai.services.base import USAGE_ESTIMATED, USAGE_REPORTED
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.providers.conftest import assert_no_secret, closed_port_url, open_provider
 

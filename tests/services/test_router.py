@@ -17,6 +17,7 @@ from ai.exceptions import (
     UpstreamBadRequestError,
     UpstreamUnavailableError,
 )
+from ai.providers.base import BaseLLMProvider, FinishReason, LLMResponse, Usage
 from ai.services import (
     MODEL_ROUTES,
     LLMRouter,
@@ -24,7 +25,6 @@ from ai.services import (
     ModelRoute,
     clear_llm_cache,
 )
-from ai.services.base import BaseLLMProvider, FinishReason, LLMResponse, Usage
 from ai.services.factory import PROVIDER_CLASSES
 
 CALLS: list[tuple[str, str]] = []

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from ai.models import ModelPrice, RouteTarget
+from ai.providers.base import Usage
 from ai.routing import invalidate_routes
-from ai.services.base import Usage
 from ai.usage import flush_usage_sync
 from ai.usage.events import UsageEvent
 from ai.usage.price_data import apply_prices, read_price_file

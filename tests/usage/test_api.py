@@ -13,7 +13,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from ai.services.base import Usage
+from ai.providers.base import Usage
 from ai.usage.recorder import write_events
 from ai.usage.rollup import local_today, rollup_days
 from tests.usage.conftest import event, price

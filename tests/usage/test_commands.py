@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ai.models import ModelPrice, UsageDaily, UsageRecord, UsageRollupDay
-from ai.services.base import Usage
+from ai.providers.base import Usage
 from ai.usage.price_data import read_price_file
 from ai.usage.recorder import write_events
 from ai.usage.reports import summarize

@@ -15,7 +15,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from ai.models import ModelPrice, UsageRecord
-from ai.services.base import Usage
+from ai.providers.base import Usage
 from ai.usage import flush_usage, flush_usage_sync, record_usage
 from ai.usage.pricing import Price, PriceBook, cost_of, normalize_model
 from tests.usage.conftest import event, price
@@ -129,7 +129,7 @@ def test_unknown_price_stays_null_never_zero(ledger):
 
 
 def test_shipped_prices_cover_the_routing_table(prices):
-    from ai.services.router import FALLBACK_ROUTES, MODEL_ROUTES
+    from ai.services.routes import FALLBACK_ROUTES, MODEL_ROUTES
 
     targets = {(r.provider, r.model) for r in MODEL_ROUTES.values()}
     targets |= {(r.provider, r.model) for routes in FALLBACK_ROUTES.values() for r in routes}

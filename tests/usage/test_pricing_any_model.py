@@ -4,7 +4,7 @@ its own: how the offline provider is free whatever model name it was routed."""
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ai.services.base import Usage
+from ai.providers.base import Usage
 from ai.usage.pricing import Price, PriceBook
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

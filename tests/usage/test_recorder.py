@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.db.models import Count, Sum
 
 from ai.models import UsageRecord
-from ai.services.base import USAGE_ESTIMATED, Usage
+from ai.providers.base import USAGE_ESTIMATED, Usage
 from ai.usage import flush_usage, flush_usage_sync, record_usage, recorder
 from ai.usage.writer import UsageWriter, writer
 from tests.usage.conftest import event, price

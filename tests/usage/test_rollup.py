@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Count, Sum
 
 from ai.models import UsageDaily, UsageDailyModel, UsageRecord, UsageRollupDay
-from ai.services.base import Usage
+from ai.providers.base import Usage
 from ai.usage.recorder import write_events
 from ai.usage.reports import aggregate, summarize, top_users
 from ai.usage.rollup import rollup_day, rollup_days

@@ -10,9 +10,10 @@ from django.apps import apps
 from django.db import connection
 
 from ai.models import RouteTarget
+from ai.providers.base import ModelComplexity
 from ai.routing import db_route_source, default_route_rows, effective_routes
-from ai.services.base import ModelComplexity
-from ai.services.router import FALLBACK_ROUTES, MODEL_ROUTES, LLMRouter, ModelRoute
+from ai.services.router import LLMRouter
+from ai.services.routes import FALLBACK_ROUTES, MODEL_ROUTES, ModelRoute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,25 +11,58 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
 import ai.usage as usage_ledger
-from ai.api.errors import describe, log_exception
-from ai.api.sse import DONE_FRAME, SSEResponse, data_frame, delta_frame, error_frame
-from ai.api.validation import LLMCall
 from ai.exceptions import AIError
-from ai.services.base import LLMResponse, LLMStream, Usage
+from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
 from ai.services.router import get_llm_router
 from ai.usage import pricing
 from ai.usage.events import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, UsageEvent
 
 logger = logging.getLogger("ai.api")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """A validated LLM request, whatever endpoint it came from."""
+
+    messages: tuple[Message, ...]
+    provider: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stream: bool = False
+    #: None: the default provider/model (completions, chat); else the routed complexity.
+    complexity: ModelComplexity | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.provider or self.model)
+
+
+class Frames(Protocol):
+    """How a stream is written on the wire (``ai.api.streaming``): the relay here decides what
+    happens, the frames say how it looks."""
+
+    def delta(self, content: str) -> bytes: ...
+
+    def done(self, done: dict[str, Any]) -> Any:
+        """The frames (an iterable of bytes) ending a completed stream."""
+
+    def failure(self, exc: BaseException, request_id: str) -> bytes:
+        """The last frame of a stream that failed after its first byte."""
+
+
+def error_code(exc: BaseException) -> str:
+    """The ledger's ``error_code`` for a failure."""
+    return exc.code if isinstance(exc, AIError) else "internal_error"
 
 
 @dataclass(slots=True)
@@ -57,7 +90,7 @@ class Outcome:
             self.status = STATUS_CANCELLED
             return
         self.status = STATUS_ERROR
-        self.error_code = str(describe(exc)[1]["code"])
+        self.error_code = error_code(exc)
         if isinstance(exc, AIError):
             self.provider = exc.provider or self.provider
             self.model = exc.model or self.model
@@ -145,29 +178,9 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         outcome.record()
 
 
-class StreamFrames:
-    """How :func:`_relay` writes a stream: the gateway's own frames (``ai.api.sse``). Another
-    wire format (the OpenAI-compatible endpoint) subclasses it; relaying and recording stay here.
-    """
-
-    def delta(self, content: str) -> bytes:
-        return delta_frame(content)
-
-    def done(self, done: dict[str, Any]) -> Iterable[bytes]:
-        """The frames ending a completed stream; ``done`` is the gateway's done event."""
-        return (data_frame(done), DONE_FRAME)
-
-    def error(self, status: int, error: dict[str, Any], request_id: str) -> bytes:
-        """The last frame of a stream that failed after its first byte (``status`` is the one
-        the error would have had before it)."""
-        return error_frame(error["code"], error["message"], request_id)
-
-
-async def open_stream(
-    call: LLMCall, outcome: Outcome, frames: StreamFrames | None = None
-) -> SSEResponse:
+async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncIterator[bytes]:
     """Start the upstream stream (so failures up to its first delta raise here, before any
-    byte is sent) and return the response that relays it, written by ``frames``."""
+    byte is sent) and return the frames that relay it, written by ``frames``."""
     router = get_llm_router()
     outcome.streamed = True
     try:
@@ -182,11 +195,11 @@ async def open_stream(
         outcome.record()
         raise
     outcome.provider, outcome.model = stream.provider_name, stream.model
-    return SSEResponse(_relay(stream, call, outcome, frames or StreamFrames()))
+    return _relay(stream, call, outcome, frames)
 
 
 async def _relay(
-    stream: LLMStream, call: LLMCall, outcome: Outcome, frames: StreamFrames
+    stream: LLMStream, call: LLMCall, outcome: Outcome, frames: Frames
 ) -> AsyncIterator[bytes]:
     outcome.status = STATUS_CANCELLED  # until the stream ends one way or the other
     try:
@@ -215,10 +228,8 @@ async def _relay(
             yield frame
     except Exception as exc:
         # After the first byte the status line is gone: the error travels as the last frame.
-        log_exception(exc, outcome.request_id)
         outcome.failed(exc)
-        status, error, _ = describe(exc)
-        yield frames.error(status, error, outcome.request_id)
+        yield frames.failure(exc, outcome.request_id)
     finally:
         try:
             if not stream.completed:
