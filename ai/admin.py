@@ -190,6 +190,10 @@ class UsageRecordAdmin(admin.ModelAdmin):
     def cost_display(self, obj: UsageRecord) -> str:
         if obj.cost is None:
             return format_html('<span class="ai-badge ai-unknown">{}</span>', "price unknown")
+        if obj.priced_model:
+            return format_html(
+                "{} <small>priced as {}</small>", f"{obj.cost:.6f}", obj.priced_model
+            )
         return f"{obj.cost:.6f}"
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:

@@ -73,6 +73,12 @@ class UsageRecord(models.Model):
         null=True, blank=True, verbose_name="time to first token (ms)"
     )
     upstream_request_id = models.CharField(max_length=128, blank=True)
+    priced_model = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Set when the cost is that of the model asked for: the model the upstream "
+        "reported (an alias or a dated snapshot) has no price.",
+    )
 
     class Meta:
         verbose_name = "usage record"

@@ -121,6 +121,9 @@ class LLMResponse:
     finish_reason: str
     latency_ms: float
     upstream_request_id: str | None = None
+    #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
+    #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
+    requested_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +286,7 @@ class LLMStream:
             finish_reason=self.finish_reason or FinishReason.STOP.value,
             latency_ms=self.latency_ms,
             upstream_request_id=self.upstream_request_id,
+            requested_model=self.request.model,
         )
 
 
@@ -331,7 +335,11 @@ class BaseLLMProvider(ABC):
             raise
         except Exception as exc:
             raise self.translate_error(exc, model=request.model) from exc
-        return replace(response, latency_ms=(time.perf_counter() - started) * 1000)
+        return replace(
+            response,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            requested_model=request.model,
+        )
 
     def stream(
         self,

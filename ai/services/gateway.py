@@ -83,6 +83,10 @@ class Outcome:
     ttft_ms: float | None = None
     streamed: bool = False
     upstream_request_id: str = ""
+    #: The model asked for, and the one the cost is that of when the reported ``model`` has no
+    #: price (else "").
+    requested_model: str = ""
+    priced_model: str = ""
     created_at: datetime = field(default_factory=timezone.now)
 
     def failed(self, exc: BaseException) -> None:
@@ -115,18 +119,24 @@ class Outcome:
                     error_code=self.error_code,
                     created_at=self.created_at,
                     upstream_request_id=self.upstream_request_id,
+                    requested_model=self.requested_model,
+                    priced_model=self.priced_model,
                 )
             )
         except Exception:  # the ledger must never break a response
             logger.exception("could not record usage for request %s", self.request_id)
 
 
-async def _cost(provider: str, model: str, usage: Usage) -> Decimal | None:
+async def _price(outcome: Outcome, response: LLMResponse) -> None:
+    """The response's cost on ``outcome``: by the model that answered or, when that one has no
+    price, by the model asked for (``outcome.priced_model`` then names it)."""
+    outcome.requested_model = response.requested_model
     try:
-        return await pricing.cost_of(provider, model, usage)
+        outcome.cost, outcome.priced_model = await pricing.cost_with_fallback(
+            response.provider, response.model, response.usage, None, response.requested_model
+        )
     except Exception:
-        logger.exception("could not price %s/%s", provider, model)
-        return None
+        logger.exception("could not price %s/%s", response.provider, response.model)
 
 
 def _money(cost: Decimal | None) -> str | None:
@@ -159,7 +169,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
             response.usage,
         )
         outcome.upstream_request_id = response.upstream_request_id or ""
-        outcome.cost = await _cost(response.provider, response.model, response.usage)
+        await _price(outcome, response)
         outcome.status = STATUS_OK
         return {
             **_summary(outcome, call),
@@ -211,7 +221,7 @@ async def _relay(
             yield frames.delta(delta)
         response = stream.response
         outcome.model, outcome.usage = response.model, response.usage
-        outcome.cost = await _cost(response.provider, response.model, response.usage)
+        await _price(outcome, response)
         done = {
             "type": "done",
             **_summary(outcome, call),

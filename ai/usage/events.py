@@ -43,3 +43,8 @@ class UsageEvent:
     created_at: datetime = field(default_factory=timezone.now)
     #: The provider's own id for the call (x-request-id / request-id), when it sent one.
     upstream_request_id: str = ""
+    #: The model the gateway asked for, when the upstream reported answering with another name.
+    #: When ``cost`` is None the writer prices by it if the reported model has no price.
+    requested_model: str = ""
+    #: The model ``cost`` was priced by, when not ``model`` (see ``requested_model``).
+    priced_model: str = ""

@@ -117,6 +117,24 @@ class PriceBook:
         price = self.price_at(provider, model, at)
         return None if price is None else price.cost(usage)
 
+    def cost_with_fallback(
+        self,
+        provider: str,
+        model: str,
+        usage: Usage | None,
+        at: datetime | None = None,
+        requested_model: str = "",
+    ) -> tuple[Decimal | None, str]:
+        """``(cost, priced_model)``: the cost of the model that answered or, when it has no price
+        (an alias or snapshot the upstream reported, such as Gemini's ``modelVersion``), of the
+        model that was asked for. ``priced_model`` names that other model ("" otherwise)."""
+        cost = self.cost(provider, model, usage, at)
+        if cost is None and requested_model and requested_model != model:
+            cost = self.cost(provider, requested_model, usage, at)
+            if cost is not None:
+                return cost, requested_model
+        return cost, ""
+
 
 # --- the per-process cache -------------------------------------------------------------------
 
@@ -215,12 +233,25 @@ async def cost_of(
     """The cost in USD of ``usage`` on ``provider``/``model`` at the price in effect at ``at``
     (now when None); None when no price is known. Does not block the event loop: a dict lookup,
     plus an async reload of the price table at most once per :data:`PRICE_CACHE_SECONDS`."""
+    cost, _ = await cost_with_fallback(provider, model, usage, at)
+    return cost
+
+
+async def cost_with_fallback(
+    provider: str,
+    model: str,
+    usage: Usage,
+    at: datetime | None = None,
+    requested_model: str = "",
+) -> tuple[Decimal | None, str]:
+    """:func:`cost_of`, falling back to the requested model's price when the reported model has
+    none (:meth:`PriceBook.cost_with_fallback`): ``(cost, priced_model)``."""
     try:
         book = await aget_price_book()
-        return book.cost(provider, model, usage, at)
+        return book.cost_with_fallback(provider, model, usage, at, requested_model)
     except Exception:  # the response must not fail because of a price lookup
         logger.exception("usage ledger: cost lookup failed for %s/%s", provider, model)
-        return None
+        return None, ""
 
 
 def cost_of_sync(

@@ -73,6 +73,7 @@ FIELDS = (
     "latency_ms",
     "ttft_ms",
     "upstream_request_id",
+    "priced_model",
 )
 
 
@@ -82,8 +83,11 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
     ``event.created_at``; None when unknown."""
     usage = event.usage
     cost: Decimal | None = event.cost
+    priced_model = event.priced_model
     if cost is None:
-        cost = book.cost(event.provider, event.model, usage, event.created_at)
+        cost, priced_model = book.cost_with_fallback(
+            event.provider, event.model, usage, event.created_at, event.requested_model
+        )
     if usage is None:
         tokens: tuple[int, ...] = (0, 0, 0, 0, 0)
         source = "none"
@@ -116,6 +120,7 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
         _ms(event.latency_ms) or 0,
         _ms(event.ttft_ms),
         _clip(event.upstream_request_id, 128),
+        _clip(priced_model, 128),
     )
 
 

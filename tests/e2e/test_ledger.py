@@ -161,3 +161,30 @@ async def test_fallback_to_the_next_provider_is_recorded_against_it(api, upstrea
     assert response.json()["provider"] == "openai"
     [row] = await rows()
     assert (row.status, row.provider, row.model) == ("ok", "openai", "gpt-4o")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_a_reported_model_with_no_price_is_priced_by_the_requested_model(api, stream):
+    # An alias: the fake (as Gemini does) reports a version of it, "gemini-2.5-flash-latest-001",
+    # which has no price of its own; the model asked for is priced as gemini-2.5-flash.
+    request = {**body("gemini", "alias [[fake:chunks=3]]", stream=stream)}
+    request["model"] = "gemini-2.5-flash-latest"
+    response = await api.post(COMPLETIONS, request)
+    assert response.status_code == 200
+    if stream:
+        _, answer, finished, _ = split_stream(parse_sse(await content(response)))
+        assert finished
+    else:
+        answer = response.json()
+    [row] = await rows()
+    assert row.model == "gemini-2.5-flash-latest-001"
+    assert row.priced_model == "gemini-2.5-flash-latest"
+    assert row.cost is not None and row.cost > 0
+    assert Decimal(answer["cost"]) == row.cost
+
+
+async def test_a_priced_reported_model_leaves_priced_model_empty(api):
+    response = await api.post(COMPLETIONS, body("gemini", "plain [[fake:chunks=3]]"))
+    assert response.status_code == 200
+    [row] = await rows()
+    assert row.cost is not None and row.priced_model == ""
