@@ -10,6 +10,7 @@ errors included: ``{"error": {"message", "type", "param", "code"}}`` with the ga
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, ClassVar
 
@@ -20,15 +21,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from ai.api.base import AsyncAPIView, json_response
-from ai.api.openai_format import ChunkFrames, chat_completion, openai_error, validate_openai_chat
+from ai.api.openai_format import ChunkFrames, OpenAIChatRequest, chat_completion, openai_error
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema
 from ai.api.sse import SSEResponse
-from ai.conf import ai_settings
-from ai.providers.base import ModelComplexity
+from ai.api.validation import validate
 from ai.services import gateway
-from ai.services.factory import is_configured
-from ai.services.router import default_model_for, get_llm_router
+from ai.services.catalog import provider_of, served_models
+from ai.services.router import provider_for_model
 
 TAGS = ["openai-compatible"]
 ENDPOINT = "openai_chat_completions"
@@ -54,9 +54,11 @@ class OpenAIChatCompletionsView(_OpenAIView):
         "official OpenAI SDKs: `base_url` = `<host>/api/v1/openai`, `api_key` = a gateway "
         "access token. `model` picks the provider (`gpt-`, `claude-`, `gemini-`...), or "
         "`provider/model` forces one. Text messages only; tools, `n` > 1, `response_format`, "
-        "`logprobs`, `stop` and the like are rejected (400).",
+        "`logprobs`, `stop` and the like are rejected (400). A `model` whose provider cannot "
+        "be told (no vendor prefix, in no route) is `model_not_found` (404), naming the "
+        "models served.",
         tags=TAGS,
-        request=OpenApiTypes.OBJECT,
+        request=OpenAIChatRequest,
         responses={
             200: OpenApiResponse(
                 OpenApiTypes.OBJECT,
@@ -64,11 +66,15 @@ class OpenAIChatCompletionsView(_OpenAIView):
                 "with `stream: true` `chat.completion.chunk` events.",
             ),
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid request."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="Unknown model."),
             401: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing token."),
         },
     )
     async def post(self, request: Request) -> HttpResponseBase:
-        chat = validate_openai_chat(self.json_body(request))
+        chat = validate(OpenAIChatRequest, self.json_body(request)).to_chat()
+        call = chat.call
+        if call.provider is None and call.model and provider_for_model(call.model) is None:
+            call = dataclasses.replace(call, provider=await provider_of(call.model))
         outcome = gateway.Outcome(
             request_id=self.request_id,
             endpoint=ENDPOINT,
@@ -76,10 +82,10 @@ class OpenAIChatCompletionsView(_OpenAIView):
             complexity="",
             started=time.perf_counter(),
         )
-        if chat.call.stream:
+        if call.stream:
             frames = ChunkFrames(outcome, chat.include_usage)
-            return SSEResponse(await gateway.open_stream(chat.call, outcome, frames))
-        body = await gateway.complete(chat.call, outcome)
+            return SSEResponse(await gateway.open_stream(call, outcome, frames))
+        body = await gateway.complete(call, outcome)
         return json_response(chat_completion(body, self.request_id))
 
 
@@ -95,17 +101,8 @@ class OpenAIModelsView(_OpenAIView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A model list.")},
     )
     async def get(self, request: Request) -> HttpResponseBase:
-        router = get_llm_router()
-        seen: dict[str, str] = {}
-        default = str(ai_settings.AI_DEFAULT_PROVIDER)
-        if is_configured(default):
-            seen[default_model_for(default)] = default
-        for complexity in ModelComplexity:
-            for target in await router.targets(complexity):
-                if is_configured(target.provider):
-                    seen.setdefault(target.model, target.provider)
         data: list[dict[str, Any]] = [
             {"id": model, "object": "model", "created": 0, "owned_by": provider}
-            for model, provider in seen.items()
+            for model, provider in (await served_models()).items()
         ]
         return json_response({"object": "list", "data": data})

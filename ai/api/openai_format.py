@@ -1,65 +1,57 @@
-"""The OpenAI Chat Completions wire format: request validation, response bodies, stream chunks
-and error bodies, for the OpenAI-compatible endpoint (``ai.api.openai_compat``).
+"""The OpenAI Chat Completions wire format: the request body (a Pydantic model, like the
+gateway's own in ``ai.api.bodies``), response bodies, stream chunks and error bodies, for the
+OpenAI-compatible endpoint (``ai.api.openai_compat``).
 
-Validation reuses ``ai.api.validation``'s checks (same rules, same field paths). Parameters the
-gateway cannot honour and that would change the answer (tools, ``n`` > 1, ``response_format``,
-``logprobs``, ``stop``...) are rejected with a 400 naming them rather than silently ignored;
-parameters that do not change the answer (``user``, ``metadata``, ``seed``...) are accepted.
+Same rules and field paths as the gateway's own bodies. Parameters the gateway cannot honour
+and that would change the answer (tools, ``n`` > 1, ``response_format``, ``logprobs``,
+``stop``...) are rejected with a 400 naming them rather than silently ignored; parameters that
+do not change the answer (``user``, ``metadata``, ``seed``...) are accepted and ignored.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+from ai.api.bodies import (
+    MODEL_MESSAGES,
+    MODEL_PATTERN,
+    MaxTokens,
+    ModelId,
+    Stream,
+    Temperature,
+    conversation_rules,
+)
+from ai.api.errors import InvalidRequest
 from ai.api.sse import DONE_FRAME, data_frame
 from ai.api.streaming import StreamFrames
-from ai.api.validation import (
-    FieldErrors,
-    common_fields,
-    parse_messages,
-    raise_if_invalid,
-    type_name,
-)
+from ai.api.validation import RequestBody, Says, fail, type_name
+from ai.providers.base import Message, Role
 from ai.services.factory import provider_names
 from ai.services.gateway import LLMCall, Outcome
 
-SUPPORTED_FIELDS = (
-    "model",
-    "messages",
-    "temperature",
-    "max_tokens",
-    "max_completion_tokens",
-    "stream",
-    "stream_options",
-)
-#: Accepted and ignored: they do not change the answer.
-HARMLESS_FIELDS = (
-    "user",
-    "metadata",
-    "store",
-    "seed",
-    "service_tier",
-    "safety_identifier",
-    "prompt_cache_key",
-    "parallel_tool_calls",
-)
-#: Accepted only with the value that means "the default behaviour".
-NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
-    "n": (1,),
-    "top_p": (1,),
-    "presence_penalty": (0,),
-    "frequency_penalty": (0,),
-    "logprobs": (False,),
-    "response_format": ({"type": "text"},),
-    "modalities": (["text"],),
-    "tool_choice": ("none",),
-    "tools": ([],),
+#: OpenAI's roles, ``developer`` being its newer name for ``system``.
+_ROLES = {
+    "system": Role.SYSTEM,
+    "developer": Role.SYSTEM,
+    "user": Role.USER,
+    "assistant": Role.ASSISTANT,
 }
-_STREAM_OPTIONS = ("include_usage", "include_obfuscation")
-_ROLE_ALIASES = {"developer": "system"}  # OpenAI's newer name for the system role
+_MODEL_RE = re.compile(MODEL_PATTERN)
+UNSUPPORTED = "Is not supported by this gateway."
+ONLY_DEFAULT = Says("Is not supported by this gateway (only the default value).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,102 +62,136 @@ class OpenAIChat:
     include_usage: bool = False
 
 
-def _fields(data: dict[str, Any], errors: FieldErrors) -> None:
-    for key, value in data.items():
-        if key in SUPPORTED_FIELDS or key in HARMLESS_FIELDS or value is None:
-            continue
-        if key in NEUTRAL_VALUES:
-            if value not in NEUTRAL_VALUES[key] or isinstance(value, bool) != isinstance(
-                NEUTRAL_VALUES[key][0], bool
-            ):
-                errors.add(key, "Is not supported by this gateway (only the default value).")
-        else:
-            errors.add(str(key), "Is not supported by this gateway.")
+class TextPart(RequestBody):
+    type: Literal["text"]
+    text: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("type") != "text":
+            kind = data.get("type") if isinstance(data, dict) else type_name(data)
+            raise fail("not_text", "Only text parts are supported (got {kind!r}).", kind=kind)
+        return data
 
 
-def _normalise_messages(raw: Any, errors: FieldErrors) -> Any:
-    """OpenAI's message forms as the gateway's: arrays of text parts joined, ``developer`` as
-    ``system``; everything else is left to the shared check."""
-    if not isinstance(raw, list):
-        return raw
-    out: list[Any] = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            out.append(item)
-            continue
-        item = dict(item)
-        if item.get("role") in _ROLE_ALIASES:
-            item["role"] = _ROLE_ALIASES[item["role"]]
-        content = item.get("content")
-        if isinstance(content, list):
-            texts: list[str] = []
-            for j, part in enumerate(content):
-                if (
-                    isinstance(part, dict)
-                    and part.get("type") == "text"
-                    and isinstance(part.get("text"), str)
-                ):
-                    texts.append(part["text"])
-                else:
-                    kind = part.get("type") if isinstance(part, dict) else type_name(part)
-                    errors.add(
-                        f"messages[{i}].content[{j}]",
-                        f"Only text parts are supported (got {kind!r}).",
-                    )
-            # A placeholder after a bad part: the error is already named, not twice.
-            item["content"] = "\n".join(texts) if len(texts) == len(content) else "-"
-        out.append(item)
-    return out
+def _joined(content: str | list[TextPart]) -> str:
+    text = content if isinstance(content, str) else "\n".join(p.text for p in content)
+    if not text.strip():
+        raise fail("blank", "Must not be blank.")
+    return text
 
 
-def validate_openai_chat(data: dict[str, Any]) -> OpenAIChat:
-    """Validate an OpenAI Chat Completions body. ``model`` is required; ``provider/model``
-    (e.g. ``anthropic/claude-haiku-4-5``) forces the provider, else the model name picks it."""
-    errors = FieldErrors()
-    _fields(data, errors)
-    messages = parse_messages(
-        {"messages": _normalise_messages(data.get("messages"), errors)}, errors
-    )
+class OpenAIMessage(RequestBody):
+    role: Annotated[
+        Literal[tuple(_ROLES)],  # type: ignore[valid-type]
+        Says(f"Invalid role ({{got}}). Valid roles: {', '.join(_ROLES)}."),
+    ]
+    #: A string, or an array of text parts (joined by newlines).
+    content: Annotated[
+        Annotated[str, Tag("string")] | Annotated[list[TextPart], Tag("parts")],
+        Discriminator(lambda v: "parts" if isinstance(v, list) else "string"),
+        AfterValidator(_joined),
+        Says("Must be a string or an array of text parts, not {type}.", missing="This field "
+             "is required."),
+    ]  # fmt: skip
 
-    model = data.get("model")
-    common_in: dict[str, Any] = {"model": model}
-    if model is None:
-        errors.add("model", "This field is required.")
-    elif isinstance(model, str) and "/" in model:
-        head, _, rest = model.partition("/")
-        if head in provider_names():  # "models/gemini-x" keeps its slash: not a provider
-            common_in = {"provider": head, "model": rest or None}
-            if not rest:
-                errors.add("model", "Must name a model after the provider.")
-    tokens_key = "max_completion_tokens" if data.get("max_completion_tokens") is not None else None
-    if tokens_key and data.get("max_tokens") is not None:
-        errors.add("max_tokens", "Give max_tokens or max_completion_tokens, not both.")
-    tokens_key = tokens_key or "max_tokens"
-    common_in.update(
-        temperature=data.get("temperature"),
-        max_tokens=data.get(tokens_key),
-        stream=data.get("stream"),
-    )
-    found = FieldErrors()
-    common = common_fields(common_in, found)
-    renames = {"max_tokens": tokens_key, "provider": "model"}
-    for key, messages_ in found.items():
-        errors.setdefault(renames.get(key, key), []).extend(messages_)
+    def message(self) -> Message:
+        return Message(_ROLES[self.role], self.content)  # type: ignore[arg-type]
 
-    include_usage = False
-    options = data.get("stream_options")
-    if options is not None:
-        if not isinstance(options, dict):
-            errors.add("stream_options", f"Must be an object, not {type_name(options)}.")
-        else:
-            for key, value in options.items():
-                if key not in _STREAM_OPTIONS:
-                    errors.add(f"stream_options.{key}", "Unknown field.")
-                elif value is not None and not isinstance(value, bool):
-                    errors.add(f"stream_options.{key}", "Must be a boolean.")
-            include_usage = options.get("include_usage") is True
-    raise_if_invalid(errors)
-    return OpenAIChat(LLMCall(messages=messages, **common), include_usage)
+
+def _names_a_model(model: str) -> str:
+    head, slash, rest = model.partition("/")
+    if slash and head in provider_names():  # "models/gemini-x" keeps its slash: not a provider
+        if not rest:
+            raise fail("no_model", "Must name a model after the provider.")
+        if not _MODEL_RE.match(rest):
+            raise fail("bad_model", "Is not a valid model name.")
+    return model
+
+
+class StreamOptions(RequestBody):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+class ResponseFormatText(RequestBody):
+    type: Annotated[Literal["text"], ONLY_DEFAULT]
+
+
+class OpenAIChatRequest(RequestBody):
+    """A Chat Completions body. `model` is required; `provider/model` (e.g.
+    `anthropic/claude-haiku-4-5`) forces the provider, else the model name picks it."""
+
+    unknown_field: ClassVar[str] = UNSUPPORTED
+
+    model: Annotated[
+        ModelId,
+        AfterValidator(_names_a_model),
+        MODEL_MESSAGES,
+        Field(description="A model id (its prefix picks the provider: `gpt-`, `claude-`, "
+              "`gemini-`...), or `provider/model`."),
+    ]  # fmt: skip
+    messages: Annotated[
+        list[OpenAIMessage],
+        Field(min_length=1),
+        AfterValidator(conversation_rules),
+        Says(
+            list_type="Must be an array of messages, not {type}.",
+            too_short="Must contain at least one message.",
+            item='Must be an object with "role" and "content".',
+        ),
+    ]
+    temperature: Temperature = None
+    max_tokens: MaxTokens = None
+    max_completion_tokens: MaxTokens = None
+    stream: Stream = None
+    stream_options: StreamOptions | None = None
+    # Accepted and ignored: they do not change the answer.
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    seed: int | None = None
+    service_tier: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    parallel_tool_calls: bool | None = None
+    # Accepted only with the value that means "the default behaviour".
+    n: Annotated[Literal[1] | None, ONLY_DEFAULT] = None
+    top_p: Annotated[Annotated[float, Field(ge=1, le=1)] | None, ONLY_DEFAULT] = None
+    presence_penalty: Annotated[Annotated[float, Field(ge=0, le=0)] | None, ONLY_DEFAULT] = None
+    frequency_penalty: Annotated[Annotated[float, Field(ge=0, le=0)] | None, ONLY_DEFAULT] = None
+    logprobs: Annotated[Literal[False] | None, ONLY_DEFAULT] = None
+    response_format: Annotated[ResponseFormatText | None, ONLY_DEFAULT] = None
+    # Documented without its one-value enum, which the schema would otherwise name twice.
+    modalities: Annotated[
+        Annotated[list[Literal["text"]], Field(min_length=1, max_length=1)] | None,
+        ONLY_DEFAULT,
+        WithJsonSchema({"type": "array", "items": {"type": "string"}, "nullable": True}),
+        Field(description='Only `["text"]`.'),
+    ] = None
+    tool_choice: Annotated[Literal["none"] | None, ONLY_DEFAULT] = None
+    tools: Annotated[Annotated[list[Any], Field(max_length=0)] | None, ONLY_DEFAULT] = None
+
+    def to_chat(self) -> OpenAIChat:
+        if self.max_tokens is not None and self.max_completion_tokens is not None:
+            raise InvalidRequest(
+                {"max_tokens": ["Give max_tokens or max_completion_tokens, not both."]}
+            )
+        provider, model = None, self.model
+        head, slash, rest = model.partition("/")
+        if slash and head in provider_names():
+            provider, model = head, rest
+        call = LLMCall(
+            messages=tuple(m.message() for m in self.messages),
+            provider=provider,
+            model=model,
+            temperature=self.temperature,
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            stream=bool(self.stream),
+        )
+        options = self.stream_options
+        return OpenAIChat(call, bool(options and options.include_usage))
 
 
 # --- responses ----------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.http import HttpResponseBase
@@ -17,29 +16,24 @@ from drf_spectacular.utils import (
 from rest_framework.request import Request
 
 from ai.api.base import AsyncAPIView, json_response
+from ai.api.bodies import (
+    ChatRequest,
+    CompletionResponse,
+    CompletionsRequest,
+    ErrorResponse,
+    RoutedChatRequest,
+    RoutedCompletionResponse,
+    StatusResponse,
+)
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema  # also registers the auth scheme for the docs
-from ai.api.serializers import (
-    ChatRequestSerializer,
-    CompletionResponseSerializer,
-    CompletionsRequestSerializer,
-    ErrorSerializer,
-    RoutedChatRequestSerializer,
-    RoutedCompletionResponseSerializer,
-    StatusSerializer,
-)
 from ai.api.sse import SSE_DESCRIPTION, SSEResponse
 from ai.api.streaming import StreamFrames
-from ai.api.validation import (
-    validate_chat,
-    validate_completions,
-    validate_routed_chat,
-)
+from ai.api.validation import validate
 from ai.conf import ai_settings
 from ai.providers.base import ModelComplexity
 from ai.services import gateway
 from ai.services.factory import get_available_providers, is_configured
-from ai.services.gateway import LLMCall
 from ai.services.router import default_model_for, get_llm_router
 
 OFFLINE = "offline"
@@ -53,7 +47,7 @@ OFFLINE_DEFAULT_NOTICE = (
 )
 
 _ERRORS = {
-    status: OpenApiResponse(ErrorSerializer, description=description)
+    status: OpenApiResponse(ErrorResponse, description=description)
     for status, description in {
         400: "Invalid request (`fields` names each bad field), or the provider asked for is "
         "not configured (`provider_not_configured`), or the upstream refused the request.",
@@ -103,10 +97,10 @@ def _llm_responses(ok: type) -> dict[Any, Any]:
 class _LLMView(AsyncAPIView):
     schema = GatewayAutoSchema()
     endpoint: ClassVar[str]
-    validator: ClassVar[Callable[[dict[str, Any]], LLMCall]]
+    body: ClassVar[type[CompletionsRequest | ChatRequest]]
 
     async def serve(self, request: Request) -> HttpResponseBase:
-        call = type(self).validator(self.json_body(request))
+        call = validate(self.body, self.json_body(request)).to_call()
         outcome = gateway.Outcome(
             request_id=self.request_id,
             endpoint=self.endpoint,
@@ -121,7 +115,7 @@ class _LLMView(AsyncAPIView):
 
 class CompletionsView(_LLMView):
     endpoint = "completions"
-    validator = staticmethod(validate_completions)
+    body = CompletionsRequest
 
     @extend_schema(
         operation_id="ai_completions",
@@ -130,8 +124,8 @@ class CompletionsView(_LLMView):
         "override them.\n\n" + SSE_DESCRIPTION,
         tags=TAGS,
         parameters=LLM_PARAMETERS,
-        request=CompletionsRequestSerializer,
-        responses=_llm_responses(CompletionResponseSerializer),
+        request=CompletionsRequest,
+        responses=_llm_responses(CompletionResponse),
         examples=[
             OpenApiExample(
                 "Two messages",
@@ -153,7 +147,7 @@ class CompletionsView(_LLMView):
 
 class ChatView(_LLMView):
     endpoint = "chat"
-    validator = staticmethod(validate_chat)
+    body = ChatRequest
 
     @extend_schema(
         operation_id="ai_chat",
@@ -162,8 +156,8 @@ class ChatView(_LLMView):
         "unless `provider`/`model` override them.\n\n" + SSE_DESCRIPTION,
         tags=TAGS,
         parameters=LLM_PARAMETERS,
-        request=ChatRequestSerializer,
-        responses=_llm_responses(CompletionResponseSerializer),
+        request=ChatRequest,
+        responses=_llm_responses(CompletionResponse),
     )
     async def post(self, request: Request) -> HttpResponseBase:
         return await self.serve(request)
@@ -171,7 +165,7 @@ class ChatView(_LLMView):
 
 class RoutedChatView(_LLMView):
     endpoint = "chat_routed"
-    validator = staticmethod(validate_routed_chat)
+    body = RoutedChatRequest
 
     @extend_schema(
         operation_id="ai_chat_routed",
@@ -181,8 +175,8 @@ class RoutedChatView(_LLMView):
         "\n\n" + SSE_DESCRIPTION,
         tags=TAGS,
         parameters=LLM_PARAMETERS,
-        request=RoutedChatRequestSerializer,
-        responses=_llm_responses(RoutedCompletionResponseSerializer),
+        request=RoutedChatRequest,
+        responses=_llm_responses(RoutedCompletionResponse),
     )
     async def post(self, request: Request) -> HttpResponseBase:
         return await self.serve(request)
@@ -198,7 +192,7 @@ class StatusView(AsyncAPIView):
         "gateway is in offline mode. Never includes a key or a base URL.",
         tags=TAGS,
         parameters=[REQUEST_ID],
-        responses={200: StatusSerializer, 401: _ERRORS[401]},
+        responses={200: StatusResponse, 401: _ERRORS[401]},
     )
     async def get(self, request: Request) -> HttpResponseBase:
         providers = get_available_providers()

@@ -2,9 +2,13 @@
 
 It echoes a summary of the last user message, streams it word by word and reports usage counted
 the same way every time, so host projects can test code that calls the gateway, and the example
-project runs out of the box with no API key. Enabled by ``AI_OFFLINE_ENABLED``;
-``AI_OFFLINE_DELAY_MS`` adds a pause before the answer (and between streamed words, divided by
-the word count) to imitate a real upstream.
+project runs out of the box with no API key. Whatever model it is asked for (in offline mode a
+route's real model, e.g. ``gpt-4o``), it answers as ``offline-echo``, so an offline answer, its
+ledger row and its zero cost are never taken for a real model's; the text still names the model
+asked for (``[offline:gpt-4o] You said: ...``), and so does the row's ``requested_model``.
+
+Enabled by ``AI_OFFLINE_ENABLED``; ``AI_OFFLINE_DELAY_MS`` adds a pause before the answer (and
+between streamed words, divided by the word count) to imitate a real upstream.
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+#: The model every offline answer reports.
+ECHO_MODEL = "offline-echo"
+
+
 class OfflineProvider(BaseLLMProvider):
     name = "offline"
-    default_model = "offline-echo"
+    default_model = ECHO_MODEL
 
     @staticmethod
     def answer(request: ChatRequest) -> str:
@@ -58,7 +66,7 @@ class OfflineProvider(BaseLLMProvider):
         text = self.answer(request)
         return LLMResponse(
             content=text,
-            model=request.model,
+            model=ECHO_MODEL,
             provider=self.name,
             usage=self.usage(request, text),
             finish_reason=self.finish_reason(request, text),
@@ -66,6 +74,7 @@ class OfflineProvider(BaseLLMProvider):
         )
 
     async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
+        stream.model = ECHO_MODEL
         text = self.answer(request)
         words = text.split(" ")
         pause = ai_settings.AI_OFFLINE_DELAY_MS / 1000 / max(len(words), 1)

@@ -9,6 +9,7 @@ import pytest
 
 from ai.usage.events import STATUS_OK
 from tests.api.conftest import CHAT, COMPLETIONS, ROUTED, STATUS
+from tests.api.sse_client import parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,17 +84,20 @@ async def test_routed_chat_reports_its_complexity(api, usage_events):
     body = _ok(await api.post(ROUTED, {"prompt": "hi", "complexity": "complex"}))
     assert set(body) == RESPONSE_KEYS | {"complexity"}
     assert body["complexity"] == "complex"
-    # No real provider is configured in tests: the route's first target is served offline.
-    assert body["provider"] == "offline"
-    assert body["model"] == "claude-sonnet-4-5-20250929"
+    # No real provider is configured in tests: the route's first target is served offline,
+    # and says so: the model that answered is the offline one, not the route's real model.
+    assert (body["provider"], body["model"]) == ("offline", "offline-echo")
+    assert body["content"] == "[offline:claude-sonnet-4-5-20250929] You said: hi"
     [event] = usage_events
     assert (event.endpoint, event.complexity) == ("chat_routed", "complex")
+    assert (event.provider, event.model) == ("offline", "offline-echo")
+    assert event.requested_model == "claude-sonnet-4-5-20250929"
 
 
 async def test_routed_chat_defaults_to_moderate(api):
     body = _ok(await api.post(ROUTED, {"prompt": "hi"}))
     assert body["complexity"] == "moderate"
-    assert body["model"] == "gpt-4o"
+    assert body["content"].startswith("[offline:gpt-4o]")
 
 
 async def test_null_means_not_given(api):
@@ -117,8 +121,18 @@ async def test_null_means_not_given(api):
 
 async def test_model_override(api):
     body = _ok(await api.post(CHAT, {"prompt": "hi", "model": "offline-large"}))
-    assert body["model"] == "offline-large"
+    assert body["model"] == "offline-echo"
     assert body["content"].startswith("[offline:offline-large]")
+
+
+async def test_offline_stream_reports_the_offline_model(api, usage_events):
+    response = await api.post(ROUTED, {"prompt": "hi", "complexity": "simple", "stream": True})
+    assert response.status_code == 200
+    frames = parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
+    done = next(f.json() for f in frames if f.data.startswith('{"type":"done"'))
+    assert (done["provider"], done["model"]) == ("offline", "offline-echo")
+    [event] = usage_events
+    assert (event.model, event.requested_model) == ("offline-echo", "gpt-4o-mini")
 
 
 async def test_provider_override_on_routed_chat(api, scripted_provider):
@@ -137,10 +151,10 @@ async def test_json_with_charset_is_accepted(api):
 async def test_cost_is_a_decimal_string_or_null(api, monkeypatch):
     from decimal import Decimal
 
-    async def priced(provider, model, usage, at=None):
-        return Decimal("0.000125") if provider == "offline" else None
+    async def priced(provider, model, usage, at=None, requested_model=""):
+        return (Decimal("0.000125") if provider == "offline" else None), ""
 
-    monkeypatch.setattr("ai.usage.pricing.cost_of", priced)
+    monkeypatch.setattr("ai.usage.pricing.cost_with_fallback", priced)
     body = _ok(await api.post(CHAT, {"prompt": "hi"}))
     assert body["cost"] == "0.000125"
 
@@ -149,7 +163,7 @@ async def test_a_failing_price_lookup_does_not_fail_the_request(api, monkeypatch
     async def broken(*args, **kwargs):
         raise RuntimeError("price table unavailable")
 
-    monkeypatch.setattr("ai.usage.pricing.cost_of", broken)
+    monkeypatch.setattr("ai.usage.pricing.cost_with_fallback", broken)
     body = _ok(await api.post(CHAT, {"prompt": "hi"}))
     assert body["cost"] is None
     assert usage_events[0].status == STATUS_OK
