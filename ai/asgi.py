@@ -1,86 +1,125 @@
-"""Serving the gateway's API without the browser middleware stack.
+"""The gateway's ASGI entry point: the project's own handler, with an opt-in fast path.
 
-Django's standard middleware (sessions, CSRF, authentication, messages) is written for sync code:
-under ASGI each one costs two thread hops per request, several times what a gateway view costs.
-JWT-authenticated JSON endpoints use none of it. :func:`gateway_application` puts a lean Django
-handler (same project, same URLconf, its own short middleware list) in front of the API paths and
-leaves every other path (admin, docs) to the ordinary handler::
+::
 
     # asgi.py
+    import os
     from django.core.asgi import get_asgi_application
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myproject.settings")
     django_app = get_asgi_application()
-    from ai.asgi import gateway_application
+    from ai.asgi import gateway_application  # after Django is set up
     application = gateway_application(django_app)
+
+By default every request, the gateway's included, goes through ``django_app``: the host's
+``MIDDLEWARE``, its request signals, everything as Django does it. :func:`gateway_application`
+adds the ASGI lifespan (startup preloading, a clean shutdown).
+
+With ``AI_API_MIDDLEWARE = [...]`` (middleware paths) the host opts into a fast path: a request
+whose URL resolves (with the project's URLconf, wherever ``ai.urls`` is included) to one of the
+app's own views goes through :class:`LeanASGIHandler`, with exactly that middleware list and no
+per-request thread-sensitive context; every other request still goes through ``django_app``.
+``python manage.py check`` names the host middleware the fast path would skip (``ai.W010``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import gc
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core import signals
 from django.core.asgi import get_asgi_application
-from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpResponseBase
-from django.urls import URLResolver, get_resolver, set_script_prefix, set_urlconf
+from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_urlconf
 
-DEFAULT_API_MIDDLEWARE = ("ai.middleware.allowed_hosts_middleware",)
-#: The app's own API paths (ai.urls included at the root): all JWT-authenticated JSON/SSE views.
-API_PREFIXES = ("/api/v1/app/ai/", "/api/v1/openai/", "/api/v1/auth/")
+from ai._compat import django as compat
+from ai.middleware import ON_LOOP
+
+logger = logging.getLogger("ai.asgi")
+
 #: Django's receivers of request_started / request_finished that tidy the *current thread's*
 #: database connections. The event loop's thread has none (the gateway's database work runs in
-#: ai.db's thread pool), so on the lean handler they are skipped: about 18 µs per request, most
-#: of it asgiref Local look-ups. Every other receiver (a host's, a library's) still runs.
+#: ai.db's pool threads, which tidy their own), so when they are a signal's only sync receivers
+#: the lean handler skips them and the thread hop they would cost.
 LOOP_THREAD_NOOPS = frozenset({close_old_connections, reset_queries})
 
 
 async def send_signal(signal: Signal, sender: Any, **named: Any) -> None:
-    """``signal.send`` / ``asend`` minus :data:`LOOP_THREAD_NOOPS`, from the event loop: sync
-    receivers inline (Django's own request signals do no I/O), async ones awaited."""
+    """Send a request signal from the event loop, each receiver where it expects to run.
+
+    If any sync receiver other than :data:`LOOP_THREAD_NOOPS` is connected (a host's audit or
+    tenant receiver, say), the signal goes through Django's ``asend``: all sync receivers
+    together in a thread, async ones awaited, exactly as Django's handler sends it. Otherwise
+    only the async receivers are awaited, with no thread hop."""
     if not signal.receivers:
         return
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    for receiver in sync_receivers:
-        if receiver not in LOOP_THREAD_NOOPS:
-            receiver(signal=signal, sender=sender, **named)
+    receivers = compat.live_receivers(signal, sender)
+    if receivers is None:
+        await signal.asend(sender=sender, **named)
+        return
+    sync_receivers, async_receivers = receivers
+    if any(receiver not in LOOP_THREAD_NOOPS for receiver in sync_receivers):
+        await signal.asend(sender=sender, **named)
+        return
     for receiver in async_receivers:
         await receiver(signal=signal, sender=sender, **named)
 
 
-@functools.lru_cache(maxsize=256)
-def _resolve(resolver: URLResolver, path: str) -> Any:
+def is_gateway_view(match: ResolverMatch) -> bool:
+    """Whether a resolved URL is one of the app's own API views (``AsyncAPIView`` subclasses
+    carry ``ai_gateway_view = True``)."""
+    view_class = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    return bool(getattr(view_class, "ai_gateway_view", False))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:
     # Keyed by the resolver object: a changed ROOT_URLCONF (or request.urlconf) is a new key.
-    # A path that does not resolve raises Resolver404, which is not cached.
-    return resolver.resolve(path)
+    try:
+        return resolver.resolve(path)
+    except Resolver404:
+        return None
+
+
+def resolve_gateway_view(scope: dict) -> ResolverMatch | None:
+    """The match of an HTTP request's path, if it is one of the app's views, from the
+    project's root URLconf (a middleware that sets ``request.urlconf`` runs too late to count)."""
+    script_name = get_script_prefix(scope)
+    path = scope["path"]
+    path_info = path.removeprefix(script_name) if script_name else path
+    try:
+        match = _resolve(get_resolver(), path_info)
+    except Exception:  # a broken URLconf: the ordinary handler reports it
+        return None
+    return match if match is not None and is_gateway_view(match) else None
 
 
 class LeanASGIHandler(ASGIHandler):
-    """Django's ASGI handler with its own middleware list instead of ``settings.MIDDLEWARE``,
-    and the request signals sent inline.
+    """Django's ASGI handler for the app's own views, with its own middleware list.
 
-    Django's handler sends ``request_started`` / ``request_finished`` through ``asend`` and
-    closes the response through ``sync_to_async``: Django's own receivers are sync, so that is
-    three thread hops per request (each starting a thread for the request's thread-sensitive
-    context), about a millisecond. Their work here is free: they close the database connections
-    of the current thread, and the event loop's thread has none (the gateway's database work
-    runs in the thread pool, see ``ai.db``). So they run inline, in the loop.
+    Differences from Django's handler, each to save thread hops (about 0.3 ms each under load):
+
+    * ``middleware`` instead of ``settings.MIDDLEWARE``; Django's pure middlewares in it run in
+      the loop (``ai.middleware.ON_LOOP``);
+    * no per-request ``ThreadSensitiveContext``: the host's sync middleware and sync request
+      receivers run on asgiref's one shared sync thread rather than a thread per request;
+    * request signals through :func:`send_signal`, the response closed on the loop.
     """
 
-    def __init__(self, middleware: Sequence[str] = DEFAULT_API_MIDDLEWARE) -> None:
-        self.middleware = list(middleware)
+    def __init__(self, middleware: Sequence[str]) -> None:
+        self.middleware = [ON_LOOP.get(path, path) for path in middleware]
         super().__init__()
 
     def load_middleware(self, is_async: bool = False) -> None:
-        # BaseHandler.load_middleware reads settings.MIDDLEWARE; swap it only while building
-        # the chain (at construction, before any request is served).
+        # BaseHandler.load_middleware reads settings.MIDDLEWARE: swap it only while building
+        # the chain (once, when the application is built, before any request is served).
         saved = settings.MIDDLEWARE
         settings.MIDDLEWARE = self.middleware
         try:
@@ -88,100 +127,60 @@ class LeanASGIHandler(ASGIHandler):
         finally:
             settings.MIDDLEWARE = saved
 
-    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
-        # Django 5.2's ASGIHandler.handle, with signals.*.asend and sync_to_async(close) inline.
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
-        set_script_prefix(get_script_prefix(scope))
-        await send_signal(signals.request_started, self.__class__, scope=scope)
-        request, error_response = self.create_request(scope, body_file)
-        if request is None:
-            body_file.close()
-            await self.send_response(error_response, send)
-            error_response.close()
-            return
-
-        async def process_request() -> Any:
-            response = await self.run_get_response(request)
-            # A CancelledError here: the client went away while the response was being sent.
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.send_response(response, send)
-            return response
-
-        # As Django does: a client disconnect while the response is produced cancels it.
-        tasks = [
-            asyncio.create_task(self.listen_for_disconnect(receive)),
-            asyncio.create_task(process_request()),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            if task.done():
-                try:
-                    task.result()
-                except RequestAborted:
-                    pass
-                except AssertionError:
-                    body_file.close()
-                    raise
-            else:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        try:
-            response = tasks[1].result()
-        except asyncio.CancelledError:
-            await send_signal(signals.request_finished, self.__class__)
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        # ASGIHandler.__call__ minus ThreadSensitiveContext (only http reaches this handler).
+        if compat.HANDLE_OK:
+            await compat.handle(
+                self, scope, receive, send, send_signal=send_signal, close=self.close_response
+            )
         else:
-            await self.close_response(response)
-        body_file.close()
+            await self.handle(scope, receive, send)
 
     async def close_response(self, response: HttpResponseBase) -> None:
-        # HttpResponseBase.close(), with request_finished sent through send_signal.
-        for closer in response._resource_closers:
-            with contextlib.suppress(Exception):
-                closer()
-        response._resource_closers.clear()
-        response.closed = True
-        await send_signal(signals.request_finished, response._handler_class)
+        async def finished(sender: Any) -> None:
+            await send_signal(signals.request_finished, sender)
+
+        await compat.close_response(response, finished)
 
     def resolve_request(self, request: Any) -> Any:
-        """BaseHandler.resolve_request, with the match cached per resolver and path (the API
-        has a handful of paths; resolving one walks the project's URLconf, ~18 µs)."""
+        """BaseHandler.resolve_request, reusing the match the routing decision cached."""
         if hasattr(request, "urlconf"):
             set_urlconf(request.urlconf)
             resolver = get_resolver(request.urlconf)
         else:
             resolver = get_resolver()
         match = _resolve(resolver, request.path_info)
+        if match is None:
+            raise Resolver404({"path": request.path_info})
         request.resolver_match = match
         return match
 
 
-def gateway_application(
-    django_app: Any | None = None,
-    *,
-    prefix: str | tuple[str, ...] = API_PREFIXES,
-    middleware: Sequence[str] = DEFAULT_API_MIDDLEWARE,
-    preload: bool = True,
-) -> Any:
-    """An ASGI application: ``prefix`` paths (one or a tuple) through :class:`LeanASGIHandler`,
-    everything else through ``django_app`` (the project's ordinary handler). With ``preload``,
-    the configured providers' SDKs are imported now rather than inside the first request's
-    event loop."""
+def api_middleware() -> list[str] | None:
+    """``AI_API_MIDDLEWARE``: None (every request through the project's handler) or the
+    middleware list of the fast path."""
+    value = getattr(settings, "AI_API_MIDDLEWARE", None)
+    return None if value is None else list(value)
+
+
+def gateway_application(django_app: Any | None = None, *, preload: bool = True) -> Any:
+    """The project's ASGI application (``django_app``, default ``get_asgi_application()``)
+    with the ASGI lifespan, and with ``AI_API_MIDDLEWARE`` set the fast path for the app's
+    views. With ``preload``, the configured providers' SDKs are imported now rather than inside
+    the first request."""
     full = django_app or get_asgi_application()
-    lean = LeanASGIHandler(middleware)
+    middleware = api_middleware()
+    lean = LeanASGIHandler(middleware) if middleware is not None else None
     if preload:
         from ai.services.factory import preload_providers
 
         preload_providers()
 
     async def application(scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(prefix):
-            await lean(scope, receive, send)
-        elif scope["type"] == "lifespan":
+        if scope["type"] == "lifespan":
             await lifespan(receive, send)
+        elif lean is not None and scope["type"] == "http" and resolve_gateway_view(scope):
+            await lean(scope, receive, send)
         else:
             await full(scope, receive, send)
 
@@ -203,21 +202,19 @@ async def lifespan(receive: Any, send: Any) -> None:
 
 
 async def startup() -> None:
-    """Load now what the first request would (the URLconf with every view, the JWT backend),
-    then, with ``AI_GC_FREEZE``, freeze what is alive.
+    """Load now what the first request would (the URLconf with every view, the JWT backend).
+    With ``AI_GC_FREEZE = True`` (off by default: the heap is the host's), then move every
+    object alive into the collector's permanent generation.
 
     Django, DRF and three vendor SDKs leave about a million long-lived objects, and every full
     (generation 2) collection walks all of them: measured in-process, 11 collections of ~155 ms
-    in 10,000 requests, a quarter of the gateway's CPU and its p99 latency at c=50.
-    ``gc.freeze()`` moves them to the permanent generation, which collections skip: 690 ->
-    558 µs of CPU per request, pauses ~20 ms. Objects made later are collected as usual.
+    in 10,000 requests. ``gc.freeze()`` makes collections skip them (690 -> 558 µs of CPU per
+    request at the time, pauses ~20 ms). Objects made later are collected as usual.
     """
-    from ai.conf import ai_settings
-
     get_resolver().url_patterns  # noqa: B018  (imports the URLconf and every view)
     import rest_framework_simplejwt.state  # noqa: F401  (the token backend: jwt, its crypto)
 
-    if ai_settings.AI_GC_FREEZE:
+    if getattr(settings, "AI_GC_FREEZE", False):
         gc.collect()
         gc.freeze()
 

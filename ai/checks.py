@@ -39,3 +39,87 @@ def check_ai_settings(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+#: Host middleware that only serves browser views (sessions, CSRF, login, messages): the
+#: gateway's token-authenticated JSON API does not need it, so the fast path may skip it.
+BROWSER_ONLY_MIDDLEWARE = frozenset(
+    {
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    }
+)
+
+
+@register()
+def check_api_middleware(app_configs=None, **kwargs):
+    """ai.W010: with ``AI_API_MIDDLEWARE`` set, each host middleware that the gateway's views
+    would skip and that may change responses (security headers, CORS, the host's own)."""
+    from django.conf import settings
+
+    api_middleware = getattr(settings, "AI_API_MIDDLEWARE", None)
+    if api_middleware is None:
+        return []
+    listed = set(api_middleware)
+    return [
+        Warning(
+            f"{path} is in MIDDLEWARE but not in AI_API_MIDDLEWARE: the gateway's API "
+            "responses skip it.",
+            hint=f"Add {path!r} to AI_API_MIDDLEWARE (in MIDDLEWARE's order), or remove "
+            "AI_API_MIDDLEWARE so that every request goes through MIDDLEWARE.",
+            id="ai.W010",
+        )
+        for path in settings.MIDDLEWARE
+        if path not in listed and path not in BROWSER_ONLY_MIDDLEWARE
+    ]
+
+
+@register()
+def check_server(app_configs=None, **kwargs):
+    """ai.W020: the gateway is async and streams: it wants an ASGI server."""
+    from django.conf import settings
+
+    if getattr(settings, "ASGI_APPLICATION", None):
+        return []
+    return [
+        Warning(
+            "ASGI_APPLICATION is not set: the AI gateway is meant to be served by an ASGI "
+            "server. Under WSGI (runserver, gunicorn's sync workers) each request, streams "
+            "included, holds a worker thread until it ends.",
+            hint="Serve the project with an ASGI server, e.g. `uvicorn myproject.asgi:"
+            "application` with the asgi.py of the README's install section, and set "
+            'ASGI_APPLICATION = "myproject.asgi.application".',
+            id="ai.W020",
+        )
+    ]
+
+
+@register()
+def check_docs(app_configs=None, **kwargs):
+    """ai.W030: the API docs page (``ai.docs_urls``) loads Swagger UI from
+    drf-spectacular-sidecar's static files."""
+    import sys
+
+    from django.apps import apps
+    from django.urls import get_resolver
+
+    if apps.is_installed("drf_spectacular_sidecar"):
+        return []
+    try:
+        get_resolver().url_patterns  # noqa: B018  (imports the URLconf)
+    except Exception:  # Django's own URL checks report a broken URLconf
+        return []
+    if "ai.docs_urls" not in sys.modules:
+        return []
+    return [
+        Warning(
+            "drf_spectacular_sidecar is not in INSTALLED_APPS: the gateway's API docs page "
+            "(ai.docs_urls) cannot load Swagger UI's files.",
+            hint='Add "drf_spectacular_sidecar" to INSTALLED_APPS (it is installed with the '
+            "app), or do not include ai.docs_urls.",
+            id="ai.W030",
+        )
+    ]

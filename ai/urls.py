@@ -1,7 +1,8 @@
-"""The app's URLs. Include them at the root of a project: ``path("", include("ai.urls"))``."""
+"""The app's API. Include it at the root of a project, ``path("", include("ai.urls"))``, or
+under a prefix, ``path("llm/", include("ai.urls"))`` (then every path below starts with
+``/llm/``). The schema and docs page are separate and optional: ``ai.docs_urls``."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ai.api import openai_compat, usage, views
 from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
@@ -22,6 +23,4 @@ urlpatterns = [
         name="openai_chat_completions",
     ),
     path("api/v1/openai/models", openai_compat.OpenAIModelsView.as_view(), name="openai_models"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="ai:schema"), name="docs"),
 ]

@@ -16,5 +16,5 @@ if os.environ.get("SERVE_STATIC", "true").lower() in ("1", "true", "yes"):
 
 from ai.asgi import gateway_application  # noqa: E402  (after Django is set up)
 
-# The AI API paths skip the browser middleware stack (see ai/asgi.py); admin and docs keep it.
+# The ASGI lifespan, and (settings.AI_API_MIDDLEWARE) the gateway's views on the fast path.
 application = gateway_application(django_application)

@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("ai.urls")),
+    path("api/", include("ai.docs_urls")),
 ]

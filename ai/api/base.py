@@ -6,6 +6,9 @@ negotiate content, authenticate (awaiting ``aauthenticate`` where an authenticat
 check permissions and throttles, await the handler, turn any exception into the gateway's JSON
 error (``ai.api.errors``), and add ``X-Request-ID`` to every response.
 
+Under a WSGI server the whole dispatch runs on one background event loop per process
+(``ai.api.wsgi``), so that a stream outlives the request's own short-lived loop.
+
 Handlers return Django ``HttpResponse`` objects (see :func:`json_response`); a DRF ``Response``
 also works but is rendered by Django in a worker thread.
 """
@@ -17,6 +20,7 @@ from typing import Any, ClassVar
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from rest_framework import exceptions
@@ -26,10 +30,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ai.api import wsgi
 from ai.api.authentication import GatewayJWTAuthentication
 from ai.api.errors import JSON, InvalidRequest, error_response
 from ai.api.parsers import ORJSONParser, body_limit, too_large
 from ai.api.renderers import EventStreamRenderer, ORJSONRenderer
+from ai.api.schema import GatewayAutoSchema
 from ai.ids import new_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -67,7 +73,12 @@ class FastContentNegotiation(DefaultContentNegotiation):
 class AsyncAPIView(APIView):
     """Base of the gateway's views: async handlers (``async def get/post``), JWT required."""
 
+    #: Marks the app's own API views: ``ai.asgi`` serves these on the fast path when the host
+    #: sets ``AI_API_MIDDLEWARE``, decided from the resolved URL.
+    ai_gateway_view: ClassVar[bool] = True
     view_is_async = True
+    # The app's own schema class, whatever the host's REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"].
+    schema = GatewayAutoSchema()
     renderer_classes: ClassVar[list] = [ORJSONRenderer, EventStreamRenderer]
     parser_classes: ClassVar[list] = [ORJSONParser]
     authentication_classes: ClassVar[list] = [GatewayJWTAuthentication]
@@ -79,7 +90,20 @@ class AsyncAPIView(APIView):
     #: uuid4 hex, set per request; also the usage record's request id.
     request_id: str
 
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        view = super().as_view(**initkwargs)
+        # Token-authenticated API: Django's LoginRequiredMiddleware must not redirect it to a
+        # login page (DRF already exempts it from CSRF).
+        view.login_required = False
+        return view
+
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        if not isinstance(request, ASGIRequest) and not wsgi.on_background_loop():
+            return await wsgi.run(self._dispatch(request, *args, **kwargs))
+        return await self._dispatch(request, *args, **kwargs)
+
+    async def _dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.args = args
         self.kwargs = kwargs
         self.request_id = new_request_id()

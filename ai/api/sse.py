@@ -21,7 +21,7 @@ orjson never writes a raw newline inside a JSON value, so every payload fits one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -63,10 +63,14 @@ def error_frame(code: str, message: str, request_id: str) -> bytes:
 class SSEResponse(StreamingHttpResponse):
     """A ``text/event-stream`` response over an async iterator of ready-made frames (bytes).
 
-    Django's ASGI handler closes the iterator it consumes when the client disconnects, but it
-    consumes ``__aiter__``'s wrapper, not the frames' generator itself. ``__aiter__`` here closes
-    the frames' generator explicitly, so its ``finally`` (closing the upstream, recording usage)
-    runs at once rather than whenever the garbage collector gets to it.
+    * Django's ASGI handler closes the iterator it consumes when the client disconnects, but it
+      consumes ``__aiter__``'s wrapper, not the frames' generator itself. ``__aiter__`` here
+      closes the frames' generator explicitly, so its ``finally`` (closing the upstream,
+      recording usage) runs at once rather than whenever the garbage collector gets to it.
+    * A middleware may replace ``streaming_content`` (GZipMiddleware wraps it): then that is
+      what is sent, and the frames' generator is still closed at the end.
+    * Under WSGI, ``__iter__`` relays the frames from the loop the view ran on
+      (``ai.api.wsgi``); Django's own would read them to the end first, in a new loop.
     """
 
     def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
@@ -74,8 +78,25 @@ class SSEResponse(StreamingHttpResponse):
         self["Cache-Control"] = "no-cache"
         self["X-Accel-Buffering"] = "no"
         self._frames = frames
+        self._wrapped = False
+
+    @property
+    def streaming_content(self) -> Any:
+        return StreamingHttpResponse.streaming_content.fget(self)  # type: ignore[attr-defined]
+
+    @streaming_content.setter
+    def streaming_content(self, value: Any) -> None:
+        self._wrapped = True
+        StreamingHttpResponse.streaming_content.fset(self, value)  # type: ignore[attr-defined]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         async with aclosing(self._frames) as frames:  # type: ignore[type-var]
+            if self._wrapped:
+                frames = super().__aiter__()
             async for frame in frames:
                 yield frame
+
+    def __iter__(self) -> Iterator[bytes]:
+        from ai.api import wsgi
+
+        return wsgi.iterate(self.__aiter__())

@@ -1,9 +1,12 @@
-"""ai.asgi's lean handler, driven as an ASGI application: what it skips must not change what a
-host sees (its request signals, its URLconf), and the request ids it hands out."""
+"""ai.asgi's application, driven as an ASGI application, by default and with the fast path
+(``AI_API_MIDDLEWARE``): what the fast path skips must not change what a host sees (its request
+signals, where its receivers run, its URLconf, its middleware's effect), and the request ids it
+hands out."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
 
 import orjson
@@ -14,8 +17,10 @@ from django.http import JsonResponse
 from django.test import override_settings
 from django.urls import path
 
+from ai._compat import django as compat
 from ai.asgi import gateway_application
 from ai.ids import new_request_id
+from tests.api.sse_client import parse_sse, split_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,8 +33,16 @@ async def _moved(request):
 urlpatterns = [path("api/v1/app/ai/status", _moved)]
 
 
-async def call(app, path: str, *, token: str | None = None, body: bytes = b"", method="GET"):
-    headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
+async def call(
+    app,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes = b"",
+    method="GET",
+    extra: tuple = (),
+):
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json"), *extra]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     scope = {
@@ -65,15 +78,34 @@ async def call(app, path: str, *, token: str | None = None, body: bytes = b"", m
     return status, dict(sent[0]["headers"]), content
 
 
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["default", "fast"])
+def app(request, settings):
+    """The application by default, and with the fast path (no middleware listed)."""
+    settings.AI_API_MIDDLEWARE = None if request.param == "default" else []
+    return gateway_application(get_asgi_application(), preload=False)
+
+
 @pytest.fixture
-def app():
+def lean_app(settings):
+    settings.AI_API_MIDDLEWARE = []
     return gateway_application(get_asgi_application(), preload=False)
 
 
 async def test_host_request_signals_still_fire(app, token):
+    """Both signals reach sync and async receivers; sync ones run in a thread, not the loop
+    (a receiver may use the ORM)."""
     seen = []
 
     def sync_receiver(sender, **kwargs):
+        assert not _in_loop()
         seen.append(("sync", "started" if "scope" in kwargs else "finished"))
 
     async def async_receiver(sender, **kwargs):
@@ -94,14 +126,71 @@ async def test_host_request_signals_still_fire(app, token):
     )
 
 
-async def test_cached_url_resolution_follows_a_changed_urlconf(app, token):
+async def test_the_public_fallbacks_serve_the_same(lean_app, token, monkeypatch):
+    """When a Django release changes what ai._compat.django relies on, the lean handler runs
+    on Django's public API (its own handle(), Signal.asend, response.close)."""
+    for flag in ("HANDLE_OK", "LIVE_RECEIVERS_OK", "CLOSE_OK"):
+        monkeypatch.setattr(compat, flag, False)
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append(_in_loop())
+
+    signals.request_started.connect(receiver)
+    signals.request_finished.connect(receiver)
+    try:
+        status, headers, _ = await call(lean_app, "/api/v1/app/ai/status", token=token)
+    finally:
+        signals.request_started.disconnect(receiver)
+        signals.request_finished.disconnect(receiver)
+    assert status == 200 and headers[b"X-Request-ID"]
+    assert seen == [False, False]
+
+
+async def test_cached_url_resolution_follows_a_changed_urlconf(lean_app, token):
+    app = lean_app
     status, _, _ = await call(app, "/api/v1/app/ai/status", token=token)
     assert status == 200
     with override_settings(ROOT_URLCONF=__name__):
+        # Not one of the app's views any more: the ordinary handler serves it.
         status, _, content = await call(app, "/api/v1/app/ai/status", token=token)
         assert (status, orjson.loads(content)) == (299, {"moved": True})
     status, _, _ = await call(app, "/api/v1/app/ai/status", token=token)
     assert status == 200
+
+
+PURE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+
+@pytest.mark.parametrize("api_middleware", [None, PURE])
+async def test_pure_middleware_on_the_fast_path_and_a_gzipped_stream(
+    settings, token, api_middleware
+):
+    """Django's pure middlewares do on the fast path (in the loop) what they do in MIDDLEWARE;
+    GZipMiddleware's wrapped stream is what is sent, and it decompresses to whole frames."""
+    settings.MIDDLEWARE = PURE
+    settings.AI_API_MIDDLEWARE = api_middleware
+    app = gateway_application(get_asgi_application(), preload=False)
+    body = orjson.dumps({"prompt": "squeeze this stream " * 20, "stream": True})
+    status, headers, content = await call(
+        app,
+        "/api/v1/app/ai/chat",
+        token=token,
+        body=body,
+        method="POST",
+        extra=((b"accept-encoding", b"gzip"),),
+    )
+    assert status == 200
+    assert headers[b"X-Content-Type-Options"] == b"nosniff"
+    assert headers[b"X-Frame-Options"] == b"DENY"
+    assert headers[b"Content-Encoding"] == b"gzip"
+    deltas, _done, finished, error = split_stream(parse_sse(gzip.decompress(content)))
+    assert finished and error is None and len(deltas) > 20
 
 
 async def test_unknown_api_path_is_404_every_time(app, token):
@@ -110,7 +199,7 @@ async def test_unknown_api_path_is_404_every_time(app, token):
         assert status == 404
 
 
-async def test_json_body_and_request_id_through_the_lean_handler(app, token):
+async def test_json_body_and_request_id(app, token):
     body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "provider": "offline"})
     status, headers, content = await call(
         app, "/api/v1/app/ai/completions", token=token, body=body, method="POST"
@@ -151,11 +240,15 @@ async def _lifespan(app, events: list[str]) -> list[dict]:
     return sent
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-async def test_startup_freezes_the_heap_only_when_asked(app, settings, freeze):
+@pytest.mark.parametrize("freeze", [True, False, None])
+async def test_startup_freezes_the_heap_only_when_asked(lean_app, settings, freeze):
     import gc
 
-    settings.AI_GC_FREEZE = freeze
+    app = lean_app
+    if freeze is None:
+        del settings.AI_GC_FREEZE  # the default: the host's heap is left alone
+    else:
+        settings.AI_GC_FREEZE = freeze
     gc.unfreeze()
     try:
         sent = await _lifespan(app, ["startup", "shutdown"])
@@ -166,4 +259,4 @@ async def test_startup_freezes_the_heap_only_when_asked(app, settings, freeze):
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]
-    assert (frozen > 10_000) is freeze
+    assert (frozen > 10_000) is bool(freeze)

@@ -1,0 +1,181 @@
+"""Django internals the gateway's lean ASGI handler (:mod:`ai.asgi`) uses, checked at import.
+
+What is private here, and why:
+
+* ``Signal._live_receivers(sender)``: the receivers of ``request_started`` / ``request_finished``
+  split into sync and async, so that Django's own two sync receivers (which tidy the current
+  thread's database connections; the event loop's thread has none) can be skipped and the
+  signal sent without a thread hop when nothing else listens.
+* ``ASGIHandler.handle``: :func:`handle` below is a copy of Django 5.2's, with the two signal
+  sends and the response's ``close()`` made by the caller (so they can skip that thread hop too).
+* ``HttpResponseBase._resource_closers`` / ``_handler_class``: what ``response.close()`` does,
+  done on the loop (:func:`close_response`).
+
+Each has a check (the attribute exists; the copied source hashes to the release it was copied
+from). When one fails, a warning is logged once and the public path takes over: ``Signal.asend``,
+Django's own ``ASGIHandler.handle``, ``sync_to_async(response.close)``. Correct, a thread hop
+slower. ``tests/compat/test_django.py`` fails when any check does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.dispatch import Signal
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
+
+logger = logging.getLogger("ai.compat")
+
+#: sha256 of ``inspect.getsource`` of what was copied, in the release it was copied from
+#: (Django 5.2.x). A new release that changes either makes the copy stale: fall back.
+HANDLE_SHA256 = "98faeb5bef800331e6a8002fbc96b30e4122a23438ae45a047190a531ea11323"
+CLOSE_SHA256 = "84589f5b23acbb23aa9010f3506ef411b72b1053f2fc2764590e2b3bf3470438"
+
+
+def _source_sha256(func: Callable) -> str | None:
+    try:
+        return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
+    except (OSError, TypeError):  # no source (a frozen or compiled install)
+        return None
+
+
+def _check_live_receivers() -> bool:
+    probe = Signal()
+    probe.connect(_probe_receiver, weak=False)
+    try:
+        sync_receivers, async_receivers = probe._live_receivers(None)
+    except Exception:
+        return False
+    return list(sync_receivers) == [_probe_receiver] and list(async_receivers) == []
+
+
+def _probe_receiver(**kwargs: Any) -> None:
+    return None
+
+
+def _check_close() -> bool:
+    response = HttpResponse()
+    return (
+        _source_sha256(HttpResponseBase.close) == CLOSE_SHA256
+        and isinstance(getattr(response, "_resource_closers", None), list)
+        and hasattr(response, "_handler_class")
+    )
+
+
+#: Whether each internal is usable as written (checked once, at import).
+LIVE_RECEIVERS_OK = _check_live_receivers()
+HANDLE_OK = _source_sha256(ASGIHandler.handle) == HANDLE_SHA256
+CLOSE_OK = _check_close()
+
+for _name, _ok, _fallback in (
+    ("Signal._live_receivers", LIVE_RECEIVERS_OK, "Signal.asend"),
+    ("ASGIHandler.handle", HANDLE_OK, "Django's own ASGIHandler.handle"),
+    ("HttpResponseBase.close", CLOSE_OK, "sync_to_async(response.close)"),
+):
+    if not _ok:
+        logger.warning(
+            "ai: this Django release changed %s; the gateway's lean handler uses %s instead "
+            "(correct, one thread hop slower per request). Update ai/_compat/django.py.",
+            _name,
+            _fallback,
+        )
+
+
+def live_receivers(signal: Signal, sender: Any) -> tuple[list, list] | None:
+    """``(sync_receivers, async_receivers)`` of ``signal`` for ``sender``, or None when this
+    Django has no usable ``_live_receivers`` (then send with ``signal.asend``)."""
+    if not LIVE_RECEIVERS_OK:
+        return None
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return list(sync_receivers), list(async_receivers)
+
+
+async def close_response(
+    response: HttpResponseBase, finished: Callable[[Any], Awaitable[None]]
+) -> None:
+    """``response.close()`` on the loop: its resource closers run inline (they close files and
+    iterators), then ``await finished(handler_class)`` sends ``request_finished``. A response
+    class with its own ``close()``, or a Django whose ``close()`` changed, is closed as Django
+    does: ``sync_to_async(response.close)``."""
+    if not CLOSE_OK or type(response).close is not HttpResponseBase.close:
+        await sync_to_async(response.close)()
+        return
+    for closer in response._resource_closers:
+        with contextlib.suppress(Exception):
+            closer()
+    response._resource_closers.clear()
+    response.closed = True
+    await finished(response._handler_class)
+
+
+async def handle(
+    handler: ASGIHandler,
+    scope: dict,
+    receive: Callable,
+    send: Callable,
+    *,
+    send_signal: Callable[..., Awaitable[None]],
+    close: Callable[[HttpResponseBase], Awaitable[None]],
+) -> None:
+    """Django 5.2's ``ASGIHandler.handle`` with ``signals.*.asend`` replaced by
+    ``send_signal(signal, sender, **named)`` and ``sync_to_async(response.close)()`` by
+    ``close(response)``. Only called when :data:`HANDLE_OK`."""
+    from django.core import signals
+
+    try:
+        body_file = await handler.read_body(receive)
+    except RequestAborted:
+        return
+    set_script_prefix(get_script_prefix(scope))
+    await send_signal(signals.request_started, handler.__class__, scope=scope)
+    request, error_response = handler.create_request(scope, body_file)
+    if request is None:
+        body_file.close()
+        await handler.send_response(error_response, send)
+        await close(error_response)
+        return
+
+    async def process_request() -> Any:
+        response = await handler.run_get_response(request)
+        # A CancelledError here: the client went away while the response was being sent.
+        with contextlib.suppress(asyncio.CancelledError):
+            await handler.send_response(response, send)
+        return response
+
+    # As Django does: a client disconnect while the response is produced cancels it.
+    tasks = [
+        asyncio.create_task(handler.listen_for_disconnect(receive)),
+        asyncio.create_task(process_request()),
+    ]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        if task.done():
+            try:
+                task.result()
+            except RequestAborted:
+                pass
+            except AssertionError:
+                body_file.close()
+                raise
+        else:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    try:
+        response = tasks[1].result()
+    except asyncio.CancelledError:
+        await send_signal(signals.request_finished, handler.__class__)
+    else:
+        await close(response)
+    body_file.close()
