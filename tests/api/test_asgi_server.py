@@ -1,5 +1,6 @@
 """The gateway under a real ASGI server (uvicorn on 127.0.0.1): concurrency, streaming over real
-HTTP, and a client that disconnects mid-stream."""
+HTTP, and a client that disconnects mid-stream. Each test runs twice: every request through
+the project's handler (the default) and the app's views on the fast path (AI_API_MIDDLEWARE)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.api.sse_client import parse_sse, split_stream
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def live(transactional_db):
+@pytest.fixture(params=["default", "fast"])
+def live(request, settings, transactional_db):
+    settings.AI_API_MIDDLEWARE = None if request.param == "default" else []
     server = LiveGateway().start()
     yield server
     server.stop()
