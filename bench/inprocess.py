@@ -1,11 +1,12 @@
 """The gateway's CPU per request without a server: ``python -m bench.inprocess openai``.
 
-Drives the example project's ASGI application directly (the production wiring: ``ai.asgi``'s
-lean handler, its startup, JWT auth, routing, the real provider and SDK, the usage ledger) with
-``-c`` requests in flight, against the fake upstream in another process on another core, and
-prints the process's CPU time per request. No server and no load generator share the
-measurement, so it is the steadiest number for comparing two versions of the hot path; what
-uvicorn adds is in ``bench/run.py``'s numbers. ``--profile FILE`` writes cProfile stats.
+Drives the example project's ASGI application directly (the production wiring: ``ai.asgi``
+with the project's ``AI_API_MIDDLEWARE``, its startup, JWT auth, routing, the real provider and
+SDK, the usage ledger) with ``-c`` requests in flight, against the fake upstream in another
+process on another core, and prints the process's CPU time per request. No server and no load
+generator share the measurement, so it is the steadiest number for comparing two versions of
+the hot path; what uvicorn adds is in ``bench/run.py``'s numbers. ``--profile FILE`` writes
+cProfile stats.
 
     python -m bench.inprocess openai -n 5000           # against a fake it starts on core 1
     python -m bench.inprocess anthropic --stream --upstream http://127.0.0.1:9100
@@ -46,14 +47,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upstream", help="a running fake upstream (default: start one)")
     p.add_argument("--database-url", help="default: a temporary SQLite file")
     p.add_argument("--profile", type=Path, help="write cProfile stats of the measured part")
+    p.add_argument(
+        "--settings",
+        default="gateway_project.settings",
+        help="settings module (bench.settings_full_stack: no AI_API_MIDDLEWARE; "
+        "bench.settings_bare: AI_API_MIDDLEWARE = [])",
+    )
     return p.parse_args(argv)
 
 
-def configure(upstream: str, database_url: str) -> None:
+def configure(upstream: str, database_url: str, settings_module: str) -> None:
     os.environ.update(
         sc.gateway_env(upstream=upstream, database_url=database_url, transport="aiohttp")
     )
     os.environ.pop("AI_HTTP_TRANSPORT")  # the app's default
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
 
 
 async def request(app, body: bytes, token: str, stream: bool) -> int:
@@ -193,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             fake, port = start_fake(ROOT, Path(tmp), "1" if (os.cpu_count() or 1) > 1 else None, 20)
             upstream = f"http://127.0.0.1:{port}"
         try:
-            configure(upstream, args.database_url or f"sqlite:///{tmp}/inprocess.sqlite3")
+            configure(
+                upstream, args.database_url or f"sqlite:///{tmp}/inprocess.sqlite3", args.settings
+            )
             if (os.cpu_count() or 1) > 1:
                 os.sched_setaffinity(0, {0})
             import uvloop
