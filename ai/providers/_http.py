@@ -15,7 +15,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
-from httpx2._client import ClientState
 
 from ai.conf import ai_settings
 from ai.exceptions import AIError, UpstreamConnectionError, UpstreamTimeoutError
@@ -30,11 +29,12 @@ except ImportError:  # pragma: no cover
 KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{4,})")
 
 
-def sanitize(text: str, *secrets: str | None, limit: int = 500) -> str:
+def sanitize(text: str, *secrets: object, limit: int = 500) -> str:
     """Upstream text fit for a client (the explanation of a 400, say): the configured keys and
     anything key-shaped removed, at most ``limit`` characters."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        # (a key may also be a callable that returns it: the openai SDK accepts one)
+        if isinstance(secret, str) and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
     return KEY_LIKE.sub("[redacted]", text)[:limit]
 
@@ -98,52 +98,3 @@ def transport_error(exc: BaseException, provider: str, model: str | None) -> AIE
                 model=model,
             )
     return None
-
-
-class LeanSend:
-    """Mixin for the providers' ``httpx2.AsyncClient`` classes: ``send`` straight to the
-    transport when the client has nothing for httpx2's layers to do.
-
-    ``AsyncClient.send`` runs every request through auth flows, redirect handling, event hooks,
-    cookie extraction, a stream wrapper for ``elapsed`` and a log call; the gateway's clients
-    configure none of them (no auth: the SDK sets the key header; redirects off; no hooks or
-    cookies), and that plumbing cost about 70 µs a request (py-spy, 8 % of a gateway request).
-    Any client that does configure one of them takes httpx2's own path.
-    """
-
-    async def send(  # type: ignore[override]
-        self,
-        request: httpx2.Request,
-        *,
-        stream: bool = False,
-        auth: Any = httpx2.USE_CLIENT_DEFAULT,
-        follow_redirects: Any = httpx2.USE_CLIENT_DEFAULT,
-    ) -> httpx2.Response:
-        client: Any = self
-        if (
-            auth is not httpx2.USE_CLIENT_DEFAULT
-            or follow_redirects is not httpx2.USE_CLIENT_DEFAULT
-            or client._auth is not None
-            or client.follow_redirects
-            or client._mounts
-            or client.cookies
-            or client._event_hooks["request"]
-            or client._event_hooks["response"]
-        ):
-            return await super().send(  # type: ignore[misc]
-                request, stream=stream, auth=auth, follow_redirects=follow_redirects
-            )
-        if client.is_closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        client._state = ClientState.OPENED
-        client._set_timeout(request)
-        response = await client._transport.handle_async_request(request)
-        response.request = request
-        response.default_encoding = client._default_encoding
-        if not stream:
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
-        return response

@@ -22,22 +22,17 @@ import httpx2
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from ai._compat import anthropic as anthropic_compat
+from ai._compat.httpx2 import LeanSend
 from ai.conf import ai_settings
 from ai.exceptions import (
     AIError,
-    ModelNotFoundError,
     ProviderNotConfiguredError,
-    RateLimitedError,
-    UpstreamAuthenticationError,
-    UpstreamBadRequestError,
     UpstreamConnectionError,
-    UpstreamError,
-    UpstreamPermissionError,
     UpstreamStreamError,
     UpstreamTimeoutError,
-    UpstreamUnavailableError,
 )
-from ai.providers._http import LeanSend, parse_retry_after, pool_limits, sanitize, transport_error
+from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
@@ -53,6 +48,7 @@ from ai.providers.base import (
     estimate_tokens,
     split_system,
 )
+from ai.providers.errors import status_error
 
 #: Passed explicitly: with ``base_url=None`` the SDK would read ``ANTHROPIC_BASE_URL``.
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -159,10 +155,12 @@ class AnthropicProvider(BaseLLMProvider):
         )
         # The constructor merges ANTHROPIC_CUSTOM_HEADERS from the environment into every
         # request, with no opt-out; we passed no default headers, so drop whatever it added.
-        client._custom_headers = {}
+        anthropic_compat.forget_environment(client)
         return client
 
-    def _client(self) -> anthropic.AsyncAnthropic:
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """This event loop's SDK client."""
         return self._clients.get()
 
     async def aclose(self) -> None:
@@ -201,7 +199,11 @@ class AnthropicProvider(BaseLLMProvider):
         if stream:
             params["stream"] = True
         return await sdk_post(
-            self._client(), anthropic, "/v1/messages", orjson.dumps(params), stream=stream
+            self.client,
+            anthropic_compat.PREPARED,
+            "/v1/messages",
+            orjson.dumps(params),
+            stream=stream,
         )
 
     async def _complete(self, request: ChatRequest) -> LLMResponse:
@@ -308,55 +310,25 @@ class AnthropicProvider(BaseLLMProvider):
         return super().translate_error(exc, model=model)
 
     def _status_error(self, exc: anthropic.APIStatusError, model: str | None) -> AIError:
-        status = exc.status_code
         kind = _safe_type(exc.type or "unknown")
-        context: dict[str, Any] = {
-            "provider": self.name,
-            "model": model,
-            "upstream_status": status,
-            "request_id": exc.request_id,
-        }
-        if status == 200:  # an `event: error` read by the SDK's own stream parser
+        if exc.status_code == 200:  # an `event: error` read by the SDK's own stream parser
             return UpstreamStreamError(
                 f"Anthropic reported an error inside the stream ({kind}).",
-                **{**context, "upstream_status": None},
+                provider=self.name,
+                model=model,
+                request_id=exc.request_id,
             )
-        if status in (400, 413, 422):
-            detail = sanitize(str(exc.api_message or ""), ai_settings.ANTHROPIC_API_KEY)
-            suffix = f": {detail}" if detail else ""
-            return UpstreamBadRequestError(
-                f"Anthropic rejected the request as invalid ({kind}){suffix}", **context
-            )
-        if status == 401:
-            return UpstreamAuthenticationError(
-                f"Anthropic rejected the gateway's API key ({kind}).", **context
-            )
-        if status in (402, 403):
-            return UpstreamPermissionError(
-                f"Anthropic denied the gateway's credentials this request ({kind}).", **context
-            )
-        if status == 404:
-            return ModelNotFoundError(
-                f"Anthropic does not know the model {model!r} ({kind}).", **context
-            )
-        if status == 429:
-            return RateLimitedError(
-                f"Anthropic rate limited the request ({kind}).",
-                retry_after=parse_retry_after(exc.response.headers),
-                **context,
-            )
-        if status in (408, 504):
-            return UpstreamTimeoutError(f"Anthropic timed out ({kind}).", **context)
-        # 500 api_error is Anthropic's "unexpected internal error": transient in practice, so it
-        # is retryable like 409, 503 and 529 overloaded_error.
-        if status == 409 or status >= 500:
-            retry_after = parse_retry_after(exc.response.headers)
-            return UpstreamUnavailableError(
-                f"Anthropic is unavailable or overloaded ({kind}, HTTP {status}).",
-                retry_after=retry_after,
-                **context,
-            )
-        return UpstreamError(f"Anthropic returned HTTP {status} ({kind}).", **context)
+        return status_error(
+            exc.status_code,
+            provider=self.name,
+            vendor="Anthropic",
+            model=model,
+            label=kind,
+            detail=str(exc.api_message or ""),
+            request_id=exc.request_id,
+            headers=exc.response.headers,
+            secrets=(ai_settings.ANTHROPIC_API_KEY,),
+        )
 
 
 def _safe_type(kind: str) -> str:

@@ -18,7 +18,9 @@ raises its own status errors (``errors.ClientError`` / ``ServerError``, also for
   non-streaming call, and for a stream until its first chunk and between chunks.
 * **Errors.** Timeouts, refused connections and drops are not wrapped by genai (raw httpx2 or
   aiohttp exceptions): :func:`ai.providers._http.transport_error` maps them. A bad key is a 400
-  ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, mapped to an authentication error.
+  ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, mapped to an authentication error. A 429
+  carries its retry delay in the body (``google.rpc.RetryInfo``), not in ``Retry-After``: it
+  becomes the error's ``retry_after`` (and so the gateway's own ``Retry-After``).
 
 Wire: https://ai.google.dev/api/generate-content (``POST /v1beta/models/{model}:generateContent``
 and ``:streamGenerateContent?alt=sse``).
@@ -39,20 +41,15 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from ai._compat import genai as genai_compat
 from ai.conf import ai_settings
 from ai.exceptions import (
     AIError,
-    ModelNotFoundError,
     ProviderNotConfiguredError,
-    RateLimitedError,
     UpstreamAuthenticationError,
-    UpstreamBadRequestError,
     UpstreamConnectionError,
     UpstreamError,
-    UpstreamPermissionError,
     UpstreamStreamError,
-    UpstreamTimeoutError,
-    UpstreamUnavailableError,
 )
 from ai.providers._gemini_wire import (
     Chunk,
@@ -68,7 +65,7 @@ from ai.providers._gemini_wire import (
     retry_info,
     status_name,
 )
-from ai.providers._http import parse_retry_after, pool_limits, sanitize, transport_error
+from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._sse import SSEDecoder
 from ai.providers.base import (
@@ -81,6 +78,7 @@ from ai.providers.base import (
     Usage,
     estimate_tokens,
 )
+from ai.providers.errors import status_error
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +86,6 @@ logger = logging.getLogger(__name__)
 #: of the same name behind the host's back.
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
-#: What the raw wire calls on the SDK's (internal) BaseApiClient.
-RAW_WIRE_NEEDS = ("async_request", "_build_request", "_async_request")
-#: HTTP status -> (our error, its message). 500 INTERNAL counts as unavailable (retryable):
-#: Google's troubleshooting guide tells callers to retry it.
-STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
-    400: (UpstreamBadRequestError, "Gemini rejected the request as invalid"),
-    401: (UpstreamAuthenticationError, "Gemini rejected the gateway's API key"),
-    403: (UpstreamPermissionError, "Gemini denied the gateway access to this resource"),
-    404: (ModelNotFoundError, "Gemini does not know the model or resource"),
-    408: (UpstreamTimeoutError, "Gemini timed out handling the request"),
-    409: (UpstreamUnavailableError, "Gemini aborted the request; retry later"),
-    413: (UpstreamBadRequestError, "Gemini rejected the request as too large"),
-    429: (RateLimitedError, "Gemini rate limited the request"),
-    504: (UpstreamTimeoutError, "Gemini timed out handling the request"),
-}
 _AFC_OFF = types.AutomaticFunctionCallingConfig(disable=True)
 
 
@@ -153,8 +136,8 @@ class _Client:
                 **options,
             ),
         )
-        # The internal layer the SDK's models module calls (see the module docstring).
-        self.api = getattr(self.genai, "_api_client", None)
+        # The internal layer the SDK's models module calls (None: use the typed API).
+        self.api = genai_compat.api_client(self.genai)
 
     async def aclose(self) -> None:
         try:
@@ -170,8 +153,9 @@ class GeminiProvider(BaseLLMProvider):
     name = "gemini"
     default_model = "gemini-2.5-flash"
     api_key_setting = "GOOGLE_API_KEY"
-    #: "raw": the SDK's request layer + orjson (fast); "typed": only the SDK's public API.
-    wire: ClassVar[str] = "raw"
+    #: "raw": the SDK's request layer + orjson (fast); "typed": only the SDK's public API (what
+    #: is used when :mod:`ai._compat.genai`'s checks fail).
+    wire: ClassVar[str] = "raw" if genai_compat.RAW_WIRE_OK else "typed"
 
     def __init__(self) -> None:
         _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
@@ -201,9 +185,9 @@ class GeminiProvider(BaseLLMProvider):
     def _raw(self, client: _Client) -> bool:
         if self.wire != "raw":
             return False
-        if all(hasattr(client.api, name) for name in RAW_WIRE_NEEDS):
+        if client.api is not None:
             return True
-        logger.warning("google-genai lacks the internals of the raw wire; using its typed API.")
+        logger.warning("This google-genai client has no request layer; using its typed API.")
         type(self).wire = "typed"
         return False
 
@@ -227,7 +211,7 @@ class GeminiProvider(BaseLLMProvider):
         async with asyncio.timeout(client.timeout):
             if self._raw(client):
                 body = gemini_body(request)
-                raw = await client.api.async_request("post", f"{path}:generateContent", body)
+                raw = await genai_compat.post(client.api, f"{path}:generateContent", body)
             else:  # the SDK's supported raw mode for non-streaming calls
                 _, contents = gemini_contents(request)
                 config = self._config(request, should_return_http_response=True)
@@ -305,12 +289,9 @@ class GeminiProvider(BaseLLMProvider):
     ) -> AsyncIterator[Chunk]:
         """The SDK sends the request and raises status errors; the SSE body is read here, and
         closed here (the SDK's own stream iterator is only closed by the garbage collector)."""
-        api = client.api
         url = f"{path}:streamGenerateContent?alt=sse"
-        http_request = api._build_request("post", url, gemini_body(request), None)
         async with asyncio.timeout(client.timeout):
-            response = await api._async_request(http_request=http_request, stream=True)
-        body = response.response_stream
+            body = await genai_compat.post_stream(client.api, url, gemini_body(request))
         is_httpx = isinstance(body, httpx2.Response)
         pieces = body.aiter_bytes() if is_httpx else body.content.iter_any()
         decoder = SSEDecoder(keep_stray=True)
@@ -401,21 +382,18 @@ class GeminiProvider(BaseLLMProvider):
             return UpstreamAuthenticationError(
                 "Gemini rejected the gateway's API key (API_KEY_INVALID).", **context
             )
-        if code in STATUS_ERRORS:
-            cls, text = STATUS_ERRORS[code]
-        elif code >= 500:
-            cls, text = UpstreamUnavailableError, "Gemini is unavailable or overloaded"
-        elif code >= 400:
-            cls, text = UpstreamBadRequestError, "Gemini rejected the request"
-        else:
-            cls, text = UpstreamError, "Gemini returned an unexpected response"
-        message = f"{text}{label}."
-        if cls is UpstreamBadRequestError and isinstance(exc.message, str) and exc.message:
-            # Useful to the client (which field, which limit), once anything key-shaped is gone.
-            client = self._clients.current()
-            secrets = (ai_settings.GOOGLE_API_KEY, client.key if client else None)
-            message = f"{text}{label}: {sanitize(exc.message, *secrets)}"
-        if cls is RateLimitedError:
-            headers = getattr(exc.response, "headers", None)
-            context["retry_after"] = parse_retry_after(headers) or retry_info(exc.details)
-        return cls(message, **context)
+        if code < 400:
+            return UpstreamError(f"Gemini returned an unexpected response{label}.", **context)
+        client = self._clients.current()
+        return status_error(
+            code,
+            provider=self.name,
+            vendor="Gemini",
+            model=model,
+            label=kind,
+            detail=exc.message,
+            headers=getattr(exc.response, "headers", None),
+            # Gemini says when to retry in the body (google.rpc.RetryInfo), not in a header.
+            retry_after=retry_info(exc.details),
+            secrets=(ai_settings.GOOGLE_API_KEY, client.key if client else None),
+        )

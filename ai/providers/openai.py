@@ -25,22 +25,18 @@ import openai
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from ai._compat import openai as openai_compat
+from ai._compat.httpx2 import LeanSend
 from ai.conf import ai_settings
 from ai.exceptions import (
     AIError,
-    ModelNotFoundError,
     ProviderNotConfiguredError,
-    RateLimitedError,
-    UpstreamAuthenticationError,
-    UpstreamBadRequestError,
     UpstreamConnectionError,
     UpstreamError,
-    UpstreamPermissionError,
     UpstreamStreamError,
     UpstreamTimeoutError,
-    UpstreamUnavailableError,
 )
-from ai.providers._http import LeanSend, parse_retry_after, pool_limits, sanitize, transport_error
+from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
@@ -54,6 +50,7 @@ from ai.providers.base import (
     Usage,
     estimate_tokens,
 )
+from ai.providers.errors import status_error
 
 #: Passed explicitly when OPENAI_BASE_URL is None, so the SDK never falls back to the
 #: ``OPENAI_BASE_URL`` environment variable behind the host's back.
@@ -71,21 +68,6 @@ FINISH_REASONS: dict[str, str] = {
     "tool_calls": FinishReason.TOOL_CALLS.value,
     "function_call": FinishReason.TOOL_CALLS.value,
     "content_filter": FinishReason.CONTENT_FILTER.value,
-}
-
-#: Upstream status -> (our error, what to tell the client). 500 counts as unavailable (retryable):
-#: OpenAI documents its 500s as transient server errors to retry.
-STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
-    400: (UpstreamBadRequestError, "OpenAI rejected the request as invalid"),
-    401: (UpstreamAuthenticationError, "OpenAI rejected the gateway's API key"),
-    403: (UpstreamPermissionError, "OpenAI denied the gateway access to this resource"),
-    404: (ModelNotFoundError, "OpenAI does not know the model or resource"),
-    408: (UpstreamTimeoutError, "OpenAI timed out handling the request"),
-    409: (UpstreamUnavailableError, "OpenAI reported a conflict; retry later"),
-    413: (UpstreamBadRequestError, "OpenAI rejected the request as too large"),
-    422: (UpstreamBadRequestError, "OpenAI could not process the request"),
-    429: (RateLimitedError, "OpenAI rate limited the request"),
-    504: (UpstreamTimeoutError, "OpenAI timed out handling the request"),
 }
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -188,8 +170,7 @@ class OpenAIProvider(BaseLLMProvider):
         # has no way to say "none": undo that, so only Django settings configure the gateway.
         client.organization = client.project = client.admin_api_key = None
         client.webhook_secret = None
-        client._custom_headers = {}
-        client._ambient_authorizations = frozenset()
+        openai_compat.forget_environment(client)
         return client
 
     @property
@@ -225,7 +206,7 @@ class OpenAIProvider(BaseLLMProvider):
         as ``openai`` exceptions), returning the raw response: see the module docstring."""
         return await sdk_post(
             self.client,
-            openai,
+            openai_compat.PREPARED,
             "/chat/completions",
             # Serialised here with orjson: a dict `body` goes through the stdlib json module.
             orjson.dumps(self._params(request, stream=stream)),
@@ -371,29 +352,17 @@ class OpenAIProvider(BaseLLMProvider):
         )
 
     def _status_error(self, exc: openai.APIStatusError, model: str | None) -> AIError:
-        status = exc.status_code
-        if status in STATUS_ERRORS:
-            cls, text = STATUS_ERRORS[status]
-        elif status >= 500:
-            cls, text = UpstreamUnavailableError, "OpenAI is unavailable or overloaded"
-        else:
-            cls, text = UpstreamError, "OpenAI returned an error"
-        label = _error_label(exc.body)
-        message = f"{text} ({status}{', ' + label if label else ''})"
-        upstream_message = exc.body.get("message") if isinstance(exc.body, dict) else None
-        if cls is UpstreamBadRequestError and isinstance(upstream_message, str):
-            # What was wrong with the request helps the client; keys are scrubbed from it.
-            message += ": " + sanitize(upstream_message, ai_settings.OPENAI_API_KEY)
-        else:
-            message += "."
-        retry_after = parse_retry_after(exc.response.headers) if cls is RateLimitedError else None
-        return cls(
-            message,
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return status_error(
+            exc.status_code,
             provider=self.name,
+            vendor="OpenAI",
             model=model,
-            upstream_status=status,
+            label=_error_label(body),
+            detail=body.get("message"),
             request_id=exc.request_id,
-            retry_after=retry_after,
+            headers=exc.response.headers,
+            secrets=(ai_settings.OPENAI_API_KEY,),
         )
 
 

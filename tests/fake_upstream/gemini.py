@@ -12,7 +12,8 @@ spellings are accepted there. Unknown fields get the real API's 400 ``INVALID_AR
 Errors are ``{"error": {"code", "message", "status", "details"?}}``; the key travels in the
 ``x-goog-api-key`` header (or ``?key=``). Like the real service, an invalid key answers **400**
 ``INVALID_ARGUMENT`` with ``details[0].reason == "API_KEY_INVALID"``, not 401. A 429 carries a
-``google.rpc.RetryInfo`` detail (``retryDelay``) and, from the scenario, ``retry-after`` headers.
+``google.rpc.RetryInfo`` detail (``retryDelay``): with ``retry_delay=S`` only that, as Google
+sends it; with ``retry_after=S`` also ``retry-after`` headers.
 Google sends no request-id header; ``responseId`` in the body identifies a response.
 
 Gemini-only scenario values: ``finish=none`` ends a stream cleanly but without any
@@ -89,12 +90,14 @@ def error_body(status: int, message: str, details: list[dict] | None = None) -> 
 
 def error_response(status: int, scenario: Scenario, message: str | None = None):
     details = None
-    if status == 429 and scenario.retry_after is not None:
+    delay = scenario.retry_delay if scenario.retry_delay is not None else scenario.retry_after
+    if status == 429 and delay is not None:
         details = [
             {
-                "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                "retryDelay": f"{scenario.retry_after:g}s",
-            }
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [{"quotaMetric": "generativelanguage.googleapis.com/requests"}],
+            },
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"},
         ]
     body = error_body(status, message or f"Fake Gemini error {status}", details)
     return json_response(body, status=status, headers=retry_headers(scenario))

@@ -3,6 +3,10 @@
 SSE frames are ``data: <json>\\n\\n`` with no event names, ending with ``data: [DONE]``; usage
 comes on a last chunk whose ``choices`` is empty, only when ``stream_options.include_usage``.
 Errors are ``{"error": {"message", "type", "param", "code"}}`` with an ``x-request-id`` header.
+
+Azure OpenAI's form of the same endpoint is served too:
+``POST /openai/deployments/{deployment}/chat/completions?api-version=...``, authenticated by an
+``api-key`` header or an ``Authorization: Bearer`` Entra ID token.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         texts = [t if isinstance(t, str) else "" for t in texts]
         scenario = server.scenario(texts)
         auth = request.headers.get("Authorization", "")
+        if "deployment" in request.match_info and request.headers.get("api-key"):
+            auth = f"Bearer {request.headers['api-key']}"  # Azure's key header
         if not auth.startswith("Bearer ") or auth == f"Bearer {BAD_KEY}":
             # Like the real API, echo the key (OpenAI masks the middle of long keys only).
             key = auth.removeprefix("Bearer ")
@@ -170,3 +176,4 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         return response
 
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", chat_completions)

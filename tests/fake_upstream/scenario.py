@@ -9,6 +9,8 @@ directive           effect
 status=N            answer HTTP N with the vendor's error body (401, 403, 404, 429, 500, 503, 529)
 retry_after=S       with status: a ``retry-after`` header (seconds)
 retry_after_ms=MS   with status: a ``retry-after-ms`` header
+retry_delay=S       with status=429 (Gemini): only a ``google.rpc.RetryInfo`` detail in the body
+                    (``"retryDelay": "Ss"``) and no header, as Google answers
 fail_times=N id=K   fail (with ``status``, default 503) the first N requests carrying id K, then
                     answer normally: for retry tests
 delay=S             wait S seconds before answering (timeouts, concurrency)
@@ -42,6 +44,7 @@ class Scenario:
     status: int | None = None
     retry_after: float | None = None
     retry_after_ms: int | None = None
+    retry_delay: float | None = None
     fail_times: int = 0
     id: str | None = None
     delay: float = 0.0

@@ -1,0 +1,74 @@
+"""How the SDK guards (``openai``, ``anthropic``, ``genai``, ``httpx2`` beside this file) check
+what they rely on, and say once when it is gone.
+
+A check returns ``None`` when all is as expected, or one sentence naming what changed. Checks
+read signatures and compiled code; they never call into the library.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+
+logger = logging.getLogger("ai.compat")
+
+
+def _owner_name(owner: object) -> str:
+    return getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
+
+
+def takes(owner: object, name: str, params: Iterable[str]) -> str | None:
+    """``None`` if ``owner.<name>`` is a callable accepting each of ``params`` by name."""
+    func = getattr(owner, name, None)
+    if not callable(func):
+        return f"{_owner_name(owner)}.{name} is gone"
+    try:
+        found = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return f"{_owner_name(owner)}.{name} has no readable signature"
+    lacking = [p for p in params if p not in found]
+    if lacking:
+        return f"{_owner_name(owner)}.{name} no longer takes {', '.join(lacking)}"
+    return None
+
+
+def has(owner: object, *names: str) -> str | None:
+    """``None`` if ``owner`` (a class, module or instance) has every attribute in ``names``."""
+    lacking = [n for n in names if not hasattr(owner, n)]
+    if lacking:
+        return f"{_owner_name(owner)} has no {', '.join(lacking)}"
+    return None
+
+
+def assigned_in_init(cls: type, *names: str) -> str | None:
+    """``None`` if ``cls.__init__`` (or an ``__init__`` up its MRO) names every attribute in
+    ``names``: how to check an instance attribute without building an instance."""
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        code = getattr(klass.__dict__.get("__init__"), "__code__", None)
+        if code is not None:
+            seen.update(code.co_names)
+    lacking = [n for n in names if n not in seen]
+    if lacking:
+        return f"{_owner_name(cls)}.__init__ no longer sets {', '.join(lacking)}"
+    return None
+
+
+def first_problem(*problems: str | None) -> str | None:
+    return next((p for p in problems if p), None)
+
+
+def report(library: str, problem: str | None, fallback: str) -> bool:
+    """Log ``problem`` once (at import) as a warning naming the public path taken instead;
+    return whether the private path may be used."""
+    if problem is None:
+        return True
+    logger.warning(
+        "%s: %s; the gateway uses %s instead (correct, but slower). Pin the version in "
+        "requirements.txt, or update ai/_compat/ for this release.",
+        library,
+        problem,
+        fallback,
+    )
+    return False
