@@ -338,7 +338,12 @@ async def test_bad_key_is_an_authentication_error(gemini, settings):
 
 @pytest.mark.parametrize(
     ("directive", "seconds"),
-    [("retry_after=7", 7.0), ("retry_after=2.5", 2.5), ("retry_after_ms=1500", 1.5)],
+    [
+        ("retry_after=7", 7.0),
+        ("retry_after=2.5", 2.5),
+        ("retry_after_ms=1500", 1.5),
+        ("retry_delay=30", 30.0),  # only RetryInfo in the body, no header: as Google answers
+    ],
 )
 async def test_rate_limit_retry_after(gemini, directive, seconds):
     with pytest.raises(RateLimitedError) as caught:
