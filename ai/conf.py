@@ -1,13 +1,26 @@
 """The app's settings, read from Django settings at call time.
 
-Every name below is a top-level Django setting (the spec's contract: ``AI_DEFAULT_PROVIDER``,
-``OPENAI_API_KEY`` ...). ``ai_settings.NAME`` returns the host's value or the default here, and
-is looked up on every access, so ``override_settings`` in tests and per-process env changes are
-always seen. Nothing is read at import time.
+Every setting is a top-level Django setting named ``AI_*``. ``ai_settings.NAME`` returns the
+host's value or the default here, and is looked up on every access, so ``override_settings`` in
+tests and per-process environment changes are always seen. Nothing is read at import time.
+
+The provider settings (keys, base URLs, Gemini's API version) have older unprefixed names, which
+are also the environment variables the vendors' SDKs document. Each resolves, in this order:
+
+1. the Django setting ``AI_OPENAI_API_KEY`` (the canonical name: no clash with a host's own
+   ``OPENAI_API_KEY``),
+2. the Django setting ``OPENAI_API_KEY`` (kept for compatibility),
+3. the environment variable ``OPENAI_API_KEY``,
+4. the default below.
+
+A setting that is defined wins even when it is ``None`` or empty: ``AI_OPENAI_API_KEY = None``
+turns the provider off whatever the environment holds. ``ai_settings.OPENAI_API_KEY`` is the same
+value as ``ai_settings.AI_OPENAI_API_KEY``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -17,15 +30,15 @@ DEFAULTS: dict[str, Any] = {
     "AI_DEFAULT_PROVIDER": "openai",
     "AI_DEFAULT_MODEL": "gpt-4o",
     # Credentials. Never logged, never shown by any endpoint or admin page.
-    "OPENAI_API_KEY": None,
-    "ANTHROPIC_API_KEY": None,
-    "GOOGLE_API_KEY": None,
+    "AI_OPENAI_API_KEY": None,
+    "AI_ANTHROPIC_API_KEY": None,
+    "AI_GOOGLE_API_KEY": None,
     # Upstream base URLs (None = the vendor's public endpoint). OpenAI's includes /v1;
     # Anthropic's and Gemini's do not (their SDKs add the version to the path).
-    "OPENAI_BASE_URL": None,
-    "ANTHROPIC_BASE_URL": None,
-    "GOOGLE_GEMINI_BASE_URL": None,
-    "GOOGLE_GEMINI_API_VERSION": "v1beta",
+    "AI_OPENAI_BASE_URL": None,
+    "AI_ANTHROPIC_BASE_URL": None,
+    "AI_GOOGLE_GEMINI_BASE_URL": None,
+    "AI_GOOGLE_GEMINI_API_VERSION": "v1beta",
     # The offline provider: deterministic, no network. For development and host projects' tests.
     "AI_OFFLINE_ENABLED": False,
     "AI_OFFLINE_DELAY_MS": 0,
@@ -52,19 +65,83 @@ DEFAULTS: dict[str, Any] = {
     "AI_USAGE_BATCH_SIZE": 500,
     # How long the router keeps routes read from the database, in seconds.
     "AI_ROUTES_CACHE_SECONDS": 5.0,
+    # The Django cache (an alias of CACHES) that carries user revocations between processes
+    # (ai.api.authentication). Shared (Redis, Memcached) when the gateway runs in more than one
+    # process; the local-memory cache only reaches this process.
+    "AI_AUTH_CACHE": "default",
     # At ASGI startup (ai.asgi), move every object alive into the garbage collector's permanent
     # generation: full collections then skip the ~1M objects of Django and the SDKs.
-    "AI_GC_FREEZE": True,
+    "AI_GC_FREEZE": False,
+    # None: every request, the gateway's included, goes through the host's MIDDLEWARE and
+    # Django's own handler. A list of middleware paths: the app's own views get a lean handler
+    # with exactly that list (see ai.asgi); `manage.py check` warns for what it skips.
+    "AI_API_MIDDLEWARE": None,
 }
+
+#: Canonical name -> the older Django setting and environment variable it falls back to.
+FALLBACKS: dict[str, str] = {
+    "AI_OPENAI_API_KEY": "OPENAI_API_KEY",
+    "AI_ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
+    "AI_GOOGLE_API_KEY": "GOOGLE_API_KEY",
+    "AI_OPENAI_BASE_URL": "OPENAI_BASE_URL",
+    "AI_ANTHROPIC_BASE_URL": "ANTHROPIC_BASE_URL",
+    "AI_GOOGLE_GEMINI_BASE_URL": "GOOGLE_GEMINI_BASE_URL",
+    "AI_GOOGLE_GEMINI_API_VERSION": "GOOGLE_GEMINI_API_VERSION",
+}
+
+#: Older name -> canonical name (``ai_settings.OPENAI_API_KEY`` keeps working).
+ALIASES: dict[str, str] = {old: new for new, old in FALLBACKS.items()}
+
+#: The settings that hold a provider's API key (redacted from logs by ``ai.redact``).
+API_KEY_NAMES: tuple[str, ...] = ("AI_OPENAI_API_KEY", "AI_ANTHROPIC_API_KEY", "AI_GOOGLE_API_KEY")
+
+_MISSING = object()
+
+
+def setting_hint(name: str) -> str:
+    """How to set ``name`` (either form), in words, for error messages and system checks:
+    ``setting_hint("ANTHROPIC_API_KEY")`` is "set AI_ANTHROPIC_API_KEY in your Django settings
+    (or the ANTHROPIC_API_KEY environment variable)"."""
+    name = ALIASES.get(name, name)
+    fallback = FALLBACKS.get(name)
+    if fallback is None:
+        return f"set {name} in your Django settings"
+    return f"set {name} in your Django settings (or the {fallback} environment variable)"
 
 
 class AISettings:
     """Attribute access to the app's settings, always current."""
 
     def __getattr__(self, name: str) -> Any:
+        name = ALIASES.get(name, name)
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown ai setting: {name!r}")
-        return getattr(settings, name, DEFAULTS[name])
+        value = getattr(settings, name, _MISSING)
+        if value is not _MISSING:
+            return value
+        fallback = FALLBACKS.get(name)
+        if fallback is None:
+            return DEFAULTS[name]
+        value = getattr(settings, fallback, _MISSING)
+        if value is not _MISSING:
+            return value
+        return os.environ.get(fallback) or DEFAULTS[name]
+
+    def source(self, name: str) -> str:
+        """Where ``name``'s value comes from: ``"AI_X"``, ``"X"`` (a Django setting),
+        ``"environment X"`` or ``"default"``. Never the value itself."""
+        name = ALIASES.get(name, name)
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown ai setting: {name!r}")
+        if hasattr(settings, name):
+            return name
+        fallback = FALLBACKS.get(name)
+        if fallback is not None:
+            if hasattr(settings, fallback):
+                return fallback
+            if os.environ.get(fallback):
+                return f"environment {fallback}"
+        return "default"
 
 
 ai_settings = AISettings()

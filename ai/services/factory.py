@@ -8,7 +8,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from ai.conf import ai_settings
+from ai.conf import ai_settings, setting_hint
 from ai.exceptions import ProviderNotConfiguredError, UnknownProviderError
 from ai.providers.base import BaseLLMProvider
 
@@ -30,24 +30,35 @@ DEFAULT_MODELS: dict[str, str] = {
     "ai.providers.offline.OfflineProvider": "offline-echo",
 }
 
-#: Provider name -> the Django setting holding its key (the offline provider needs none).
+#: Provider name -> the Django setting holding its key (the offline provider needs none). Each
+#: falls back to the unprefixed setting and environment variable (``ai.conf.FALLBACKS``).
 API_KEY_SETTINGS: dict[str, str] = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GOOGLE_API_KEY",
+    "openai": "AI_OPENAI_API_KEY",
+    "anthropic": "AI_ANTHROPIC_API_KEY",
+    "gemini": "AI_GOOGLE_API_KEY",
 }
 
 #: Provider name -> the Django setting holding its base URL.
 BASE_URL_SETTINGS: dict[str, str] = {
-    "openai": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "gemini": "GOOGLE_GEMINI_BASE_URL",
+    "openai": "AI_OPENAI_BASE_URL",
+    "anthropic": "AI_ANTHROPIC_BASE_URL",
+    "gemini": "AI_GOOGLE_GEMINI_BASE_URL",
 }
 
 
 def provider_names() -> list[str]:
     """Every provider the app knows, configured or not."""
     return list(PROVIDER_CLASSES)
+
+
+def not_configured_message(name: str) -> str:
+    """What to set to turn provider ``name`` on, naming what really works: the ``AI_*`` Django
+    setting, or the vendor's environment variable (read when neither setting is defined)."""
+    if name == "offline":
+        hint = "set AI_OFFLINE_ENABLED = True in your Django settings"
+    else:
+        hint = setting_hint(API_KEY_SETTINGS[name])
+    return f"The {name} provider is not configured: {hint}."
 
 
 def is_configured(name: str) -> bool:
@@ -79,14 +90,7 @@ def get_llm_provider(name: str | None = None) -> BaseLLMProvider:
         valid = ", ".join(PROVIDER_CLASSES)
         raise UnknownProviderError(f"Unknown provider {name!r}; valid providers: {valid}.")
     if not is_configured(name):
-        if name == "offline":
-            hint = "set AI_OFFLINE_ENABLED = True in your Django settings"
-        else:
-            setting = API_KEY_SETTINGS[name]
-            hint = f"set {setting} in your Django settings (or the {setting} environment variable)"
-        raise ProviderNotConfiguredError(
-            f"The {name} provider is not configured: {hint}.", provider=name
-        )
+        raise ProviderNotConfiguredError(not_configured_message(name), provider=name)
     return import_string(PROVIDER_CLASSES[name])()
 
 
