@@ -7,17 +7,17 @@ Every error the API answers has one shape::
 ``fields`` (only on validation errors) maps a field path such as ``messages[2].role`` to its
 messages. :class:`ai.exceptions.AIError` subclasses answer their own ``status_code``/``code``
 with their own message (never the SDK exception's text, which may echo a key fragment); DRF's
-exceptions answer their status with a stable code; anything else is a logged 500
-``internal_error``. The gateway's views call :func:`error_response` directly, so a host project
-needs no settings; :func:`exception_handler` is the same mapping as a DRF ``EXCEPTION_HANDLER``
-for host views that want the format too.
+exceptions answer their status with a stable code; anything else is a 500 ``internal_error``,
+logged with its traceback and the request id, secrets redacted (:func:`log_exception`). The
+gateway's views call :func:`error_response` directly, so a host project needs no settings;
+:func:`exception_handler` is the same mapping as a DRF ``EXCEPTION_HANDLER`` for host views that
+want the format too.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import traceback
 from typing import Any
 
 import orjson
@@ -27,8 +27,10 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from ai.exceptions import AIError
+from ai.redact import RedactingFilter
 
 logger = logging.getLogger("ai.api")
+logger.addFilter(RedactingFilter())
 
 JSON = "application/json"
 
@@ -130,12 +132,15 @@ def _message(exc: drf.APIException) -> str:
 
 
 def log_exception(exc: BaseException, request_id: str | None) -> None:
-    """Log what went wrong without any exception text that might hold a secret.
+    """Log what went wrong, secrets redacted (:class:`ai.redact.RedactingFilter` is on this
+    logger).
 
-    AIError messages are ours, so they are logged; for anything else only the exception types
-    and the stack frames (file, line, function) are logged: an SDK exception's text or args can
-    carry request headers.
+    AIError messages are ours: one line, no traceback (they are expected: an upstream's 429 is
+    not a bug). Anything else is a bug or an outage: an ERROR record with the exception attached
+    (``exc_info``), so handlers print its traceback and Sentry's logging integration turns it
+    into an event. Both carry the request id, in the message and as ``record.request_id``.
     """
+    extra = {"request_id": request_id}
     if isinstance(exc, AIError):
         level = logging.WARNING if exc.status_code >= 500 else logging.INFO
         logger.log(
@@ -147,13 +152,15 @@ def log_exception(exc: BaseException, request_id: str | None) -> None:
             exc.provider,
             exc.model,
             exc.upstream_status,
+            extra=extra,
         )
     elif not isinstance(exc, drf.APIException | Http404 | PermissionDenied):
         logger.error(
-            "request %s failed with an unexpected %s\n%s",
+            "request %s failed with an unexpected %s",
             request_id,
             _type_chain(exc),
-            "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__))),
+            exc_info=exc,
+            extra=extra,
         )
 
 

@@ -108,7 +108,7 @@ async def test_sdk_exception_text_never_leaks(api, scripted_provider, caplog):
     assert LEAKED_SECRET not in caplog.text
 
 
-async def test_unexpected_exception_is_a_logged_500_without_its_text(
+async def test_unexpected_exception_is_a_logged_500_with_its_traceback_redacted(
     api, monkeypatch, caplog, usage_events
 ):
     class BrokenRouter:
@@ -119,15 +119,20 @@ async def test_unexpected_exception_is_a_logged_500_without_its_text(
     caplog.set_level(logging.DEBUG)
     response = await api.post(CHAT, {"prompt": "hi"})
     error = _error(response, 500)
+    request_id = response["X-Request-ID"]
     assert error == {
         "code": "internal_error",
         "message": "Internal server error.",
-        "request_id": response["X-Request-ID"],
+        "request_id": request_id,
     }
     [record] = [r for r in caplog.records if r.name == "ai.api" and r.levelno == logging.ERROR]
-    assert "RuntimeError" in record.getMessage()
-    assert "gateway.py" in record.getMessage()  # the stack frames are there
-    assert record.exc_info is None  # ... but not the exception itself
+    assert request_id in record.getMessage()
+    assert record.request_id == request_id  # for structured handlers
+    assert record.exc_info is not None  # handlers and Sentry see the exception itself
+    assert isinstance(record.exc_info[1], RuntimeError)
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "gateway.py" in caplog.text  # the stack frames are there
+    assert "RuntimeError: x-api-key: [redacted]" in caplog.text  # ... and the message, redacted
     assert LEAKED_SECRET not in caplog.text
     [event] = usage_events
     assert (event.status, event.error_code) == (STATUS_ERROR, "internal_error")
