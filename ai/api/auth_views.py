@@ -1,16 +1,15 @@
 """The token endpoints (simplejwt's serializers) as async views.
 
 simplejwt's own views are sync: under ASGI Django would run the whole view in a worker thread.
-Here only the part that must block (the password hash and the user lookup) leaves the loop, and
-errors come back in the gateway's JSON error format like every other endpoint.
+Here only the part that must block (the password hash and the user lookup) leaves the loop,
+through :func:`ai.db.run_db` like all the app's database work, and errors come back in the
+gateway's JSON error format like every other endpoint.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from asgiref.sync import sync_to_async
-from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -20,6 +19,8 @@ from rest_framework_simplejwt.serializers import (
 )
 
 from ai.api.base import AsyncAPIView, json_response
+from ai.api.schema import extend_schema
+from ai.db import run_db
 
 
 class _AsyncTokenView(AsyncAPIView):
@@ -45,7 +46,7 @@ class _AsyncTokenView(AsyncAPIView):
                 raise InvalidToken(err.args[0]) from err
             return serializer.validated_data
 
-        return json_response(await sync_to_async(validate, thread_sensitive=False)())
+        return json_response(await run_db(validate))
 
 
 @extend_schema(tags=["auth"], summary="Exchange a username and password for JWT tokens")

@@ -1,24 +1,46 @@
-"""JWT authentication that never blocks the event loop.
+"""JWT authentication that never blocks the event loop, with revocation seen on the next request
+in every process.
 
-simplejwt validates the token (CPU only); the user comes from a small in-process cache, or on a
-miss from a database lookup in the thread pool (``ai.db.run_db``). Verified tokens are cached
-too (keyed by the exact token string, never past its ``exp``): decoding and checking an HMAC
-signature costs about 100 µs a request, which matters at a thousand requests a second.
+simplejwt validates the token (CPU only). Verified tokens are cached per process (keyed by the
+exact token string, never past its ``exp``): decoding and checking an HMAC signature costs about
+100 µs a request, which matters at a thousand requests a second. The token cache says only that
+the signature is good; whether its user may still use it is decided on every request:
 
-The caches are per process. A user saved or deleted in this process is evicted at once; a
-change made in another process is seen within :attr:`GatewayJWTAuthentication.cache_seconds`
-(a deactivated user keeps access that long at most).
+- Each process keeps the users it has looked up, each with the *revocation marker* it read from
+  Django's cache (``AI_AUTH_CACHE``, the ``default`` alias unless set) before looking the user
+  up in the database.
+- Saving or deleting a user (``save()``, ``delete()``, the admin, ``changepassword``) writes a
+  new random marker for that user through ``post_save``/``post_delete``, at once and again after
+  the transaction commits.
+- Every request reads the user's marker (one cache read, never blocking the loop: see
+  :mod:`ai.api.revocation`). A marker that differs from the one the process saw, or no marker
+  at all, means a fresh database lookup (in the thread pool, ``ai.db.run_db``) before the
+  active flag and the password hash are checked again.
+
+So a user deactivated, deleted or given a new password is refused on their next request, in
+every process that shares the cache. ``QuerySet.update()`` and raw SQL send no signal: call
+:func:`revoke_user` (or :func:`arevoke_user`) after them. With the local-memory cache the marker
+only reaches this process: run more than one process with a shared cache (Redis, Memcached).
+If the cache fails, the user is looked up in the database on every request until it is back.
+
+Every request gets its own user object, built from the cached field values with Django's
+``Model.from_db`` (as a queryset builds one): code that sets an attribute on ``request.user``
+does not change another request's. (Field values themselves are shared: a mutable one, such as
+a ``JSONField`` dict on a custom user model, must be copied before it is changed in place.)
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Hashable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
+from django.db import router, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.request import Request
@@ -28,7 +50,13 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from ai.api import revocation
+from ai.conf import ai_settings
 from ai.db import run_db
+from ai.redact import RedactingFilter
+
+logger = logging.getLogger("ai.auth")
+logger.addFilter(RedactingFilter())
 
 
 class TTLCache:
@@ -68,21 +96,55 @@ class TTLCache:
         return len(self._items)
 
 
+#: User id as text -> (the marker read before the lookup, the database alias, the concrete
+#: field names and values): each request builds its own user from them (``Model.from_db``).
 _users = TTLCache()
 _tokens = TTLCache()
 
 
 def clear_auth_caches() -> None:
-    """Forget cached users and verified tokens (tests, or after bulk user changes)."""
+    """Forget this process's cached users and verified tokens (tests). To revoke a user in
+    every process, use :func:`revoke_user`."""
     _users.clear()
     _tokens.clear()
+
+
+def revoke_user(user_id: object) -> None:
+    """Make every process look ``user_id`` up again before its next request is let through
+    (deactivation, password change, deletion). Called by ``post_save``/``post_delete``; call it
+    yourself after ``QuerySet.update()``, ``bulk_update()`` or raw SQL on users. Blocking (one
+    cache write): from async code use :func:`arevoke_user`."""
+    try:
+        revocation.revoke(user_id)
+    except Exception:
+        logger.exception(
+            "could not publish the revocation of user %s to the %r cache: other processes "
+            "may accept its tokens for up to %s s",
+            user_id,
+            ai_settings.AI_AUTH_CACHE,
+            GatewayJWTAuthentication.cache_seconds,
+        )
+        _users.discard(str(user_id))
+
+
+async def arevoke_user(user_id: object) -> None:
+    await sync_to_async(revoke_user, thread_sensitive=False)(user_id)
+
+
+def _snapshot(user: Any) -> tuple[str, list[str], list[Any]]:
+    """``Model.from_db``'s arguments for ``user``: the database it was read from (as the
+    queryset that read it chose it), the concrete fields and their values."""
+    names = [field.attname for field in user._meta.concrete_fields]
+    db = router.db_for_read(type(user), instance=user)
+    return db, names, [getattr(user, name) for name in names]
 
 
 class GatewayJWTAuthentication(JWTAuthentication):
     """simplejwt's ``JWTAuthentication`` with an async path (:meth:`aauthenticate`), used by the
     gateway's async views. The sync :meth:`authenticate` is simplejwt's own, for sync views."""
 
-    #: How long a looked-up user (and a verified token) is trusted without asking again.
+    #: How long a verified token, and a looked-up user, stay in this process's memory. Not a
+    #: revocation delay: the user's marker is checked on every request (see the module).
     cache_seconds: float = 30.0
 
     async def aauthenticate(self, request: Request) -> tuple[Any, Token] | None:
@@ -106,21 +168,28 @@ class GatewayJWTAuthentication(JWTAuthentication):
         return token
 
     async def aget_user(self, token: Token) -> Any:
+        """The token's user, checked now (active, password unchanged), as an object of its own."""
         try:
             user_id = token[jwt_settings.USER_ID_CLAIM]
         except KeyError as err:
             raise InvalidToken("Token contained no recognizable user identification") from err
         # Keyed by the id as text: simplejwt writes str(user.pk) into the claim.
-        user = _users.get(str(user_id))
-        if user is None:
-            model = get_user_model()
+        key = str(user_id)
+        marker = await revocation.aread(key)
+        entry = _users.get(key)
+        model = get_user_model()
+        if entry is not None and marker is not None and entry[0] == marker:
+            # Each request its own object, built as a queryset would (Django's public hook).
+            user = model.from_db(*entry[1])
+        else:
             try:
                 user = await run_db(model.objects.get, **{jwt_settings.USER_ID_FIELD: user_id})
             except model.DoesNotExist as err:
                 raise AuthenticationFailed("User not found", code="user_not_found") from err
             except (TypeError, ValueError) as err:  # a user id of the wrong type in the token
                 raise InvalidToken("Token contained no recognizable user identification") from err
-            _users.set(str(user_id), user, self.cache_seconds)
+            if marker is not None:
+                _users.set(key, (marker, _snapshot(user)), self.cache_seconds)
         if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         if jwt_settings.CHECK_REVOKE_TOKEN and token.get(
@@ -134,11 +203,20 @@ class GatewayJWTAuthentication(JWTAuthentication):
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
-def _user_changed(*, instance: Any, **kwargs: object) -> None:
-    _users.discard(str(getattr(instance, jwt_settings.USER_ID_FIELD, None)))
+def _user_changed(*, instance: Any, using: str, update_fields: Any = None, **kwargs: object):
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a login changes nothing a token depends on
+    user_id = getattr(instance, jwt_settings.USER_ID_FIELD, None)
+    if user_id is None:
+        return
+    revoke_user(user_id)
+    # Again once the change is visible to other connections: a process that read the first
+    # marker and then the not-yet-committed row must not keep that row.
+    transaction.on_commit(lambda: revoke_user(user_id), using=using, robust=True)
 
 
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs: object) -> None:
-    if setting in ("SIMPLE_JWT", "SECRET_KEY", "AUTH_USER_MODEL"):
+    if setting in ("SIMPLE_JWT", "SECRET_KEY", "AUTH_USER_MODEL", "CACHES", "AI_AUTH_CACHE"):
+        revocation.reset()
         clear_auth_caches()

@@ -1,0 +1,201 @@
+"""Per-user revocation markers in Django's cache, shared by every process of the gateway.
+
+A marker is a random integer stored under ``ai:auth:user:<id>`` (with the cache's own key prefix
+and version) in the ``AI_AUTH_CACHE`` cache. Writing a new one (:func:`revoke`) tells every
+process that what it knows about the user is stale; :func:`aread` returns the current one,
+starting one when there is none (never written, or evicted: whoever adds first wins), or None
+when the cache cannot answer.
+
+Reading is on every authenticated request, so it avoids what would cost most:
+
+- the local-memory and dummy caches are read in the event loop (no I/O);
+- Django's Redis cache is read with redis-py's asyncio client on the same server (its first
+  ``LOCATION``, where Django writes) and ``OPTIONS``, one client per event loop: no thread hop,
+  and one ``MGET`` for all the requests that ask in the same turn of the loop. Django stores an
+  integer as its decimal text, so both clients read the same value;
+- any other cache (Memcached, database, file, a custom backend) is read in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import weakref
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+
+from ai.conf import ai_settings
+
+logger = logging.getLogger("ai.auth")
+
+PREFIX = "ai:auth:user:"
+
+#: How reads happen with the configured cache: (backend, mode), mode "memory", "redis" or
+#: "thread". Built on first use; dropped when CACHES or AI_AUTH_CACHE change (setting_changed).
+_setup: tuple[Any, str] | None = None
+_redis_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisReader] = (
+    weakref.WeakKeyDictionary()
+)
+_failed_at = 0.0
+
+
+def reset() -> None:
+    """Forget the cache setup (after a settings change)."""
+    global _setup
+    _setup = None
+    _redis_readers.clear()
+
+
+def _configured() -> tuple[Any, str]:
+    global _setup
+    setup = _setup
+    if setup is None:
+        # One backend object per process: ``caches[alias]`` is per async context, and a new
+        # Redis client per request would mean a new connection pool per request.
+        backend = caches.create_connection(ai_settings.AI_AUTH_CACHE)
+        if isinstance(backend, LocMemCache | DummyCache):
+            mode = "memory"
+        elif _is_django_redis(backend):
+            mode = "redis"
+        else:
+            mode = "thread"
+        setup = _setup = (backend, mode)
+    return setup
+
+
+def _is_django_redis(backend: Any) -> bool:
+    try:
+        import redis.asyncio  # noqa: F401
+        from django.core.cache.backends.redis import RedisCache
+    except ImportError:
+        return False
+    return type(backend) is RedisCache
+
+
+def key(user_id: object) -> str:
+    return f"{PREFIX}{user_id}"
+
+
+def _new_marker() -> int:
+    return secrets.randbits(62)
+
+
+def revoke(user_id: object) -> None:
+    """Write a new marker for ``user_id`` (blocking: one cache write)."""
+    backend, _ = _configured()
+    backend.set(key(user_id), _new_marker(), timeout=None)
+
+
+def read(user_id: object) -> Any:
+    """The current marker (blocking), starting one when there is none."""
+    backend, _ = _configured()
+    name = key(user_id)
+    marker = backend.get(name)
+    if marker is None:
+        backend.add(name, _new_marker(), timeout=None)
+        marker = backend.get(name)
+    return marker
+
+
+class _RedisReader:
+    """Reads markers with redis-py's asyncio client, one ``MGET`` for all the reads asked for
+    in the same turn of the event loop: under load one round trip serves many requests, and
+    each read is still sent after its request asked (never an answer older than the ask)."""
+
+    def __init__(self) -> None:
+        import redis.asyncio
+
+        config = settings.CACHES[ai_settings.AI_AUTH_CACHE]
+        location = config["LOCATION"]
+        servers = location if isinstance(location, list | tuple) else location.split(",")
+        options = {
+            name: value
+            for name, value in (config.get("OPTIONS") or {}).items()
+            if name not in ("pool_class", "parser_class", "serializer")
+        }
+        pool = redis.asyncio.ConnectionPool.from_url(servers[0].strip(), **options)
+        self.client = redis.asyncio.Redis(connection_pool=pool)
+        self.pending: dict[str, list[asyncio.Future]] = {}
+        self.flushes: set[asyncio.Task] = set()
+
+    async def get(self, name: str) -> bytes | None:
+        future = asyncio.get_running_loop().create_future()
+        waiting = self.pending.get(name)
+        if waiting is not None:
+            waiting.append(future)
+        else:
+            self.pending[name] = [future]
+            if len(self.pending) == 1:  # the first ask of this turn: flush once it ends
+                task = asyncio.get_running_loop().create_task(self._flush())
+                self.flushes.add(task)
+                task.add_done_callback(self.flushes.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self.pending = self.pending, {}
+        names = list(batch)
+        try:
+            values = await self.client.mget(names)
+        except asyncio.CancelledError:
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        except Exception as exc:
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+            return
+        for name, value in zip(names, values, strict=True):
+            for future in batch[name]:
+                if not future.done():
+                    future.set_result(value)
+
+    async def read(self, name: str) -> int | None:
+        raw = await self.get(name)
+        if raw is None:
+            await self.client.set(name, _new_marker(), nx=True)
+            raw = await self.client.get(name)
+        return None if raw is None else int(raw)  # not an integer: a custom serializer
+
+
+def _redis_reader() -> _RedisReader:
+    loop = asyncio.get_running_loop()
+    reader = _redis_readers.get(loop)
+    if reader is None:
+        reader = _redis_readers[loop] = _RedisReader()
+    return reader
+
+
+async def aread(user_id: object) -> Any:
+    """The current marker, or None when the cache cannot say (the caller must then ask the
+    database). Never raises for a cache failure: logs it, at most once a minute."""
+    global _failed_at
+    try:
+        backend, mode = _configured()
+        if mode == "memory":
+            return read(user_id)
+        if mode == "redis":
+            return await _redis_reader().read(backend.make_key(key(user_id)))
+        return await sync_to_async(read, thread_sensitive=False)(user_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        now = time.monotonic()
+        if now - _failed_at > 60:
+            _failed_at = now
+            logger.warning(
+                "the %r cache failed; users are looked up in the database on every request "
+                "until it answers again",
+                ai_settings.AI_AUTH_CACHE,
+                exc_info=True,
+            )
+        return None
