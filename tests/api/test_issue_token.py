@@ -7,6 +7,7 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.urls import include, path
 
 from tests.api.conftest import STATUS, ApiClient
 
@@ -50,3 +51,24 @@ async def test_issued_token_works():
     token = (await sync_to_async(_run)("erin", "--create", "--access-only")).strip()
     response = await ApiClient(token).get(STATUS)
     assert response.status_code == 200
+
+
+def test_the_hint_uses_the_port_the_server_runs_on(monkeypatch):
+    monkeypatch.setenv("PORT", "9123")
+    monkeypatch.delenv("HOST", raising=False)
+    assert "http://127.0.0.1:9123/api/v1/app/ai/status" in _run("frank", "--create")
+
+
+def test_the_hint_without_port_is_runservers_default(monkeypatch):
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.setenv("HOST", "0.0.0.0")  # a listening address, not one to call
+    assert "http://127.0.0.1:8000/api/v1/app/ai/status" in _run("gina", "--create")
+
+
+def test_the_hint_follows_base_url_and_the_projects_routes(settings):
+    settings.ROOT_URLCONF = __name__  # ai.urls mounted under a prefix (see urlpatterns below)
+    output = _run("hank", "--create", "--base-url", "https://gw.example.com/")
+    assert "https://gw.example.com/llm/api/v1/app/ai/status" in output
+
+
+urlpatterns = [path("llm/", include("ai.urls"))]
