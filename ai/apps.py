@@ -11,6 +11,7 @@ class AIConfig(AppConfig):
             checks,  # noqa: F401  (registers system checks)
             routing,
         )
+        from ai.api import revocation  # noqa: F401  (user changes revoke, in every process)
         from ai.services import factory  # noqa: F401  (connects setting_changed)
         from ai.usage import pricing
 

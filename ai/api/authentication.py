@@ -9,9 +9,10 @@ the signature is good; whether its user may still use it is decided on every req
 - Each process keeps the users it has looked up, each with the *revocation marker* it read from
   Django's cache (``AI_AUTH_CACHE``, the ``default`` alias unless set) before looking the user
   up in the database.
-- Saving or deleting a user (``save()``, ``delete()``, the admin, ``changepassword``) writes a
-  new random marker for that user through ``post_save``/``post_delete``, at once and again after
-  the transaction commits.
+- Saving or deleting a user (``save()``, ``delete()``, the admin, ``changepassword``, in any
+  process with the app installed: the receivers are connected at startup) writes a new random
+  marker for that user through ``post_save``/``post_delete``, at once and again after the
+  transaction commits.
 - Every request reads the user's marker (one cache read, never blocking the loop: see
   :mod:`ai.api.revocation`). A marker that differs from the one the process saw, or no marker
   at all, means a fresh database lookup (in the thread pool, ``ai.db.run_db``) before the
@@ -31,17 +32,13 @@ a ``JSONField`` dict on a custom user model, must be copied before it is changed
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Hashable
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
-from django.db import router, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db import router
 from django.dispatch import receiver
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -51,12 +48,10 @@ from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from ai.api import revocation
-from ai.conf import ai_settings
+from ai.api.revocation import arevoke_user, revoke_user
 from ai.db import run_db
-from ai.redact import RedactingFilter
 
-logger = logging.getLogger("ai.auth")
-logger.addFilter(RedactingFilter())
+__all__ = ["GatewayJWTAuthentication", "arevoke_user", "clear_auth_caches", "revoke_user"]
 
 
 class TTLCache:
@@ -107,28 +102,6 @@ def clear_auth_caches() -> None:
     every process, use :func:`revoke_user`."""
     _users.clear()
     _tokens.clear()
-
-
-def revoke_user(user_id: object) -> None:
-    """Make every process look ``user_id`` up again before its next request is let through
-    (deactivation, password change, deletion). Called by ``post_save``/``post_delete``; call it
-    yourself after ``QuerySet.update()``, ``bulk_update()`` or raw SQL on users. Blocking (one
-    cache write): from async code use :func:`arevoke_user`."""
-    try:
-        revocation.revoke(user_id)
-    except Exception:
-        logger.exception(
-            "could not publish the revocation of user %s to the %r cache: other processes "
-            "may accept its tokens for up to %s s",
-            user_id,
-            ai_settings.AI_AUTH_CACHE,
-            GatewayJWTAuthentication.cache_seconds,
-        )
-        _users.discard(str(user_id))
-
-
-async def arevoke_user(user_id: object) -> None:
-    await sync_to_async(revoke_user, thread_sensitive=False)(user_id)
 
 
 def _snapshot(user: Any) -> tuple[str, list[str], list[Any]]:
@@ -199,20 +172,6 @@ class GatewayJWTAuthentication(JWTAuthentication):
                 "The user's password has been changed.", code="password_changed"
             )
         return user
-
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL)
-@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
-def _user_changed(*, instance: Any, using: str, update_fields: Any = None, **kwargs: object):
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
-        return  # a login changes nothing a token depends on
-    user_id = getattr(instance, jwt_settings.USER_ID_FIELD, None)
-    if user_id is None:
-        return
-    revoke_user(user_id)
-    # Again once the change is visible to other connections: a process that read the first
-    # marker and then the not-yet-committed row must not keep that row.
-    transaction.on_commit(lambda: revoke_user(user_id), using=using, robust=True)
 
 
 @receiver(setting_changed)

@@ -1,5 +1,8 @@
 """Per-user revocation markers in Django's cache, shared by every process of the gateway.
 
+Connected at startup (``AIConfig.ready``), so a user saved by any process with the app installed
+(the admin, ``changepassword``, a worker) revokes: see :mod:`ai.api.authentication`.
+
 A marker is a random integer stored under ``ai:auth:user:<id>`` (with the cache's own key prefix
 and version) in the ``AI_AUTH_CACHE`` cache. Writing a new one (:func:`revoke`) tells every
 process that what it knows about the user is stale; :func:`aread` returns the current one,
@@ -30,10 +33,16 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from ai.conf import ai_settings
+from ai.redact import RedactingFilter
 
 logger = logging.getLogger("ai.auth")
+logger.addFilter(RedactingFilter())
 
 PREFIX = "ai:auth:user:"
 
@@ -91,6 +100,41 @@ def revoke(user_id: object) -> None:
     """Write a new marker for ``user_id`` (blocking: one cache write)."""
     backend, _ = _configured()
     backend.set(key(user_id), _new_marker(), timeout=None)
+
+
+def revoke_user(user_id: object) -> None:
+    """Make every process look ``user_id`` up again before its next request is let through
+    (deactivation, password change, deletion). Called by ``post_save``/``post_delete``; call it
+    yourself after ``QuerySet.update()``, ``bulk_update()`` or raw SQL on users. Blocking (one
+    cache write): from async code use :func:`arevoke_user`. A cache failure is logged, not
+    raised (the user's change itself has happened)."""
+    try:
+        revoke(user_id)
+    except Exception:
+        logger.exception(
+            "could not publish the revocation of user %s to the %r cache: processes that "
+            "cached the user keep it until their cache entry expires (30 s)",
+            user_id,
+            ai_settings.AI_AUTH_CACHE,
+        )
+
+
+async def arevoke_user(user_id: object) -> None:
+    await sync_to_async(revoke_user, thread_sensitive=False)(user_id)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+def _user_changed(*, instance: Any, using: str, update_fields: Any = None, **kwargs: object):
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a login changes nothing a token depends on
+    user_id = getattr(instance, jwt_settings.USER_ID_FIELD, None)
+    if user_id is None:
+        return
+    revoke_user(user_id)
+    # Again once the change is visible to other connections: a process that read the first
+    # marker and then the not-yet-committed row must not keep that row.
+    transaction.on_commit(lambda: revoke_user(user_id), using=using, robust=True)
 
 
 def read(user_id: object) -> Any:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -155,3 +158,25 @@ async def test_concurrent_reads_each_get_their_users_marker(transactional_db):
     expected = [await caches["default"].aget(revocation.key(user_id)) for user_id in ids]
     assert got == expected
     assert None not in got and len(set(got)) == len(ids)
+
+
+def test_any_process_with_the_app_installed_publishes_user_changes():
+    """A `changepassword` or an admin process never imports the API: the receivers are
+    connected at startup (AIConfig.ready) anyway."""
+    code = (
+        "import sys, django; django.setup();"
+        "print('ai.api.revocation' in sys.modules);"
+        "from django.contrib.auth import get_user_model;"
+        "from django.db.models.signals import post_save;"
+        "from ai.api.revocation import _user_changed;"
+        "print(post_save.disconnect(_user_changed, sender=get_user_model()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert out.stdout.split() == ["True", "True"]
