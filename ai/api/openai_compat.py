@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 import orjson
 from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.openai_format import ChunkFrames, OpenAIChatRequest, chat_completion, openai_error
 from ai.api.renderers import ORJSONRenderer
-from ai.api.schema import GatewayAutoSchema
+from ai.api.schema import GatewayAutoSchema, extend_schema
 from ai.api.sse import SSEResponse
 from ai.api.validation import validate
 from ai.services import gateway

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.errors import InvalidRequest
 from ai.api.renderers import ORJSONRenderer
+from ai.api.schema import extend_schema
 from ai.db import run_db
 from ai.usage.reports import METRICS, summarize
 from ai.usage.rollup import day_bounds, local_today

@@ -11,7 +11,6 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
-    extend_schema,
 )
 from rest_framework.request import Request
 
@@ -26,7 +25,10 @@ from ai.api.bodies import (
     StatusResponse,
 )
 from ai.api.renderers import ORJSONRenderer
-from ai.api.schema import GatewayAutoSchema  # also registers the auth scheme for the docs
+from ai.api.schema import (  # also registers the auth scheme for the docs
+    GatewayAutoSchema,
+    extend_schema,
+)
 from ai.api.sse import SSE_DESCRIPTION, SSEResponse
 from ai.api.streaming import StreamFrames
 from ai.api.validation import validate

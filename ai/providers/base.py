@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar
 
-from ai.exceptions import AIError, UpstreamError
+from ai.exceptions import AIError, UpstreamError, UpstreamStreamError
 
 
 class ModelComplexity(StrEnum):
@@ -173,6 +173,10 @@ class LLMStream:
         self.first_chunk_at: float | None = None
         self.ended_at: float | None = None
         self.completed = False
+        #: Set by :meth:`_until_end` when the provider's generator returned by itself: the only
+        #: proof that the upstream ended the stream (a generator closed from outside, e.g. by
+        #: asyncio's ``shutdown_asyncgens``, also stops, without reaching it).
+        self._reached_end = False
         self.error: AIError | None = None
         self._parts: list[str] = []
         self._gen: AsyncIterator[str] | None = None
@@ -190,11 +194,16 @@ class LLMStream:
         if self._gen is not None:
             return
         self.started_at = time.perf_counter()
-        self._gen = self.provider._stream_chunks(self.request, self)
+        self._gen = self._until_end()
         try:
             self._pending = await self._next()
         except StopAsyncIteration:
             self._pending = None
+
+    async def _until_end(self) -> AsyncIterator[str]:
+        async for chunk in self.provider._stream_chunks(self.request, self):
+            yield chunk
+        self._reached_end = True
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._iterate()
@@ -215,6 +224,14 @@ class LLMStream:
         try:
             chunk = await self._gen.__anext__()
         except StopAsyncIteration:
+            if not self._reached_end:
+                raise self._failed(
+                    UpstreamStreamError(
+                        "The stream was stopped before the upstream ended it.",
+                        provider=self.provider.name,
+                        model=self.model,
+                    )
+                ) from None
             self.completed = True
             self.ended_at = time.perf_counter()
             raise

@@ -177,7 +177,8 @@ async def test_offline_serves_when_nothing_else_is_configured(settings):
     settings.OPENAI_API_KEY = settings.ANTHROPIC_API_KEY = settings.GOOGLE_API_KEY = None
     settings.AI_OFFLINE_ENABLED = True
     response = await LLMRouter().chat("hi", complexity=ModelComplexity.SIMPLE)
-    assert (response.provider, response.model) == ("offline", "gpt-4o-mini")
+    assert (response.provider, response.model) == ("offline", "offline-echo")
+    assert response.requested_model == "gpt-4o-mini"
 
 
 async def test_fallbacks_can_be_switched_off(settings):
