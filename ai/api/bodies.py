@@ -34,6 +34,7 @@ MODEL_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_:/@+-]|\.[A-Za-z0-9_:/@+-])*\.?$"
 NOT_BLANK = r"\S"
 
 _ROLES = {r.value: r for r in Role}
+_COMPLEXITIES = {c.value: c for c in ModelComplexity}
 
 
 class EnumAtCallTime:
@@ -122,9 +123,10 @@ def conversation_rules(messages: list[Any]) -> list[Any]:
     limit = int(ai_settings.AI_MAX_MESSAGES)
     if len(messages) > limit:
         raise fail("too_many_messages", "Must contain at most {limit} messages.", limit=limit)
-    if not any(m.role == "user" for m in messages):
-        raise fail("no_user_message", "Must contain at least one user message.")
-    return messages
+    for message in messages:
+        if message.role == "user":
+            return messages
+    raise fail("no_user_message", "Must contain at least one user message.")
 
 
 class ChatMessage(RequestBody):
@@ -138,9 +140,6 @@ class ChatMessage(RequestBody):
             string_pattern_mismatch="Must not be blank.",
         ),
     ]
-
-    def message(self) -> Message:
-        return Message(_ROLES[self.role], self.content)
 
 
 Conversation = Annotated[
@@ -187,7 +186,7 @@ class CompletionsRequest(_Options):
     messages: Conversation
 
     def to_call(self) -> LLMCall:
-        return self._call(tuple(m.message() for m in self.messages))
+        return self._call(tuple([Message(_ROLES[m.role], m.content) for m in self.messages]))
 
 
 class ChatRequest(_Options):
@@ -210,9 +209,7 @@ class RoutedChatRequest(ChatRequest):
     ] = "moderate"
 
     def to_call(self) -> LLMCall:
-        return self._call(
-            self._messages(), complexity=ModelComplexity(self.complexity or "moderate")
-        )
+        return self._call(self._messages(), complexity=_COMPLEXITIES[self.complexity or "moderate"])
 
 
 # --- responses (documentation only) -----------------------------------------------------------

@@ -96,9 +96,6 @@ class OpenAIMessage(RequestBody):
              "is required."),
     ]  # fmt: skip
 
-    def message(self) -> Message:
-        return Message(_ROLES[self.role], self.content)  # type: ignore[arg-type]
-
 
 def _names_a_model(model: str) -> str:
     head, slash, rest = model.partition("/")
@@ -183,7 +180,7 @@ class OpenAIChatRequest(RequestBody):
         if slash and head in provider_names():
             provider, model = head, rest
         call = LLMCall(
-            messages=tuple(m.message() for m in self.messages),
+            messages=tuple([Message(_ROLES[m.role], m.content) for m in self.messages]),
             provider=provider,
             model=model,
             temperature=self.temperature,

@@ -9,15 +9,15 @@ strings in USD; a record whose model has no price has ``cost: null`` and is coun
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from pydantic import BeforeValidator, ConfigDict, Field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -26,6 +26,7 @@ from ai.api.base import AsyncAPIView, json_response
 from ai.api.errors import InvalidRequest
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import extend_schema
+from ai.api.validation import RequestBody, Says, fail, validate
 from ai.db import run_db
 from ai.usage.reports import METRICS, summarize
 from ai.usage.rollup import day_bounds, local_today
@@ -46,61 +47,62 @@ class UsageQuery:
     page_size: int
 
 
-def _int(params: Any, name: str, default: int, low: int, high: int | None, errors: dict) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        errors[name] = ["Must be an integer."]
-        return default
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        errors[name] = [f"Must be {bound}."]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    # Only YYYY-MM-DD: pydantic alone would also take a unix timestamp or a datetime.
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise fail("bad_date", "Must be a date as YYYY-MM-DD.")
     return value
 
 
-def _date(params: Any, name: str, errors: dict) -> date | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        errors[name] = ["Must be a date as YYYY-MM-DD."]
-        return None
+Day = Annotated[date | None, BeforeValidator(_iso_day), Says("Must be a date as YYYY-MM-DD.")]
+
+
+class UsageParams(RequestBody):
+    """The query string. Strings, so converted (``"2"`` -> 2); other parameters are ignored."""
+
+    model_config = ConfigDict(strict=False, extra="ignore")
+
+    start: Day = Field(
+        None, description=f"First day (default: {DEFAULT_DAYS - 1} days before end)."
+    )
+    end: Day = Field(None, description="Last day, included (default: today).")
+    page: Annotated[
+        int, Field(ge=1), Says("Must be at least 1.", int_parsing="Must be an integer.")
+    ] = Field(1, description="Page of records, from 1.")
+    page_size: Annotated[
+        int,
+        Field(ge=1, le=MAX_PAGE_SIZE),
+        Says(f"Must be between 1 and {MAX_PAGE_SIZE}.", int_parsing="Must be an integer."),
+    ] = Field(DEFAULT_PAGE_SIZE, description=f"Records per page, 1-{MAX_PAGE_SIZE}.")
+    user: Annotated[
+        Literal["me", "all"] | int | None, Says("Must be a user id, 'me' or 'all'.")
+    ] = Field(
+        None,
+        description="Staff only: a user id, or 'all'. Others may only ask for themselves ('me').",
+    )
 
 
 def parse_query(params: Any, user: Any) -> UsageQuery:
     """Validate the query string. 400 naming each bad field; 403 for another user's usage."""
-    errors: dict[str, list[str]] = {}
-    start, end = _date(params, "start", errors), _date(params, "end", errors)
-    page = _int(params, "page", 1, 1, None, errors)
-    page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, errors)
-    if not errors:
-        end = end or local_today()
-        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-        if end < start:
-            errors["end"] = ["Must be on or after start."]
-        elif (end - start).days + 1 > MAX_DAYS:
-            errors["start"] = [f"The range may span at most {MAX_DAYS} days."]
+    given = {name: value for name, value in params.items() if value != ""}
+    query = validate(UsageParams, given)
+    end = query.end or local_today()
+    start = query.start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if end < start:
+        raise InvalidRequest({"end": ["Must be on or after start."]})
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidRequest({"start": [f"The range may span at most {MAX_DAYS} days."]})
     user_id: int | None = user.pk
-    raw_user = params.get("user")
-    if raw_user not in (None, "", "me"):
-        if raw_user == "all":
-            user_id = None
-        else:
-            try:
-                user_id = int(raw_user)
-            except ValueError:
-                errors["user"] = ["Must be a user id, 'me' or 'all'."]
-    if errors:
-        raise InvalidRequest(errors)
+    if query.user == "all":
+        user_id = None
+    elif isinstance(query.user, int):
+        user_id = query.user
     if user_id != user.pk and not user.is_staff:
         raise PermissionDenied("Only staff may see another user's usage.")
-    assert start is not None and end is not None
-    return UsageQuery(start, end, user_id, page, page_size)
+    return UsageQuery(start, end, user_id, query.page, query.page_size)
 
 
 def _cost(value: Decimal | None) -> str | None:
@@ -269,17 +271,7 @@ class UsageView(AsyncAPIView):
     @extend_schema(
         operation_id="ai_usage",
         summary="Your usage: totals, by day / provider / model, and records",
-        parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: "
-                             f"{DEFAULT_DAYS - 1} days before end)."),
-            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, included "
-                             "(default: today)."),
-            OpenApiParameter("page", OpenApiTypes.INT, description="Page of records, from 1."),
-            OpenApiParameter("page_size", OpenApiTypes.INT,
-                             description=f"Records per page, 1-{MAX_PAGE_SIZE}."),
-            OpenApiParameter("user", OpenApiTypes.STR, description="Staff only: a user id, or "
-                             "'all'. Others may only ask for themselves ('me')."),
-        ],
+        parameters=[UsageParams],
         responses={200: UsageResponseSerializer},
     )  # fmt: skip
     async def get(self, request: Request) -> HttpResponse:

@@ -244,3 +244,49 @@ async def test_models_list(client):
     assert owners["gemini-2.5-flash"] == "gemini"
     assert owners["offline-echo"] == "offline"  # the default model
     assert all(model.object == "model" for model in models)
+
+
+async def test_unknown_model_is_not_found_naming_the_models_served(client, usage_events):
+    """No vendor prefix and no route names "foo-bar": 404 ``model_not_found`` (the SDK's
+    NotFoundError), not an error about a provider the client never asked for."""
+    with pytest.raises(openai.NotFoundError) as caught:
+        await client.chat.completions.create(model="foo-bar", messages=_user("hi"))
+    error = caught.value
+    assert error.status_code == 404
+    assert (error.code, error.type) == ("model_not_found", "invalid_request_error")
+    assert "'foo-bar'" in error.message
+    for served in ("gpt-4o", "claude-sonnet-4-5-20250929", "gemini-2.5-flash", "offline-echo"):
+        assert served in error.message
+    assert "'<provider>/<model>'" in error.message and "openai/foo-bar" in error.message
+    assert usage_events == []
+
+
+async def test_a_forced_provider_takes_any_model_name(client):
+    completion = await client.chat.completions.create(model="offline/foo-bar", messages=_user("hi"))
+    assert completion.choices[0].message.content == "[offline:foo-bar] You said: hi"
+
+
+async def test_a_model_without_prefix_goes_to_the_route_naming_it(client, gateway_settings):
+    gateway_settings.AI_DEFAULT_PROVIDER = "openai"
+    gateway_settings.AI_DEFAULT_MODEL = "house-model"
+    completion = await client.chat.completions.create(model="house-model", messages=_user("hi"))
+    assert completion.choices[0].message.content == "".join(
+        reply_deltas("openai", "house-model", 5)
+    )
+
+
+async def test_offline_answers_name_the_offline_model(client, usage_events):
+    """Asked for a real model's name, the offline provider answers as the offline echo, and
+    every place that shows a model says so: body, chunks, ledger row."""
+    model = "offline/claude-sonnet-4-5-20250929"
+    plain = await client.chat.completions.create(model=model, messages=_user("hi"))
+    stream = await client.chat.completions.create(
+        model=model, messages=_user("hi"), stream=True, stream_options={"include_usage": True}
+    )
+    chunks = [chunk async for chunk in stream]
+    assert plain.model == "offline-echo"
+    assert plain.choices[0].message.content == "[offline:claude-sonnet-4-5-20250929] You said: hi"
+    assert {c.model for c in chunks} == {"offline-echo"}
+    for event in await _events(usage_events, 2):
+        assert (event.provider, event.model) == ("offline", "offline-echo")
+        assert event.requested_model == "claude-sonnet-4-5-20250929"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 
+import orjson
 import pytest
+from django.core.management import call_command
 
+from ai.api import bodies
 from ai.api.errors import RequestTooLarge
+from ai.api.openai_format import OpenAIChatRequest
 from ai.api.parsers import ORJSONParser
 from ai.providers.base import BaseLLMProvider
+from ai.services import factory
 from tests.api.conftest import CHAT, COMPLETIONS, ROUTED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,12 +62,17 @@ COMPLETIONS_CASES = [
     ({"messages": [USER], "max_tokens": -5}, "max_tokens", "positive integer"),
     ({"messages": [USER], "max_tokens": 10.5}, "max_tokens", "positive integer"),
     ({"messages": [USER], "max_tokens": "100"}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": 5.0}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "max_tokens": True}, "max_tokens", "positive integer"),
+    ({"messages": [USER], "temperature": "1"}, "temperature", "between 0 and 2"),
     ({"messages": [USER], "max_tokens": 32769}, "max_tokens", "at most 32768"),
     ({"messages": [USER], "provider": "nope"}, "provider", "openai, anthropic, gemini"),
     ({"messages": [USER], "provider": 3}, "provider", "Valid providers"),
     ({"messages": [USER], "model": ""}, "model", "non-empty"),
     ({"messages": [USER], "model": "../../etc"}, "model", "not a valid model"),
     ({"messages": [USER], "model": "x" * 201}, "model", "at most 200"),
+    ({"messages": [USER], "model": "gpt..4o"}, "model", "not a valid model"),
+    ({"messages": [USER], "model": 5}, "model", "non-empty string"),
     ({"messages": [USER], "stream": "yes"}, "stream", "boolean"),
     ({"messages": [USER], "stream": 1}, "stream", "boolean"),
     ({"messages": [USER], "prompt": "hi"}, "prompt", "Unknown field"),
@@ -122,6 +132,37 @@ async def test_every_error_is_reported_at_once(api):
     body = {"messages": [], "temperature": 3, "max_tokens": 0, "stream": "no", "extra": 1}
     fields = _fields(await api.post(COMPLETIONS, body))
     assert set(fields) == {"messages", "temperature", "max_tokens", "stream", "extra"}
+
+
+async def test_unknown_fields_name_the_allowed_ones(api):
+    fields = _fields(await api.post(CHAT, {"prompt": "hi", "messages": [USER]}))
+    assert "Allowed fields:" in fields["messages"][0]
+    for name in ("prompt", "system", "provider", "model", "temperature", "max_tokens", "stream"):
+        assert name in fields["messages"][0]
+
+
+def test_request_bodies_are_documented_by_their_models(monkeypatch):
+    """The OpenAPI document is valid OpenAPI 3.0 and each endpoint's request body is the very
+    model that validates it (the provider list as it is when the schema is generated)."""
+    monkeypatch.setitem(factory.PROVIDER_CLASSES, "scripted", "tests.api.scripted.Scripted")
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--format", "openapi-json", stdout=out)
+    schema = orjson.loads(out.getvalue())
+    components = schema["components"]["schemas"]
+    for path, model in [
+        (COMPLETIONS, bodies.CompletionsRequest),
+        (CHAT, bodies.ChatRequest),
+        (ROUTED, bodies.RoutedChatRequest),
+        ("/api/v1/openai/chat/completions", OpenAIChatRequest),
+    ]:
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        component = components[body["schema"]["$ref"].rsplit("/", 1)[1]]
+        assert set(component["properties"]) == set(model.model_fields), path
+        assert component["additionalProperties"] is False
+    assert set(components["ProviderEnum"]["enum"]) == set(factory.provider_names())
+    assert "scripted" in components["ProviderEnum"]["enum"]
+    assert components["ComplexityEnum"]["enum"] == ["simple", "moderate", "complex", "search"]
+    assert components["CompletionsRequest"]["required"] == ["messages"]
 
 
 async def test_too_many_messages(api, settings):
