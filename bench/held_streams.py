@@ -272,6 +272,7 @@ class HeldStreams:
             "rss_per_open_stream_kb": round((peak - out["idle_rss_mb"]) * 1024 / opened, 1)
             if peak and opened
             else None,
+            "gateway_cpu_pct": paced.get("gateway_cpu_pct"),
             "gateway_core_busy_pct": cores.get(f"cpu{self.gateway_cpus}")
             if self.gateway_cpus
             else None,
@@ -309,7 +310,7 @@ def render(results: dict) -> str:
         "ratio",
         "idle/peak RSS MB",
         "RSS/open stream",
-        "cores busy % gw/rig",
+        "gw CPU % (own/core/rig core)",
     ]
     rows = []
     for r in results["runs"]:
@@ -326,7 +327,7 @@ def render(results: dict) -> str:
                 f"x{r['paced_over_unpaced']}",
                 f"{r['idle_rss_mb']}/{r['peak_rss_mb']}",
                 f"{r['rss_per_open_stream_kb']} KB",
-                f"{r['gateway_core_busy_pct']}/{r['rig_core_busy_pct']}",
+                f"{r['gateway_cpu_pct']}/{r['gateway_core_busy_pct']}/{r['rig_core_busy_pct']}",
             ]
         )
     return head + "\n" + report._table(headers, rows)

@@ -1,0 +1,467 @@
+"""Where a held (paced) stream's CPU and memory go: ``python -m bench.held_profile``.
+
+Serves the example project (``gateway_project.asgi``, its default settings) with uvicorn *in
+this process* (uvloop, httptools, one worker, as ``run.sh``), pinned to CPU 0, and drives it
+from ``bench.loadgen``'s burst mode in a child process on CPU 1 against the fake upstream (also
+on CPU 1): N paced streams opened over a ramp, each held to its end, then the same number
+unpaced. Three passes over the same gateway, each after a warm-up:
+
+* ``cpu``: no instrumentation. CPU time of this process per stream, paced and unpaced; RSS
+  when all streams are open minus RSS before, per open stream; and the objects that each
+  open stream keeps alive (``gc.get_objects()`` counted by type, at the peak minus before).
+* ``profile``: cProfile over the paced streams: self time grouped by layer (server, Django's
+  handler, SSE response, relay, provider, SDK/HTTP client, event loop, ledger ...), the
+  functions with the most self time, and calls per stream of every function called at least
+  once per stream (what runs per event rather than once per stream).
+* ``memory``: tracemalloc at the peak minus before, by layer (the file that allocated) and by
+  allocation site, per open stream.
+
+Prints a report and writes it as JSON (``--out``). The profile distorts absolute times (about
+2x); compare layers within one run, and take CPU per stream from the ``cpu`` pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import env_info, report  # noqa: E402
+from bench import scenarios as sc  # noqa: E402
+from bench.held_streams import gateway_env, prompt  # noqa: E402
+from bench.loadgen import Target  # noqa: E402
+from bench.procs import free_port, pinned, raise_nofile  # noqa: E402
+from bench.servers import BACKLOG, start_fake  # noqa: E402
+
+#: (layer, path fragment) in order: the first fragment found in a function's file names it.
+LAYERS = (
+    ("server: uvicorn", "/uvicorn/"),
+    ("server: httptools", "httptools"),
+    ("django: ASGI handler", "/django/core/handlers/"),
+    ("django: ASGI handler", "/ai/asgi.py"),
+    ("django: ASGI handler", "/ai/_compat/django.py"),
+    ("django: other", "/django/"),
+    ("asgiref", "/asgiref/"),
+    ("DRF", "/rest_framework"),
+    ("ai: SSE frames/response", "/ai/api/sse.py"),
+    ("ai: SSE frames/response", "/ai/api/streaming.py"),
+    ("ai: API views/auth", "/ai/api/"),
+    ("ai: gateway relay", "/ai/services/gateway.py"),
+    ("ai: router", "/ai/services/"),
+    ("ai: provider", "/ai/providers/"),
+    ("ai: SDK guards", "/ai/_compat/"),
+    ("ai: usage ledger", "/ai/usage/"),
+    ("ai: other", "/ai/"),
+    ("SDK: openai", "/openai/"),
+    ("HTTP client: httpx2", "/httpx2/"),
+    ("HTTP client: httpcore", "/httpcore"),
+    ("HTTP client: aiohttp", "/aiohttp/"),
+    ("HTTP client: anyio", "/anyio/"),
+    ("SDK: other vendors", "/anthropic/"),
+    ("SDK: other vendors", "/google/"),
+    ("pydantic", "/pydantic"),
+    ("database", "/sqlite3/"),
+    ("database", "/psycopg"),
+    ("event loop: asyncio", "/asyncio/"),
+    ("event loop: uvloop", "uvloop"),
+    ("logging", "/logging/"),
+    ("stdlib: contextvars/other", "/lib/python3"),
+)
+
+
+def layer_of(filename: str) -> str:
+    if filename == "~":
+        return "builtins (C)"
+    for layer, fragment in LAYERS:
+        if fragment in filename:
+            return layer
+    return "other"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.held_profile", description=__doc__)
+    p.add_argument("-n", "--streams", type=int, default=400, help="paced streams per pass")
+    p.add_argument("--deltas", type=int, default=15)
+    p.add_argument("--interval", type=float, default=0.2, help="seconds between paced deltas")
+    p.add_argument("--ramp", type=float, default=1.0)
+    p.add_argument(
+        "--passes", default="cpu,profile,memory", help="comma list of cpu, profile, memory"
+    )
+    p.add_argument("--top", type=int, default=30, help="rows in each function table")
+    p.add_argument("--pstats", type=Path, help="also dump the raw cProfile stats here")
+    p.add_argument("--out", type=Path, help="JSON path (default bench/results/held-profile-*)")
+    return p.parse_args(argv)
+
+
+class Inflight:
+    """Wraps the ASGI app: how many HTTP requests are in it now, and the most at once."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.now = 0
+        self.max = 0
+        self.reached: asyncio.Event | None = None
+        self.want = 0
+
+    def expect(self, n: int) -> asyncio.Event:
+        self.want = n
+        self.reached = asyncio.Event()
+        return self.reached
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.now += 1
+        self.max = max(self.max, self.now)
+        if self.reached is not None and self.now >= self.want:
+            self.reached.set()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.now -= 1
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def type_counts() -> Counter:
+    return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+class Profiler:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.log = report.Log()
+        self.two_cpus = (os.cpu_count() or 1) >= 2
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        a = self.args
+        self.fake, port = start_fake(ROOT, self.tmp, "1" if self.two_cpus else None, a.deltas)
+        self.upstream = f"http://127.0.0.1:{port}"
+        env = gateway_env(self.upstream, f"sqlite:///{self.tmp / 'profile.sqlite3'}", None)
+        self.token, _ = env_info.setup_gateway(ROOT, {**os.environ, **env})
+        os.environ.update(env)
+        if self.two_cpus:
+            os.sched_setaffinity(0, {0})
+
+    def target(self, base: str, interval: float) -> Target:
+        text = prompt(self.args.deltas, interval)
+        return sc.gateway(
+            "openai", base, self.token, stream=True, chunks=self.args.deltas, text=text
+        )
+
+    async def start_burst(self, t: Target, n: int, ramp: float) -> asyncio.subprocess.Process:
+        cmd = [sys.executable, "-m", "bench.loadgen", "--mode", "burst", "--url", t.url,
+               "--body", t.body.decode(), "--format", t.fmt, "-c", str(n), "--ramp", str(ramp),
+               "--expect-tokens", str(t.expect_tokens)]  # fmt: skip
+        for name, value in t.headers.items():
+            cmd += ["--header", f"{name}: {value}"]
+        cmd = pinned(cmd, "1" if self.two_cpus else None)
+        return await asyncio.create_subprocess_exec(
+            *cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+
+    @staticmethod
+    async def finish_burst(proc: asyncio.subprocess.Process) -> dict:
+        import orjson
+
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"loadgen failed: {err[-2000:]!r}")
+        return orjson.loads(out)
+
+    async def burst(self, t: Target, n: int, ramp: float) -> dict:
+        return await self.finish_burst(await self.start_burst(t, n, ramp))
+
+    # -- passes -----------------------------------------------------------------------------
+
+    async def run(self) -> dict:
+        import uvicorn
+
+        from gateway_project.asgi import application
+
+        app = Inflight(application)
+        port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            loop="none",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            backlog=BACKLOG,
+            timeout_keep_alive=120,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        a = self.args
+        paced, unpaced = self.target(base, a.interval), self.target(base, 0.0)
+        out: dict = {}
+        try:
+            self.log.say("warm-up: 200 unpaced + 50 paced streams")
+            await self.burst(unpaced, 200, 1.0)
+            await self.burst(paced, 50, 0.2)
+            gc.collect()
+            for name in a.passes.split(","):
+                name = name.strip()
+                self.log.say(
+                    f"pass {name}: {a.streams} streams, {a.deltas} deltas "
+                    f"{a.interval * 1000:g} ms apart, opened over {a.ramp:g} s"
+                )
+                out[name] = await getattr(self, f"pass_{name}")(app, paced, unpaced)
+        finally:
+            server.should_exit = True
+            await serving
+        return out
+
+    async def _held(self, app: Inflight, t: Target, at_peak, on_start=None) -> tuple[dict, object]:
+        """Run a paced burst (``on_start()`` once its process runs); call ``at_peak()`` once
+        every stream is open plus 1.5 delta intervals (each has relayed deltas by then); return
+        the loadgen's result and at_peak's."""
+        a = self.args
+        reached = app.expect(a.streams)
+        proc = await self.start_burst(t, a.streams, a.ramp)
+        if on_start is not None:
+            on_start()
+        load = asyncio.ensure_future(self.finish_burst(proc))
+        waiter = asyncio.ensure_future(reached.wait())
+        peak = None
+        await asyncio.wait([load, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not load.done():
+            await asyncio.sleep(a.interval * 1.5)
+            peak = at_peak()
+        res = await load
+        app.reached = None
+        return res, peak
+
+    async def pass_cpu(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
+        a = self.args
+        gc.collect()
+        rss0, types0 = rss_kb(), type_counts()
+        app.max = 0
+        cpu0 = [0.0]
+
+        def started() -> None:
+            cpu0[0] = time.process_time()
+
+        def at_peak():
+            t0 = time.process_time()
+            rss, types = rss_kb(), type_counts()
+            cpu0[0] += time.process_time() - t0  # not the gateway's work
+            return rss, types, app.now
+
+        res, peak = await self._held(app, paced, at_peak, on_start=started)
+        cpu_paced = time.process_time() - cpu0[0]
+        proc = await self.start_burst(unpaced, a.streams, a.streams / 200)
+        started()
+        res_u = await self.finish_burst(proc)
+        cpu_unpaced = time.process_time() - cpu0[0]
+        out = {
+            "paced": _brief(res),
+            "unpaced": _brief(res_u),
+            "cpu_ms_per_stream_paced": round(1000 * cpu_paced / max(res["completed"], 1), 3),
+            "cpu_ms_per_stream_unpaced": round(1000 * cpu_unpaced / max(res_u["completed"], 1), 3),
+        }
+        if peak is not None:
+            rss1, types1, open_now = peak
+            out["open_at_peak"] = open_now
+            out["rss_kb_per_open_stream"] = round((rss1 - rss0) / open_now, 1)
+            growth = types1 - types0
+            out["objects_per_open_stream"] = {
+                k: round(v / open_now, 2) for k, v in growth.most_common(40) if v >= open_now / 2
+            }
+        return out
+
+    async def pass_profile(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
+        a = self.args
+        gc.collect()
+        profiler = cProfile.Profile()
+        res, _ = await self._held(app, paced, lambda: None, on_start=profiler.enable)
+        profiler.disable()
+        if a.pstats:
+            profiler.dump_stats(a.pstats)
+        n = max(res["completed"], 1)
+        stats = pstats.Stats(profiler, stream=io.StringIO())
+        total = 0.0
+        by_layer: Counter = Counter()
+        functions = []
+        for (filename, line, name), (_cc, nc, tt, ct, _callers) in stats.stats.items():
+            total += tt
+            by_layer[layer_of(filename)] += tt
+            functions.append((filename, line, name, nc, tt, ct))
+        functions.sort(key=lambda f: -f[4])
+        per_event = sorted(
+            (f for f in functions if f[3] >= n), key=lambda f: (-f[3], -f[4])
+        )  # called at least once per stream
+        return {
+            "loadgen": _brief(res),
+            "profiled_cpu_ms_per_stream": round(1000 * total / n, 3),
+            "self_ms_per_stream_by_layer": {
+                k: round(1000 * v / n, 3) for k, v in by_layer.most_common()
+            },
+            "top_self": [_fn(f, n) for f in functions[: a.top]],
+            "calls_per_stream": [_fn(f, n) for f in per_event[: a.top * 3]],
+        }
+
+    async def pass_memory(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
+        gc.collect()
+        tracemalloc.start(12)
+        before = tracemalloc.take_snapshot()
+
+        def at_peak():
+            return tracemalloc.take_snapshot(), app.now
+
+        res, peak = await self._held(app, paced, at_peak)
+        tracemalloc.stop()
+        out: dict = {"loadgen": _brief(res)}
+        if peak is None:
+            return out
+        snap, open_now = peak
+        out["open_at_peak"] = open_now
+        layers: Counter = Counter()
+        for stat in snap.compare_to(before, "filename"):
+            layers[layer_of(stat.traceback[0].filename)] += stat.size_diff
+        out["kb_per_open_stream_by_layer"] = {
+            k: round(v / 1024 / open_now, 2) for k, v in layers.most_common() if v > 0
+        }
+        out["kb_per_open_stream_traced"] = round(sum(layers.values()) / 1024 / open_now, 2)
+        sites = []
+        for stat in snap.compare_to(before, "lineno")[: self.args.top]:
+            frame = stat.traceback[0]
+            sites.append(
+                {
+                    "site": f"{_short(frame.filename)}:{frame.lineno}",
+                    "bytes_per_stream": round(stat.size_diff / open_now),
+                    "blocks_per_stream": round(stat.count_diff / open_now, 2),
+                }
+            )
+        out["top_sites"] = sites
+        return out
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/work/main/", "/lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def _fn(f: tuple, n: int) -> dict:
+    filename, line, name, nc, tt, ct = f
+    where = name if filename == "~" else f"{_short(filename)}:{line}({name})"
+    return {
+        "function": where,
+        "layer": layer_of(filename),
+        "calls_per_stream": round(nc / n, 2),
+        "self_us_per_stream": round(1e6 * tt / n, 1),
+        "cum_us_per_stream": round(1e6 * ct / n, 1),
+    }
+
+
+def _brief(res: dict) -> dict:
+    return {k: res.get(k) for k in ("streams", "completed", "errors", "error_kinds", "max_open",
+                                    "wall_s")}  # fmt: skip
+
+
+def render(out: dict) -> str:
+    lines = []
+    cpu = out.get("cpu")
+    if cpu:
+        lines.append(
+            f"CPU per stream: paced {cpu['cpu_ms_per_stream_paced']} ms, unpaced "
+            f"{cpu['cpu_ms_per_stream_unpaced']} ms; loadgen paced {cpu['paced']}"
+        )
+        if "rss_kb_per_open_stream" in cpu:
+            lines.append(
+                f"RSS per open stream: {cpu['rss_kb_per_open_stream']} KB "
+                f"({cpu['open_at_peak']} open)"
+            )
+            lines.append("objects kept alive per open stream:")
+            lines += [f"  {v:8.2f}  {k}" for k, v in cpu["objects_per_open_stream"].items()]
+    prof = out.get("profile")
+    if prof:
+        lines.append(
+            f"\ncProfile: {prof['profiled_cpu_ms_per_stream']} ms per paced stream (profiled)"
+        )
+        lines.append("self time per stream by layer (us):")
+        lines += [f"  {1000 * v:8.0f}  {k}" for k, v in prof["self_ms_per_stream_by_layer"].items()]
+        lines.append("top self time (us per stream, calls per stream):")
+        lines += [
+            f"  {f['self_us_per_stream']:8.1f} {f['calls_per_stream']:7.2f}  {f['function']}"
+            for f in prof["top_self"]
+        ]
+        lines.append("functions called at least once per stream (calls, self us, cum us):")
+        lines += [
+            f"  {f['calls_per_stream']:7.2f} {f['self_us_per_stream']:8.1f} "
+            f"{f['cum_us_per_stream']:8.1f}  {f['function']}"
+            for f in prof["calls_per_stream"]
+        ]
+    mem = out.get("memory")
+    if mem and "kb_per_open_stream_by_layer" in mem:
+        lines.append(
+            f"\ntracemalloc: {mem['kb_per_open_stream_traced']} KB per open stream "
+            f"({mem['open_at_peak']} open), by layer:"
+        )
+        lines += [f"  {v:8.2f} KB  {k}" for k, v in mem["kb_per_open_stream_by_layer"].items()]
+        lines.append("top allocation sites (bytes, blocks per open stream):")
+        lines += [
+            f"  {s['bytes_per_stream']:8d} {s['blocks_per_stream']:6.2f}  {s['site']}"
+            for s in mem["top_sites"]
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_nofile()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_path = args.out or ROOT / "bench" / "results" / f"held-profile-{stamp}.json"
+    with tempfile.TemporaryDirectory(prefix="ai-held-profile-") as tmp:
+        prof = Profiler(args, Path(tmp))
+        prof.setup()
+        try:
+            import uvloop
+
+            out = uvloop.run(prof.run())
+        finally:
+            prof.fake.stop()
+    out["args"] = {k: str(v) for k, v in vars(args).items()}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(report.dumps(out))
+    print(render(out))
+    print(f"\nJSON: {out_path}")
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
