@@ -33,7 +33,9 @@ from typing import Any
 from django.conf import settings
 from django.core import signals
 from django.core.asgi import get_asgi_application
+from django.core.cache import close_caches
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import reset_urlconf
 from django.db import close_old_connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpResponseBase
@@ -49,15 +51,19 @@ logger = logging.getLogger("ai.asgi")
 #: ai.db's pool threads, which tidy their own), so when they are a signal's only sync receivers
 #: the lean handler skips them and the thread hop they would cost.
 LOOP_THREAD_NOOPS = frozenset({close_old_connections, reset_queries})
+#: Django's own receivers of request_finished that do no blocking work and act on the request's
+#: context (its urlconf, its cache clients): called in the loop, in the request's context.
+LOOP_SAFE = frozenset({close_caches, reset_urlconf})
 
 
 async def send_signal(signal: Signal, sender: Any, **named: Any) -> None:
     """Send a request signal from the event loop, each receiver where it expects to run.
 
-    If any sync receiver other than :data:`LOOP_THREAD_NOOPS` is connected (a host's audit or
-    tenant receiver, say), the signal goes through Django's ``asend``: all sync receivers
-    together in a thread, async ones awaited, exactly as Django's handler sends it. Otherwise
-    only the async receivers are awaited, with no thread hop."""
+    If any sync receiver other than Django's own (:data:`LOOP_THREAD_NOOPS`,
+    :data:`LOOP_SAFE`) is connected (a host's audit or tenant receiver, say), the signal goes
+    through Django's ``asend``: all sync receivers together in a thread, async ones awaited,
+    exactly as Django's handler sends it. Otherwise there is no thread hop: the no-ops are
+    skipped, :data:`LOOP_SAFE` ones called in the loop, async ones awaited."""
     if not signal.receivers:
         return
     receivers = compat.live_receivers(signal, sender)
@@ -65,9 +71,15 @@ async def send_signal(signal: Signal, sender: Any, **named: Any) -> None:
         await signal.asend(sender=sender, **named)
         return
     sync_receivers, async_receivers = receivers
-    if any(receiver not in LOOP_THREAD_NOOPS for receiver in sync_receivers):
-        await signal.asend(sender=sender, **named)
-        return
+    inline = []
+    for receiver in sync_receivers:
+        if receiver in LOOP_SAFE:
+            inline.append(receiver)
+        elif receiver not in LOOP_THREAD_NOOPS:
+            await signal.asend(sender=sender, **named)
+            return
+    for receiver in inline:
+        receiver(signal=signal, sender=sender, **named)
     for receiver in async_receivers:
         await receiver(signal=signal, sender=sender, **named)
 
