@@ -260,3 +260,16 @@ async def test_startup_freezes_the_heap_only_when_asked(lean_app, settings, free
         "lifespan.shutdown.complete",
     ]
     assert (frozen > 10_000) is bool(freeze)
+
+
+async def test_login_required_middleware_leaves_the_api_alone(settings, token):
+    """A host with Django's LoginRequiredMiddleware: the token-authenticated API is not
+    redirected to a login page."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    settings.AI_API_MIDDLEWARE = None
+    app = gateway_application(get_asgi_application(), preload=False)
+    status, _, _ = await call(app, "/api/v1/app/ai/status", token=token)
+    assert status == 200

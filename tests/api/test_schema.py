@@ -79,3 +79,11 @@ def test_docs_are_optional():
     assert not [
         p for p in urls.urlpatterns if "schema" in str(p.pattern) or "docs" in str(p.pattern)
     ]
+
+
+def test_check_warns_when_the_docs_cannot_load_swagger_ui(settings):
+    from django.core import checks
+
+    assert "ai.W030" not in {m.id for m in checks.run_checks()}
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "drf_spectacular_sidecar"]
+    assert "ai.W030" in {m.id for m in checks.run_checks()}
