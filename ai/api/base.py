@@ -90,14 +90,6 @@ class AsyncAPIView(APIView):
     #: uuid4 hex, set per request; also the usage record's request id.
     request_id: str
 
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> Any:
-        view = super().as_view(**initkwargs)
-        # Token-authenticated API: Django's LoginRequiredMiddleware must not redirect it to a
-        # login page (DRF already exempts it from CSRF).
-        view.login_required = False
-        return view
-
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         if not isinstance(request, ASGIRequest) and not wsgi.on_background_loop():
             return await wsgi.run(self._dispatch(request, *args, **kwargs))

@@ -264,7 +264,7 @@ async def test_startup_freezes_the_heap_only_when_asked(lean_app, settings, free
 
 async def test_login_required_middleware_leaves_the_api_alone(settings, token):
     """A host with Django's LoginRequiredMiddleware: the token-authenticated API is not
-    redirected to a login page."""
+    redirected to a login page (DRF's as_view marks its views login_required = False)."""
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE,
         "django.contrib.auth.middleware.LoginRequiredMiddleware",
