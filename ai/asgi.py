@@ -42,6 +42,7 @@ from django.http import HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_urlconf
 
 from ai._compat import django as compat
+from ai.conf import ai_settings
 from ai.middleware import ON_LOOP
 
 logger = logging.getLogger("ai.asgi")
@@ -171,7 +172,7 @@ class LeanASGIHandler(ASGIHandler):
 def api_middleware() -> list[str] | None:
     """``AI_API_MIDDLEWARE``: None (every request through the project's handler) or the
     middleware list of the fast path."""
-    value = getattr(settings, "AI_API_MIDDLEWARE", None)
+    value = ai_settings.AI_API_MIDDLEWARE
     return None if value is None else list(value)
 
 
@@ -226,7 +227,7 @@ async def startup() -> None:
     get_resolver().url_patterns  # noqa: B018  (imports the URLconf and every view)
     import rest_framework_simplejwt.state  # noqa: F401  (the token backend: jwt, its crypto)
 
-    if getattr(settings, "AI_GC_FREEZE", False):
+    if ai_settings.AI_GC_FREEZE:
         gc.collect()
         gc.freeze()
 

@@ -60,7 +60,7 @@ def check_api_middleware(app_configs=None, **kwargs):
     would skip and that may change responses (security headers, CORS, the host's own)."""
     from django.conf import settings
 
-    api_middleware = getattr(settings, "AI_API_MIDDLEWARE", None)
+    api_middleware = ai_settings.AI_API_MIDDLEWARE
     if api_middleware is None:
         return []
     listed = set(api_middleware)
