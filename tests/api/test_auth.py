@@ -78,7 +78,7 @@ async def test_malformed_authorization_header_is_401(anon):
 async def test_inactive_user_is_401(user, token, api):
     assert (await api.get(STATUS)).status_code == 200  # now cached
     user.is_active = False
-    await user.asave()  # evicts the cached user in this process
+    await user.asave()  # a new revocation marker: every process looks it up again
     response = await api.get(STATUS)
     assert response.status_code == 401
     assert _error(response)["code"] == "user_inactive"
