@@ -24,8 +24,9 @@ def check_ai_settings(app_configs=None, **kwargs):
         messages.append(
             Warning(
                 "No AI provider is configured: every AI request will fail.",
-                hint="Set OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY, "
-                "or AI_OFFLINE_ENABLED = True for development.",
+                hint="Set AI_OPENAI_API_KEY, AI_ANTHROPIC_API_KEY or AI_GOOGLE_API_KEY in your "
+                "Django settings (or the OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY "
+                "environment variable), or AI_OFFLINE_ENABLED = True for development.",
                 id="ai.W001",
             )
         )

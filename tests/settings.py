@@ -68,6 +68,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Provider keys come from the tests' settings only, never the developer's environment (the
+# environment variables are the app's defaults for unset settings).
+OPENAI_API_KEY = ANTHROPIC_API_KEY = GOOGLE_API_KEY = None
+OPENAI_BASE_URL = ANTHROPIC_BASE_URL = GOOGLE_GEMINI_BASE_URL = None
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 # Providers point at the fake upstream (tests/fake_upstream) through fixtures; by default only the

@@ -41,7 +41,9 @@ from ai.services.router import default_model_for, get_llm_router
 OFFLINE = "offline"
 OFFLINE_NOTICE = (
     "Answers come from the offline provider: deterministic echoes, not a real model. "
-    "Set OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY to use a real one."
+    "Set AI_OPENAI_API_KEY, AI_ANTHROPIC_API_KEY or AI_GOOGLE_API_KEY in the Django settings "
+    "(or the OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY environment variable) to use "
+    "a real one."
 )
 OFFLINE_DEFAULT_NOTICE = (
     "The default provider is the offline provider: requests that name no provider or model "

@@ -224,7 +224,7 @@ def test_providers_page_never_shows_a_key(staff_client, settings):
 def test_providers_page_shows_unconfigured_providers(staff_client, settings):
     settings.OPENAI_API_KEY = None
     page = staff_client.get(reverse("admin:ai_providerstatus_changelist")).content.decode()
-    assert "set OPENAI_API_KEY" in page
+    assert "set AI_OPENAI_API_KEY" in page
     assert "(vendor default)" in page
 
 
