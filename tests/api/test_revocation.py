@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.core.cache import caches
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework_simplejwt.tokens import AccessToken
 
 from ai.api import authentication, revocation
@@ -180,3 +182,34 @@ def test_any_process_with_the_app_installed_publishes_user_changes():
         cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert out.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+    reason="needs a database and a cache another process can share (CI: PostgreSQL + Redis)",
+)
+async def test_a_user_deactivated_by_another_process_is_refused_here(user, api):
+    assert await _code(api) is None  # cached here
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    test_db = connection.settings_dict["NAME"]  # pytest-django's test database
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PATH": "/usr/bin:/bin",
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{test_db}")),
+    }
+    code = (
+        "import django; django.setup();"
+        "from django.contrib.auth import get_user_model;"
+        f"user = get_user_model().objects.get(pk={user.pk});"
+        "user.is_active = False; user.save()"
+    )
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", code],
+        check=True,
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert _cached(user)  # nothing reached this process's memory
+    assert await _code(api) == "user_inactive"
