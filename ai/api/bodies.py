@@ -11,6 +11,7 @@ names are checked at call time, so ``override_settings`` and providers a host re
 
 from __future__ import annotations
 
+import reprlib
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -54,8 +55,8 @@ def _known_provider(name: str) -> str:
     if name not in names:
         raise fail(
             "unknown_provider",
-            "Unknown provider {name!r}. Valid providers: {valid}.",
-            name=name,
+            "Unknown provider {name}. Valid providers: {valid}.",
+            name=reprlib.repr(name),
             valid=", ".join(names),
         )
     return name
@@ -75,7 +76,7 @@ def _provider_message(ctx: dict[str, Any]) -> str:
 def _complexity_message(ctx: dict[str, Any]) -> str:
     value = ctx["input"]
     problem = (
-        f"Unknown complexity {value!r}."
+        f"Unknown complexity {reprlib.repr(value)}."
         if isinstance(value, str)
         else f"Must be a string, not {type_name(value)}."
     )

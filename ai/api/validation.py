@@ -11,9 +11,10 @@ accept it, a required one reports it as missing.
 
 from __future__ import annotations
 
+import reprlib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,7 +25,8 @@ from ai.api.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
 
-#: What a message may say about the value: ``{got}`` (``missing`` or its repr), ``{type}``
+#: What a message may say about the value: ``{got}`` (``missing`` or its repr, shortened),
+#: ``{type}``
 #: (its JSON type), and the error's own context (``{limit}``, ``{max_length}``...).
 Message = str | Callable[[dict[str, Any]], str]
 
@@ -122,7 +124,7 @@ def _describe(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str]:
         value = None
     context = {
         **(error.get("ctx") or {}),
-        "got": "missing" if kind == "missing" else repr(value),
+        "got": "missing" if kind == "missing" else reprlib.repr(value),
         "type": type_name(value),
         "input": value,
     }
@@ -208,8 +210,3 @@ def _tagged(annotation: Any, tag: str) -> Any:
             if found is not None:
                 return found
     return None
-
-
-def allowed_values(values: Callable[[], Any]) -> Callable[[Mapping[str, Any]], str]:
-    """A message part listing values known only at call time (e.g. provider names)."""
-    return lambda _: ", ".join(values())
