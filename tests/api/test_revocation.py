@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -27,6 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from ai.api import authentication, revocation
 from ai.api.authentication import GatewayJWTAuthentication, arevoke_user, revoke_user
 from tests.api.conftest import STATUS, ApiClient
+from tests.fresh import run_python
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,15 +171,7 @@ def test_any_process_with_the_app_installed_publishes_user_changes():
         "from ai.api.revocation import _user_changed;"
         "print(post_save.disconnect(_user_changed, sender=get_user_model()))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
-        cwd=str(Path(__file__).resolve().parents[2]),
-    )
-    assert out.stdout.split() == ["True", "True"]
+    assert run_python(code).split() == ["True", "True"]
 
 
 @pytest.mark.skipif(
@@ -192,12 +182,7 @@ async def test_a_user_deactivated_by_another_process_is_refused_here(user, api):
     assert await _code(api) is None  # cached here
     parts = urlsplit(os.environ["DATABASE_URL"])
     test_db = connection.settings_dict["NAME"]  # pytest-django's test database
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PATH": "/usr/bin:/bin",
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{test_db}")),
-    }
+    database_url = urlunsplit(parts._replace(path=f"/{test_db}"))
     code = (
         "import django; django.setup();"
         "from django.contrib.auth import get_user_model;"
@@ -205,11 +190,7 @@ async def test_a_user_deactivated_by_another_process_is_refused_here(user, api):
         "user.is_active = False; user.save()"
     )
     await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", code],
-        check=True,
-        env=env,
-        cwd=str(Path(__file__).resolve().parents[2]),
+        run_python, code, REDIS_URL=os.environ["REDIS_URL"], DATABASE_URL=database_url
     )
     assert _cached(user)  # nothing reached this process's memory
     assert await _code(api) == "user_inactive"

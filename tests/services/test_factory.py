@@ -8,6 +8,7 @@ from ai.services import (
     get_llm_provider,
     is_ai_available,
 )
+from tests.fresh import run_python
 
 
 @pytest.fixture(autouse=True)
@@ -70,11 +71,8 @@ def test_default_models_match_the_provider_classes():
         assert import_string(path).default_model == model
 
 
-def test_naming_an_unconfigured_provider_does_not_import_its_sdk(tmp_path):
+def test_naming_an_unconfigured_provider_does_not_import_its_sdk():
     # A fresh interpreter: this one has imported every SDK already.
-    import subprocess
-    import sys
-
     code = (
         "import django, sys, asyncio;"
         "django.setup();"
@@ -82,12 +80,4 @@ def test_naming_an_unconfigured_provider_does_not_import_its_sdk(tmp_path):
         "plan = asyncio.run(get_llm_router().plan(provider='anthropic'));"
         "print(plan[0].model, 'anthropic' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
-        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
-    )
-    assert out.stdout.split() == ["claude-sonnet-4-5-20250929", "False"]
+    assert run_python(code).split() == ["claude-sonnet-4-5-20250929", "False"]
