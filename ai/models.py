@@ -8,9 +8,12 @@ on; a row's cost is frozen when the row is written, so no price edit rewrites a 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED, ModelComplexity
@@ -79,6 +82,16 @@ class UsageRecord(models.Model):
         help_text="Set when the cost is that of the model asked for: the model the upstream "
         "reported (an alias or a dated snapshot) has no price.",
     )
+    api_key = models.ForeignKey(
+        "ai.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage_records",
+        help_text="The gateway API key the request came with; empty for a JWT.",
+        # The partial (api_key, created_at) index below serves the per-key queries.
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = "usage record"
@@ -97,6 +110,12 @@ class UsageRecord(models.Model):
             # The admin's "price unknown" filter: a tiny partial index of unpriced rows.
             models.Index(
                 fields=["created_at"], condition=Q(cost__isnull=True), name="ai_usage_unpriced"
+            ),
+            # Usage per API key (usage API, admin filter); JWT rows stay out of it.
+            models.Index(
+                fields=["api_key", "created_at"],
+                condition=Q(api_key__isnull=False),
+                name="ai_usage_key_time",
             ),
         ]
 
@@ -285,3 +304,96 @@ class UsageDashboard(models.Model):
         db_table = "ai_usage_dashboard_unmanaged"
         verbose_name = "usage dashboard"
         verbose_name_plural = "usage dashboard"
+
+
+class ApiKey(models.Model):
+    """A gateway API key: ``aig_<prefix>_<secret>``, sent as ``Authorization: Bearer``,
+    ``x-api-key`` or ``x-goog-api-key`` (``ai.api.key_auth``). Only the SHA-256 of the full key
+    is stored; the key itself is shown once, when it is made (:meth:`issue`)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ai_api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=12, unique=True, editable=False, help_text="aig_ and 8 characters: not secret."
+    )
+    secret_hash = models.CharField("SHA-256 of the key", max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from this moment on. Empty: never expires."
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Updated at most once a minute."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    allowed_models = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Empty: every model. Else a list of "provider/model", a model name, '
+        '"provider/*", or a route (simple, moderate, complex, search).',
+    )
+    rpm = models.PositiveIntegerField(
+        "requests per minute", null=True, blank=True, help_text="Empty: no limit of its own."
+    )
+    tpm = models.PositiveIntegerField(
+        "tokens per minute", null=True, blank=True, help_text="Empty: no limit of its own."
+    )
+    daily_budget_usd = models.DecimalField(
+        "daily budget (USD)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    monthly_budget_usd = models.DecimalField(
+        "monthly budget (USD)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "created_at"], name="ai_key_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name})"
+
+    @property
+    def state(self) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    def set_new_secret(self) -> str:
+        """Give this (unsaved) key a fresh prefix and secret; returns the full key, which
+        exists nowhere else (only its hash is kept)."""
+        from ai.keys import generate_key, hash_key
+
+        full_key, self.prefix = generate_key()
+        self.secret_hash = hash_key(full_key)
+        return full_key
+
+    @classmethod
+    def issue(cls, owner: Any, name: str, **fields: Any) -> tuple[ApiKey, str]:
+        """Create and save a key; returns it and the full key (shown once, never stored)."""
+        key = cls(owner=owner, name=name, **fields)
+        full_key = key.set_new_secret()
+        key.save()
+        return key, full_key
+
+
+def _api_key_changed(*, instance: ApiKey, using: str, **kwargs: object) -> None:
+    """A saved or deleted key: every process looks it up again before its next use (the same
+    markers as users, ``ai.api.revocation``). Connected here, so any process that loads the
+    models publishes it."""
+    from ai.api.revocation import revoke_user
+    from ai.keys import marker_id
+
+    if instance.pk is None:
+        return
+    marker = marker_id(instance.pk)
+    revoke_user(marker)
+    transaction.on_commit(lambda: revoke_user(marker), using=using, robust=True)
+
+
+post_save.connect(_api_key_changed, sender=ApiKey, dispatch_uid="ai.ApiKey.changed")
+post_delete.connect(_api_key_changed, sender=ApiKey, dispatch_uid="ai.ApiKey.deleted")
