@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 logger = logging.getLogger("ai.compat")
 
@@ -53,6 +53,14 @@ def assigned_in_init(cls: type, *names: str) -> str | None:
     if lacking:
         return f"{_owner_name(cls)}.__init__ no longer sets {', '.join(lacking)}"
     return None
+
+
+def run(check: Callable[[], str | None]) -> str | None:
+    """``check()``, where an exception is a problem too: a guard must never fail the import."""
+    try:
+        return check()
+    except Exception as exc:
+        return f"the check itself failed ({type(exc).__name__}: {exc})"
 
 
 def first_problem(*problems: str | None) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx2
 
-from ai._compat._checks import assigned_in_init, first_problem, has, logger, report, takes
+from ai._compat._checks import assigned_in_init, first_problem, has, logger, report, run, takes
 
 #: The client's request hooks. A class that overrides one of them builds or sends requests its
 #: own way (per-call auth, URL rewriting): such a client goes through ``client.post()``.
@@ -77,7 +77,7 @@ class PreparedRequests:
         self.environment = environment
         self._probe = probe
         self._hooks = {name: inspect.getattr_static(client_class, name, None) for name in HOOKS}
-        self.problem = self.check()
+        self.problem = run(self.check)
         self.ok = report(sdk.__name__, self.problem, "client.post() for every call")
 
     def check(self) -> str | None:
@@ -98,13 +98,16 @@ class PreparedRequests:
         lacking = [f for f in OPTION_FIELDS if f not in options.model_fields]
         if lacking:
             return f"FinalRequestOptions has no {', '.join(lacking)}"
-        probe = cls(
-            **self._probe,
-            max_retries=0,
-            http_client=httpx2.AsyncClient(
-                transport=httpx2.MockTransport(_refuse), trust_env=False
-            ),
-        )
+        try:
+            probe = cls(
+                **self._probe,
+                max_retries=0,
+                http_client=httpx2.AsyncClient(
+                    transport=httpx2.MockTransport(_refuse), trust_env=False
+                ),
+            )
+        except Exception as exc:  # a constructor that changed: never fail the import
+            return f"{cls.__name__}(...) could not be built as before ({type(exc).__name__})"
         problem = has(probe, "_client", "_platform", *self.per_call, *self.environment)
         if problem:
             return problem

@@ -16,7 +16,7 @@ from typing import Any
 
 from google import genai
 
-from ai._compat._checks import assigned_in_init, first_problem, report, takes
+from ai._compat._checks import assigned_in_init, first_problem, report, run, takes
 
 
 def check() -> str | None:
@@ -34,7 +34,7 @@ def check() -> str | None:
     )
 
 
-PROBLEM = check()
+PROBLEM = run(check)
 RAW_WIRE_OK: bool = report("google-genai", PROBLEM, "its public typed API")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2
 
-from ai._compat._checks import assigned_in_init, first_problem, has, report, takes
+from ai._compat._checks import assigned_in_init, first_problem, has, report, run, takes
 
 
 def check() -> str | None:
@@ -38,7 +38,7 @@ def check() -> str | None:
     )
 
 
-PROBLEM = check()
+PROBLEM = run(check)
 LEAN_SEND_OK: bool = report("httpx2", PROBLEM, "AsyncClient.send")
 if LEAN_SEND_OK:
     from httpx2._client import ClientState

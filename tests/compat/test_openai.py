@@ -59,3 +59,18 @@ async def test_the_public_path_has_the_same_wire_and_errors(fake_upstream, monke
     monkeypatch.setattr(openai_compat.PREPARED, "ok", False)
     assert await converse("openai") == (expected, False)
     assert wire(fake_upstream) == prepared_wire
+
+
+def test_a_constructor_that_changed_does_not_break_the_import(monkeypatch):
+    def __init__(self, *, api_key, base_url, max_retries, http_client, new_required):
+        raise AssertionError("not reached")
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(openai.AsyncOpenAI, "__init__", __init__)
+            module = importlib.reload(openai_compat)
+            assert not module.PREPARED_REQUESTS_OK
+            assert "AsyncOpenAI(...) could not be built as before" in module.PREPARED.problem
+    finally:
+        module = importlib.reload(openai_compat)
+    assert module.PREPARED_REQUESTS_OK
