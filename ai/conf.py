@@ -76,6 +76,19 @@ DEFAULTS: dict[str, Any] = {
     # Django's own handler. A list of middleware paths: the app's own views get a lean handler
     # with exactly that list (see ai.asgi); `manage.py check` warns for what it skips.
     "AI_API_MIDDLEWARE": None,
+    # Rate limits and budgets (ai.governance). None = no limit. Per user (admin: "User limits",
+    # which may also exempt a user) and per API key (its own fields) override these; when both a
+    # user's and a key's limit apply, the stricter one refuses first.
+    "AI_DEFAULT_RPM": None,
+    "AI_DEFAULT_TPM": None,
+    "AI_DEFAULT_DAILY_BUDGET_USD": None,
+    "AI_DEFAULT_MONTHLY_BUDGET_USD": None,
+    # The completion tokens a budget reservation assumes when a request sets no max_tokens.
+    "AI_BUDGET_DEFAULT_MAX_TOKENS": 4096,
+    # The Django cache (an alias of CACHES) that counts requests, tokens and spend. Redis makes
+    # the limits hold across processes (one Lua script per request before the call, one after);
+    # with any other cache they are counted in each process on its own (check ai.W040).
+    "AI_LIMITS_CACHE": "default",
 }
 
 #: Canonical name -> the older Django setting and environment variable it falls back to.

@@ -142,3 +142,44 @@ class UpstreamStreamError(UpstreamError):
 
     code = "upstream_stream_error"
     default_message = "The upstream provider reported an error inside the stream."
+
+
+# --- governance (ai.governance: the gateway's own limits, checked before any upstream call) ----
+
+
+class RateLimitExceeded(AIError):
+    """A request or token limit of the gateway (not the upstream's) is used up. ``headers`` are
+    the ``x-ratelimit-*`` headers of the answer; ``retry_after`` is when one request fits."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+    default_message = "Rate limit exceeded; retry later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.headers = headers or {}
+
+
+class BudgetExceeded(AIError):
+    """A daily or monthly spending budget would be passed by this request's worst-case cost.
+    The message names the budget and when it resets."""
+
+    status_code = 402
+    code = "budget_exceeded"
+    default_message = "The budget is spent."
+
+
+class LimitsUnavailable(AIError):
+    """The cache that counts rate limits and budgets did not answer: the request is refused
+    rather than let through uncounted."""
+
+    status_code = 503
+    code = "limits_unavailable"
+    default_message = "Rate limits and budgets cannot be checked right now; retry later."
+    retryable = False

@@ -397,3 +397,61 @@ def _api_key_changed(*, instance: ApiKey, using: str, **kwargs: object) -> None:
 
 post_save.connect(_api_key_changed, sender=ApiKey, dispatch_uid="ai.ApiKey.changed")
 post_delete.connect(_api_key_changed, sender=ApiKey, dispatch_uid="ai.ApiKey.deleted")
+
+
+class UserLimits(models.Model):
+    """A user's own rate limits and budgets (``ai.governance``), replacing the ``AI_DEFAULT_*``
+    settings field by field; or an exemption from them. Staff are limited like everyone else:
+    only ``exempt`` lifts the limits, and it is shown in the admin's list."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="ai_limits",
+    )
+    exempt = models.BooleanField(
+        "exempt from limits and budgets",
+        default=False,
+        help_text="Lifts default and user limits and budgets; a key's own stay.",
+    )
+    rpm = models.PositiveIntegerField(
+        "requests per minute", null=True, blank=True, help_text="Empty: AI_DEFAULT_RPM."
+    )
+    tpm = models.PositiveIntegerField(
+        "tokens per minute", null=True, blank=True, help_text="Empty: AI_DEFAULT_TPM."
+    )
+    daily_budget_usd = models.DecimalField(
+        "daily budget (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="UTC days. Empty: AI_DEFAULT_DAILY_BUDGET_USD.",
+    )
+    monthly_budget_usd = models.DecimalField(
+        "monthly budget (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="UTC calendar months. Empty: AI_DEFAULT_MONTHLY_BUDGET_USD.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user limits"
+        verbose_name_plural = "user limits"
+
+    def __str__(self) -> str:
+        return f"limits of {self.user}"
+
+
+def _user_limits_changed(*, instance: UserLimits, **kwargs: object) -> None:
+    from ai.governance.policy import forget_override
+
+    forget_override(instance.user_id)
+
+
+post_save.connect(_user_limits_changed, sender=UserLimits, dispatch_uid="ai.UserLimits.saved")
+post_delete.connect(_user_limits_changed, sender=UserLimits, dispatch_uid="ai.UserLimits.deleted")

@@ -20,6 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
+from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.openai_format import ChunkFrames, OpenAIChatRequest, chat_completion, openai_error
 from ai.api.renderers import ORJSONRenderer
@@ -84,9 +85,11 @@ class OpenAIChatCompletionsView(_OpenAIView):
         )
         if call.stream:
             frames = ChunkFrames(outcome, chat.include_usage)
-            return SSEResponse(await gateway.open_stream(call, outcome, frames))
-        body = await gateway.complete(call, outcome)
-        return json_response(chat_completion(body, self.request_id))
+            response = SSEResponse(await gateway.open_stream(call, outcome, frames))
+        else:
+            body = await gateway.complete(call, outcome)
+            response = json_response(chat_completion(body, self.request_id))
+        return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
 class OpenAIModelsView(_OpenAIView):

@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework.request import Request
 
+from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.bodies import (
     ChatRequest,
@@ -59,7 +60,11 @@ _ERRORS = {
         404: "The upstream does not know the model (`model_not_found`).",
         413: "The body is larger than AI_MAX_BODY_BYTES.",
         415: "The body is not application/json.",
-        429: "The upstream is rate limiting; `Retry-After` says when to retry.",
+        402: "A daily or monthly budget is spent (`budget_exceeded`; the message names the "
+        "budget and when it resets).",
+        429: "A rate limit of the gateway (`rate_limit_exceeded`, with the `x-ratelimit-*` "
+        "headers) or of the upstream (`rate_limited`) is reached; `Retry-After` says when to "
+        "retry.",
         502: "The upstream failed or could not be reached.",
         503: "The upstream is unavailable, or no configured provider can serve the route.",
         504: "The upstream did not answer in time.",
@@ -80,9 +85,25 @@ RETRY_AFTER = OpenApiParameter(
     int,
     OpenApiParameter.HEADER,
     response=[429],
-    description="Seconds to wait before retrying, when the upstream said.",
+    description="Seconds to wait before retrying (the gateway's own limits, or the upstream's).",
 )
-LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER]
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        f"x-ratelimit-{part}-{kind}",
+        str if part == "reset" else int,
+        OpenApiParameter.HEADER,
+        response=[200, 429],
+        description=f"When a {kind}-per-minute limit applies (the one closest to refusing): "
+        + {
+            "limit": "the limit.",
+            "remaining": "what is left of it now.",
+            "reset": "when it is whole again, as OpenAI writes it (`6s`, `1m30s`).",
+        }[part],
+    )
+    for kind in ("requests", "tokens")
+    for part in ("limit", "remaining", "reset")
+]
+LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER, *RATE_LIMIT_HEADERS]
 
 
 def _llm_responses(ok: type) -> dict[Any, Any]:
@@ -113,8 +134,10 @@ class _LLMView(AsyncAPIView):
             started=time.perf_counter(),
         )
         if call.stream:
-            return SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
-        return json_response(await gateway.complete(call, outcome))
+            response = SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
+        else:
+            response = json_response(await gateway.complete(call, outcome))
+        return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
 class CompletionsView(_LLMView):

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 import ai.usage as usage_ledger
+from ai import governance
 from ai.exceptions import AIError
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
 from ai.services.router import get_llm_router
@@ -88,6 +89,9 @@ class Outcome:
     requested_model: str = ""
     priced_model: str = ""
     created_at: datetime = field(default_factory=timezone.now)
+    #: What the request's rate limits and budgets took (``ai.governance.admit``), given back by
+    #: ``governance.settle``; its ``headers`` go on the response.
+    admission: governance.Admission | None = None
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError | GeneratorExit):
@@ -158,6 +162,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
         if targets:
             outcome.provider, outcome.model = targets[0].provider, targets[0].model
+        await governance.admit(call, outcome, targets)
         response: LLMResponse = await router.run(
             targets,
             lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
@@ -186,6 +191,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         raise
     finally:
         outcome.record()
+        await governance.settle(outcome)
 
 
 async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncIterator[bytes]:
@@ -197,12 +203,14 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
         if targets:
             outcome.provider, outcome.model = targets[0].provider, targets[0].model
+        await governance.admit(call, outcome, targets)
         stream = await router.open_stream(
             targets, call.messages, call.temperature, call.max_tokens, overridden=call.overridden
         )
     except BaseException as exc:
         outcome.failed(exc)
         outcome.record()
+        await governance.settle(outcome)
         raise
     outcome.provider, outcome.model = stream.provider_name, stream.model
     return _relay(stream, call, outcome, frames)
@@ -251,3 +259,4 @@ async def _relay(
                 outcome.usage = stream.usage_so_far()
             outcome.upstream_request_id = stream.upstream_request_id or outcome.upstream_request_id
             outcome.record()
+            await governance.settle(outcome)
