@@ -61,6 +61,7 @@ class Plan:
     db: str
     transport: str | None
     calibrate: bool
+    wait_quiet: float = 0.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,6 +93,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="first hold the largest N straight against the fake (the rig's own capacity)",
     )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each N, wait up to this long for every core to be under 10%% busy",
+    )
     p.add_argument("--out", type=Path, help="JSON path (default bench/results/held-<time>.json)")
     return p.parse_args(argv)
 
@@ -110,6 +118,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         db=args.db,
         transport=args.transport,
         calibrate=args.calibrate,
+        wait_quiet=args.wait_quiet,
     )
 
 
@@ -203,12 +212,13 @@ class HeldStreams:
     def one_n(self, n: int) -> dict:
         p = self.plan
         rows_before = self.ledger_rows()
+        busy = env_info.wait_quiet(p.wait_quiet, self.log) if p.wait_quiet else None
         svc, port = start_gateway(
             ROOT, self.tmp, "uvicorn", self.env, self.gateway_cpus, tag=f"-held{n}"
         )
         self.rig.commands.append(f"gateway (N={n}): {' '.join(svc.cmd)}")
         base = f"http://127.0.0.1:{port}"
-        out: dict = {"n": n, "command": " ".join(svc.cmd)}
+        out: dict = {"n": n, "command": " ".join(svc.cmd), "background_busy_pct": busy}
         try:
             pids = svc.workers()
             warm = [
@@ -265,6 +275,7 @@ class HeldStreams:
             "cpu_ms_per_stream_unpaced": cpu_unpaced,
             "unpaced_completed": unpaced.get("completed"),
             "unpaced_errors": unpaced.get("errors"),
+            "unpaced_max_open": unpaced.get("max_open"),
             "paced_over_unpaced": round(cpu_paced / cpu_unpaced, 2)
             if cpu_paced and cpu_unpaced
             else None,
@@ -323,7 +334,7 @@ def render(results: dict) -> str:
                 str(r["wall_s"]),
                 f"{_s(r['stream_ms_p50'])}/{_s(r['stream_ms_max'])}",
                 f"{r['cpu_ms_per_stream_paced']} ms",
-                f"{r['cpu_ms_per_stream_unpaced']} ms",
+                f"{r['cpu_ms_per_stream_unpaced']} ms ({r['unpaced_max_open']} open)",
                 f"x{r['paced_over_unpaced']}",
                 f"{r['idle_rss_mb']}/{r['peak_rss_mb']}",
                 f"{r['rss_per_open_stream_kb']} KB",
@@ -343,8 +354,8 @@ def commit() -> str | None:
     out = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
-    if out.returncode != 0:
-        return None
+    if out.returncode != 0:  # not a git checkout (a `git archive` copy): say which it is
+        return os.environ.get("BENCH_COMMIT")
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no", "--", "ai"],
         cwd=ROOT,
