@@ -4,7 +4,7 @@ under a prefix, ``path("llm/", include("ai.urls"))`` (then every path below star
 
 from django.urls import path
 
-from ai.api import openai_compat, usage, views
+from ai.api import keys, openai_compat, usage, views
 from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
 
 app_name = "ai"
@@ -17,6 +17,9 @@ urlpatterns = [
     path("api/v1/app/ai/chat", views.ChatView.as_view(), name="chat"),
     path("api/v1/app/ai/chat/routed", views.RoutedChatView.as_view(), name="chat_routed"),
     path("api/v1/app/ai/usage", usage.UsageView.as_view(), name="usage"),
+    path("api/v1/app/ai/keys", keys.KeysView.as_view(), name="keys"),
+    path("api/v1/app/ai/keys/<str:prefix>", keys.KeyView.as_view(), name="key"),
+    path("api/v1/app/ai/keys/<str:prefix>/revoke", keys.KeyRevokeView.as_view(), name="key_revoke"),
     path(
         "api/v1/openai/chat/completions",
         openai_compat.OpenAIChatCompletionsView.as_view(),

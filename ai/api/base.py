@@ -33,10 +33,12 @@ from rest_framework.views import APIView
 from ai.api import wsgi
 from ai.api.authentication import GatewayJWTAuthentication
 from ai.api.errors import JSON, InvalidRequest, error_response
+from ai.api.key_auth import ApiKeyAuthentication
 from ai.api.parsers import ORJSONParser, body_limit, too_large
 from ai.api.renderers import EventStreamRenderer, ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema
 from ai.ids import new_request_id
+from ai.keys import KeyInfo, bind
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _JSON_PARSER = ORJSONParser()
@@ -71,7 +73,8 @@ class FastContentNegotiation(DefaultContentNegotiation):
 
 
 class AsyncAPIView(APIView):
-    """Base of the gateway's views: async handlers (``async def get/post``), JWT required."""
+    """Base of the gateway's views: async handlers (``async def get/post``), a gateway API key
+    or a JWT required."""
 
     #: Marks the app's own API views: ``ai.asgi`` serves these on the fast path when the host
     #: sets ``AI_API_MIDDLEWARE``, decided from the resolved URL.
@@ -81,7 +84,9 @@ class AsyncAPIView(APIView):
     schema = GatewayAutoSchema()
     renderer_classes: ClassVar[list] = [ORJSONRenderer, EventStreamRenderer]
     parser_classes: ClassVar[list] = [ORJSONParser]
-    authentication_classes: ClassVar[list] = [GatewayJWTAuthentication]
+    # The key first: it takes only ``Bearer aig_...`` and the x-api-key headers, and leaves any
+    # other bearer value to the JWT authentication.
+    authentication_classes: ClassVar[list] = [ApiKeyAuthentication, GatewayJWTAuthentication]
     permission_classes: ClassVar[list] = [IsAuthenticated]
     # DRF's throttles are sync and hit the cache on every request; rate limits belong in front.
     throttle_classes: ClassVar[list] = []
@@ -132,6 +137,7 @@ class AsyncAPIView(APIView):
         self.check_throttles(request)
 
     async def aperform_authentication(self, request: Request) -> None:
+        bind(None)  # the request's API key (ai.keys.current_key) until one authenticates
         for authenticator in request.authenticators:
             try:
                 if hasattr(authenticator, "aauthenticate"):
@@ -144,6 +150,8 @@ class AsyncAPIView(APIView):
             if result is not None:
                 request._authenticator = authenticator
                 request.user, request.auth = result
+                if isinstance(request.auth, KeyInfo):
+                    bind(request.auth)
                 return
         request._not_authenticated()
 

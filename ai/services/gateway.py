@@ -22,6 +22,7 @@ from django.utils import timezone
 import ai.usage as usage_ledger
 from ai import governance
 from ai.exceptions import AIError
+from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
 from ai.services.router import get_llm_router
 from ai.usage import pricing
@@ -89,6 +90,8 @@ class Outcome:
     requested_model: str = ""
     priced_model: str = ""
     created_at: datetime = field(default_factory=timezone.now)
+    #: The gateway API key the request came with (``ai.keys.current_key``); None for a JWT.
+    api_key_id: int | None = field(default_factory=current_key_id)
     #: What the request's rate limits and budgets took (``ai.governance.admit``), given back by
     #: ``governance.settle``; its ``headers`` go on the response.
     admission: governance.Admission | None = None
@@ -125,6 +128,7 @@ class Outcome:
                     upstream_request_id=self.upstream_request_id,
                     requested_model=self.requested_model,
                     priced_model=self.priced_model,
+                    api_key_id=self.api_key_id,
                 )
             )
         except Exception:  # the ledger must never break a response
@@ -141,6 +145,15 @@ async def _price(outcome: Outcome, response: LLMResponse) -> None:
         )
     except Exception:
         logger.exception("could not price %s/%s", response.provider, response.model)
+
+
+def _allowed(call: LLMCall, targets: list[Any]) -> list[Any]:
+    """The targets the request's API key allows (all without a key); 403 when none is, before
+    any upstream call."""
+    complexity = call.complexity.value if call.complexity is not None else None
+    return allowed_targets(
+        current_key(), targets, complexity=complexity, overridden=call.overridden
+    )
 
 
 def _money(cost: Decimal | None) -> str | None:
@@ -160,6 +173,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
     try:
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
+        targets = _allowed(call, targets)
         if targets:
             outcome.provider, outcome.model = targets[0].provider, targets[0].model
         await governance.admit(call, outcome, targets)
@@ -201,6 +215,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     outcome.streamed = True
     try:
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
+        targets = _allowed(call, targets)
         if targets:
             outcome.provider, outcome.model = targets[0].provider, targets[0].model
         await governance.admit(call, outcome, targets)

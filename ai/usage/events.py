@@ -48,3 +48,5 @@ class UsageEvent:
     requested_model: str = ""
     #: The model ``cost`` was priced by, when not ``model`` (see ``requested_model``).
     priced_model: str = ""
+    #: The gateway API key (``ai.models.ApiKey`` pk) the request came with; None for a JWT.
+    api_key_id: int | None = None

@@ -74,6 +74,7 @@ FIELDS = (
     "ttft_ms",
     "upstream_request_id",
     "priced_model",
+    "api_key",
 )
 
 
@@ -121,6 +122,7 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
         _ms(event.ttft_ms),
         _clip(event.upstream_request_id, 128),
         _clip(priced_model, 128),
+        event.api_key_id,
     )
 
 
