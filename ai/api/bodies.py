@@ -130,8 +130,11 @@ def conversation_rules(messages: list[Any]) -> list[Any]:
     raise fail("no_user_message", "Must contain at least one user message.")
 
 
+_INVALID_ROLE = f"Invalid role ({{got}}). Valid roles: {', '.join(ROLES)}."
+
+
 class ChatMessage(RequestBody):
-    role: Annotated[RoleName, Says(f"Invalid role ({{got}}). Valid roles: {', '.join(ROLES)}.")]
+    role: Annotated[RoleName, Says(_INVALID_ROLE, missing=_INVALID_ROLE)]
     content: Annotated[
         str,
         Field(pattern=NOT_BLANK, description="Must not be blank."),

@@ -50,6 +50,7 @@ _ROLES = {
     "assistant": Role.ASSISTANT,
 }
 _MODEL_RE = re.compile(MODEL_PATTERN)
+_INVALID_ROLE = f"Invalid role ({{got}}). Valid roles: {', '.join(_ROLES)}."
 UNSUPPORTED = "Is not supported by this gateway."
 ONLY_DEFAULT = Says("Is not supported by this gateway (only the default value).")
 
@@ -85,7 +86,7 @@ def _joined(content: str | list[TextPart]) -> str:
 class OpenAIMessage(RequestBody):
     role: Annotated[
         Literal[tuple(_ROLES)],  # type: ignore[valid-type]
-        Says(f"Invalid role ({{got}}). Valid roles: {', '.join(_ROLES)}."),
+        Says(_INVALID_ROLE, missing=_INVALID_ROLE),
     ]
     #: A string, or an array of text parts (joined by newlines).
     content: Annotated[

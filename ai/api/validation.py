@@ -32,10 +32,11 @@ Message = str | Callable[[dict[str, Any]], str]
 
 
 class Says:
-    """A field's human messages: ``default`` for any failure, or one per pydantic error type
-    (``missing``, ``string_type``...). ``item`` is for a failure of one element of a list field
-    as a whole (``messages[3]`` is not an object). Messages are ``str.format`` templates or
-    callables of the same keys."""
+    """A field's human messages: ``default`` for any failure but a missing value ("This field
+    is required." unless ``missing`` is given), or one per pydantic error type (``missing``,
+    ``string_type``...). ``item`` is for a failure of one element of a list field as a whole
+    (``messages[3]`` is not an object). Messages are ``str.format`` templates or callables of
+    the same keys."""
 
     __slots__ = ("by_type", "default", "item")
 
@@ -49,7 +50,7 @@ class Says:
     def message(self, kind: str, at_item: bool) -> Message | None:
         if at_item and self.item is not None:
             return self.item
-        return self.by_type.get(kind, self.default)
+        return self.by_type.get(kind, None if kind == "missing" else self.default)
 
 
 def fail(code: str, message: str, **context: Any) -> PydanticCustomError:

@@ -165,6 +165,14 @@ def test_request_bodies_are_documented_by_their_models(monkeypatch):
     assert components["CompletionsRequest"]["required"] == ["messages"]
 
 
+async def test_openai_endpoint_requires_a_model(api):
+    response = await api.post("/api/v1/openai/chat/completions", {"messages": [USER]})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("model", "invalid_request")
+    assert "model: This field is required." in error["message"]
+
+
 async def test_too_many_messages(api, settings):
     settings.AI_MAX_MESSAGES = 3
     response = await api.post(COMPLETIONS, {"messages": [USER] * 4})
