@@ -21,6 +21,7 @@ from ai.models import (
     RouteTarget,
     UsageDashboard,
     UsageRecord,
+    UserLimits,
 )
 from ai.usage.admin_queries import (
     COUNT_CAP,
@@ -397,3 +398,33 @@ class UsageDashboardAdmin(_PageAdmin):
         context = build_dashboard(days)
         context["spend"] = money(context["totals"]["cost"])
         return context
+
+
+@admin.register(UserLimits)
+class UserLimitsAdmin(admin.ModelAdmin):
+    """Per-user rate limits and budgets (``ai.governance``), and exemptions: an exemption is
+    this explicit flag, never implied by staff or superuser status."""
+
+    list_display = (
+        "user",
+        "exempt",
+        "rpm",
+        "tpm",
+        "daily_budget_usd",
+        "monthly_budget_usd",
+        "updated_at",
+    )
+    list_filter = ("exempt",)
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+    fieldsets = (
+        (None, {"fields": ("user", "exempt")}),
+        (
+            "Rate limits (per minute; empty: the AI_DEFAULT_* setting)",
+            {"fields": ("rpm", "tpm")},
+        ),
+        (
+            "Budgets (USD, UTC days and months; empty: the AI_DEFAULT_* setting)",
+            {"fields": ("daily_budget_usd", "monthly_budget_usd")},
+        ),
+    )

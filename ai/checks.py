@@ -124,3 +124,45 @@ def check_docs(app_configs=None, **kwargs):
             id="ai.W030",
         )
     ]
+
+
+@register()
+def check_limits_cache(app_configs=None, **kwargs):
+    """ai.E040: ``AI_LIMITS_CACHE`` names no cache. ai.W040: rate limits or budgets are set by
+    default while the cache that counts them is not Redis: each process counts on its own."""
+    from django.conf import settings
+
+    alias = ai_settings.AI_LIMITS_CACHE
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                f"AI_LIMITS_CACHE is {alias!r}, which is not in CACHES.",
+                hint=f"Set it to one of: {', '.join(settings.CACHES)}.",
+                id="ai.E040",
+            )
+        ]
+    defaults = (
+        "AI_DEFAULT_RPM",
+        "AI_DEFAULT_TPM",
+        "AI_DEFAULT_DAILY_BUDGET_USD",
+        "AI_DEFAULT_MONTHLY_BUDGET_USD",
+    )
+    limited = [name for name in defaults if getattr(ai_settings, name) is not None]
+    if not limited:
+        return []
+    from ai.governance import shared
+
+    if shared():
+        return []
+    backend = settings.CACHES[alias].get("BACKEND", "")
+    return [
+        Warning(
+            f"{', '.join(limited)} {'is' if len(limited) == 1 else 'are'} set, but the "
+            f"{alias!r} cache (AI_LIMITS_CACHE) is {backend}: rate limits and budgets are "
+            "counted in each process on its own, so N gateway processes allow N times the "
+            "limit (per-user and per-key limits too).",
+            hint="Point AI_LIMITS_CACHE at a Redis cache "
+            '(BACKEND "django.core.cache.backends.redis.RedisCache") shared by every process.',
+            id="ai.W040",
+        )
+    ]

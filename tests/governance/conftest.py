@@ -9,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from ai import governance
@@ -50,6 +52,14 @@ def _fresh_counts():
     clear_auth_caches()
     factory.clear_llm_cache()
     clear_router_cache()
+
+
+@pytest.fixture(autouse=True)
+async def _close_connections():
+    """Closes the connection Django's async ORM opened in asgiref's executor thread (left open,
+    it blocks dropping the PostgreSQL test database)."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
