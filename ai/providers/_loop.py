@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -46,3 +46,20 @@ class PerLoop(Generic[T]):
 
     def clear(self) -> None:
         self._items.clear()
+
+
+class PerLoopClient(Generic[T]):
+    """Mixin for a provider that keeps its SDK client per event loop in ``self._clients``: the
+    ``client`` of the running loop, and ``aclose()`` closing it (the client's ``close()``)."""
+
+    _clients: PerLoop[T]
+
+    @property
+    def client(self) -> T:
+        """This event loop's SDK client (built on first use)."""
+        return self._clients.get()
+
+    async def aclose(self) -> None:
+        client: Any = self._clients.pop()
+        if client is not None:
+            await client.close()

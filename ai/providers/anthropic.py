@@ -33,7 +33,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers._http import pool_limits, transport_error
-from ai.providers._loop import PerLoop
+from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
 from ai.providers.base import (
@@ -126,7 +126,7 @@ class _StreamState:
         self.stopped = False
 
 
-class AnthropicProvider(BaseLLMProvider):
+class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider):
     name = "anthropic"
     default_model = "claude-sonnet-4-5-20250929"
     api_key_setting = "ANTHROPIC_API_KEY"
@@ -157,16 +157,6 @@ class AnthropicProvider(BaseLLMProvider):
         # request, with no opt-out; we passed no default headers, so drop whatever it added.
         anthropic_compat.forget_environment(client)
         return client
-
-    @property
-    def client(self) -> anthropic.AsyncAnthropic:
-        """This event loop's SDK client."""
-        return self._clients.get()
-
-    async def aclose(self) -> None:
-        client = self._clients.pop()
-        if client is not None:
-            await client.close()
 
     # -- calls -----------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ from ai.providers._gemini_wire import (
     status_name,
 )
 from ai.providers._http import pool_limits, transport_error
-from ai.providers._loop import PerLoop
+from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._sse import SSEDecoder
 from ai.providers.base import (
     USAGE_ESTIMATED,
@@ -139,7 +139,7 @@ class _Client:
         # The internal layer the SDK's models module calls (None: use the typed API).
         self.api = genai_compat.api_client(self.genai)
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         try:
             await self.genai.aio.aclose()  # the SDK's own unused pools; ours are closed below
             self.genai.close()
@@ -147,7 +147,7 @@ class _Client:
             await (self.http.close() if self.transport == "aiohttp" else self.http.aclose())
 
 
-class GeminiProvider(BaseLLMProvider):
+class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
     """Google Gemini (``gemini-2.5-flash`` by default). Clients are built lazily, one per loop."""
 
     name = "gemini"
@@ -171,16 +171,6 @@ class GeminiProvider(BaseLLMProvider):
             )
         transport = _check_transport(ai_settings.AI_HTTP_TRANSPORT)
         return _Client(key, float(ai_settings.AI_REQUEST_TIMEOUT), transport)
-
-    @property
-    def client(self) -> _Client:
-        """This event loop's client."""
-        return self._clients.get()
-
-    async def aclose(self) -> None:
-        client = self._clients.pop()
-        if client is not None:
-            await client.aclose()
 
     def _raw(self, client: _Client) -> bool:
         if self.wire != "raw":

@@ -37,7 +37,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers._http import pool_limits, transport_error
-from ai.providers._loop import PerLoop
+from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
 from ai.providers.base import (
@@ -128,7 +128,7 @@ def _error_label(error: object) -> str | None:
     return None
 
 
-class OpenAIProvider(BaseLLMProvider):
+class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     """OpenAI Chat Completions (``gpt-4o`` by default). Clients are built lazily, one per loop."""
 
     name = "openai"
@@ -172,16 +172,6 @@ class OpenAIProvider(BaseLLMProvider):
         client.webhook_secret = None
         openai_compat.forget_environment(client)
         return client
-
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        """This event loop's SDK client."""
-        return self._clients.get()
-
-    async def aclose(self) -> None:
-        client = self._clients.pop()
-        if client is not None:
-            await client.close()
 
     # -- calls ---------------------------------------------------------------------------------
 

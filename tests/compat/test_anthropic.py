@@ -4,58 +4,23 @@ wire and the same errors."""
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 import anthropic
 import pytest
 
-from ai._compat import anthropic as anthropic_compat
-from ai.exceptions import RateLimitedError, UpstreamUnavailableError
-from tests.compat.stainless import converse, wire
+from ai._compat import anthropic as guard
+from tests.compat import stainless
 from tests.providers.conftest import transport  # noqa: F401  (the fixture)
 
 
 def test_checks_pass_on_the_installed_anthropic():
-    assert anthropic_compat.PREPARED.problem is None, anthropic_compat.PREPARED.problem
-    assert anthropic_compat.PREPARED_REQUESTS_OK
+    stainless.assert_checks_pass(guard)
 
 
-@pytest.mark.parametrize(
-    ("name", "replacement", "problem"),
-    [
-        ("_build_request", lambda self, opts: None, "_build_request no longer takes options"),
-        ("_make_status_error_from_response", None, "_make_status_error_from_response is gone"),
-    ],
-)
-def test_a_changed_internal_turns_the_prepared_path_off(
-    monkeypatch, caplog, name, replacement, problem
-):
-    try:
-        with monkeypatch.context() as patched, caplog.at_level(logging.WARNING, "ai.compat"):
-            patched.setattr(anthropic._base_client.BaseClient, name, replacement)
-            module = importlib.reload(anthropic_compat)
-            assert not module.PREPARED_REQUESTS_OK
-            assert problem in module.PREPARED.problem
-    finally:
-        module = importlib.reload(anthropic_compat)
-    assert module.PREPARED_REQUESTS_OK
-    [warning] = [r for r in caplog.records if r.name == "ai.compat"]
-    assert "anthropic" in warning.getMessage() and "client.post()" in warning.getMessage()
+@pytest.mark.parametrize("change", stainless.CHANGES, ids=lambda c: c[0])
+def test_a_changed_internal_turns_the_prepared_path_off(change, monkeypatch, caplog):
+    stainless.assert_change_turns_prepared_off(guard, anthropic, change, monkeypatch, caplog)
 
 
 @pytest.mark.usefixtures("upstream_settings", "transport")  # both transports
 async def test_the_public_path_has_the_same_wire_and_errors(fake_upstream, monkeypatch):
-    expected = [
-        ("str", None),
-        ("streamed", None),
-        (RateLimitedError, 3.0),
-        (UpstreamUnavailableError, None),
-    ]
-    assert await converse("anthropic") == (expected, True)
-    prepared_wire = wire(fake_upstream)
-    fake_upstream.reset()
-
-    monkeypatch.setattr(anthropic_compat.PREPARED, "ok", False)
-    assert await converse("anthropic") == (expected, False)
-    assert wire(fake_upstream) == prepared_wire
+    await stainless.assert_public_path_is_the_same("anthropic", guard, fake_upstream, monkeypatch)
