@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
@@ -16,6 +17,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from ai.models import (
+    ApiKey,
     ModelPrice,
     ProviderStatus,
     RouteTarget,
@@ -103,6 +105,30 @@ class UserFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ApiKeyFilter(admin.SimpleListFilter):
+    title = "API key (30 last used)"
+    parameter_name = "api_key"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        keys = list(
+            ApiKey.objects.filter(last_used_at__isnull=False)
+            .order_by("-last_used_at")
+            .values_list("pk", "prefix", "name")[:30]
+        )
+        value = self.value()
+        if value and value.isdigit() and int(value) not in {k[0] for k in keys}:
+            keys += ApiKey.objects.filter(pk=int(value)).values_list("pk", "prefix", "name")
+        return [("none", "none (JWT)"), *((str(pk), f"{p} ({n})") for pk, p, n in keys)]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(api_key__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(api_key_id=int(value))
+        return queryset
+
+
 class PriceUnknownFilter(admin.SimpleListFilter):
     title = "cost"
     parameter_name = "cost"
@@ -134,6 +160,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "ttft_ms",
         "usage_source",
         "streamed",
+        "api_key",
     )
     list_filter = (
         ProviderFilter,
@@ -143,6 +170,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "usage_source",
         "streamed",
         UserFilter,
+        ApiKeyFilter,
         "created_at",
     )
     # An exact, case-sensitive match uses the request_id index ("=request_id" is iexact:
@@ -151,7 +179,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
     search_help_text = "The exact request id (the X-Request-ID response header)."
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    list_select_related = ("user",)
+    list_select_related = ("user", "api_key")
     list_per_page = 100
     # No COUNT(*) over the whole unfiltered ledger on every page; the filtered count is capped.
     show_full_result_count = False
@@ -428,3 +456,120 @@ class UserLimitsAdmin(admin.ModelAdmin):
             {"fields": ("daily_budget_usd", "monthly_budget_usd")},
         ),
     )
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+class ApiKeyForm(forms.ModelForm):
+    """``allowed_models`` as one comma-separated line instead of raw JSON."""
+
+    allowed_models = forms.CharField(
+        required=False,
+        label="Allowed models",
+        help_text=ApiKey._meta.get_field("allowed_models").help_text
+        + " Comma-separated, e.g. gpt-4o-mini, anthropic/*, simple.",
+        widget=forms.TextInput(attrs={"size": 80}),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = (
+            "owner",
+            "name",
+            "expires_at",
+            "allowed_models",
+            "rpm",
+            "tpm",
+            "daily_budget_usd",
+            "monthly_budget_usd",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["allowed_models"] = ", ".join(self.instance.allowed_models or [])
+
+    def clean_allowed_models(self) -> list[str]:
+        from ai.keys import clean_models
+
+        try:
+            return clean_models((self.cleaned_data.get("allowed_models") or "").split(","))
+        except ValueError as err:
+            raise forms.ValidationError(str(err)) from err
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Gateway API keys. A new key is shown once, on the page after saving it (rendered in that
+    response, never stored: not in a message, a session or a log); only its hash is kept.
+    Revoking (the action) or deleting a key refuses it on its next request in every process."""
+
+    form = ApiKeyForm
+    list_display = (
+        "prefix",
+        "name",
+        "owner",
+        "state_display",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "models_display",
+    )
+    list_filter = ("created_at", "revoked_at", "expires_at")
+    search_fields = ("prefix__exact", "name", "owner__username")
+    search_help_text = "A key's prefix (aig_...), its name, or its owner's username."
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    readonly_fields = ("prefix", "state_display", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke_keys",)
+    ordering = ("-created_at", "-id")
+
+    class Media:
+        css = CSS
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(self.form.Meta.fields)
+        if obj is None:
+            return fields
+        return [*fields, *self.readonly_fields]
+
+    @admin.display(description="state")
+    def state_display(self, obj: ApiKey) -> str:
+        css = {"active": "ok", "revoked": "error", "expired": "cancelled"}[obj.state]
+        return format_html('<span class="ai-badge ai-status-{}">{}</span>', css, obj.state)
+
+    @admin.display(description="allowed models")
+    def models_display(self, obj: ApiKey) -> str:
+        return ", ".join(obj.allowed_models) if obj.allowed_models else "all"
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if not change:
+            # Only on this request object, for response_add; gone with the request.
+            request._ai_new_api_key = obj.set_new_secret()  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None):
+        full_key = getattr(request, "_ai_new_api_key", None)
+        if full_key is None or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"API key {obj.prefix} created",
+            "key": obj,
+            "full_key": full_key,
+        }
+        # The admin's views are never_cache (no-store): the page is not kept anywhere.
+        return TemplateResponse(request, "admin/ai/apikey/created.html", context)
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: Any) -> None:
+        from django.utils import timezone
+
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])  # post_save: refused everywhere
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).")

@@ -34,6 +34,8 @@ from ai.keys import KeyInfo, clean_models
 TAGS = ["keys"]
 MAX_EXPIRES_IN = 10 * 366 * 86400
 MAX_USD = 100_000_000
+#: One model, provider/model or route name: no whitespace inside (around is stripped).
+ONE_WORD = r"^\s*\S+\s*$"
 
 
 def _models(entries: list[str]) -> list[str]:
@@ -62,7 +64,7 @@ class KeyCreateRequest(RequestBody):
         ),
     ]
     models: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=MAX_MODEL_LENGTH)]] | None,
+        list[Annotated[str, Field(max_length=MAX_MODEL_LENGTH, pattern=ONE_WORD)]] | None,
         AfterValidator(lambda v: None if v is None else _models(v)),
         Says(
             "Must be an array of model names.",

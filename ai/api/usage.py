@@ -2,6 +2,9 @@
 
 Totals, a breakdown by day, provider and model, and a paginated list of the caller's records.
 Staff may pass ``?user=<id>`` (or ``user=all``); anyone else asking for another user gets 403.
+``?key=<prefix>`` keeps one gateway API key's requests (one of the user's keys: another's is
+404); its totals come from the ledger alone (the daily roll-ups have no key), so days pruned by
+``ai_prune_usage`` are not in them.
 Days are calendar days in the project's TIME_ZONE; ``end`` is included. Costs are decimal
 strings in USD; a record whose model has no price has ``cost: null`` and is counted in
 ``cost_unknown_requests`` (its cost is not in the totals).
@@ -28,8 +31,8 @@ from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import extend_schema
 from ai.api.validation import RequestBody, Says, fail, validate
 from ai.db import run_db
-from ai.usage.reports import METRICS, summarize
-from ai.usage.rollup import day_bounds, local_today
+from ai.usage.reports import METRICS, UsageSummary, summarize
+from ai.usage.rollup import day_bounds, days_between, local_today
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -45,6 +48,7 @@ class UsageQuery:
     user_id: int | None  # None: every user (staff only)
     page: int
     page_size: int
+    api_key: str | None = None  # a key's prefix
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -83,6 +87,13 @@ class UsageParams(RequestBody):
         None,
         description="Staff only: a user id, or 'all'. Others may only ask for themselves ('me').",
     )
+    key: Annotated[
+        str | None, Field(max_length=40), Says("Must be an API key's prefix (aig_...).")
+    ] = Field(
+        None,
+        description="Only the requests made with this API key (its prefix, aig_ and 8 "
+        "characters), among the user's (or with user=all, anyone's) keys.",
+    )
 
 
 def parse_query(params: Any, user: Any) -> UsageQuery:
@@ -102,7 +113,7 @@ def parse_query(params: Any, user: Any) -> UsageQuery:
         user_id = query.user
     if user_id != user.pk and not user.is_staff:
         raise PermissionDenied("Only staff may see another user's usage.")
-    return UsageQuery(start, end, user_id, query.page, query.page_size)
+    return UsageQuery(start, end, user_id, query.page, query.page_size, query.key)
 
 
 def _cost(value: Decimal | None) -> str | None:
@@ -135,12 +146,50 @@ def _record(r: Any) -> dict[str, Any]:
         "cost": _cost(r.cost),
         "latency_ms": r.latency_ms,
         "ttft_ms": r.ttft_ms,
+        "api_key": r.api_key.prefix if r.api_key_id is not None else None,
     }
+
+
+def _key_summary(start: date, end: date, key_id: int) -> UsageSummary:
+    """:func:`summarize` for one API key, from the ledger (the roll-ups have no key)."""
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    from ai.models import UsageRecord
+    from ai.usage import reports
+
+    records = UsageRecord.objects.filter(
+        api_key_id=key_id,
+        created_at__gte=day_bounds(start)[0],
+        created_at__lt=day_bounds(end)[1],
+    ).annotate(day=TruncDate("created_at", tzinfo=timezone.get_default_timezone()))
+    grouped = reports._grouped(records, ["day", "provider", "model"], reports._raw_metrics())
+    rows = [
+        {
+            "day": row["day"],
+            "provider": row["provider"],
+            "model": row["model"],
+            **{m: row[f"m_{m}"] or 0 for m in METRICS},
+        }
+        for row in grouped
+    ]
+    totals = reports._rollup_of(rows, ())
+    by_day = {row["day"]: row for row in reports._rollup_of(rows, ("day",))}
+    days = [by_day.get(d) or {"day": d, **reports._empty()} for d in days_between(start, end)]
+    by_cost = lambda r: (-(r["cost"] or 0), -r["total_tokens"])  # noqa: E731
+    return UsageSummary(
+        start=start,
+        end=end,
+        totals=totals[0] if totals else reports._empty(),
+        by_day=days,
+        by_provider=sorted(reports._rollup_of(rows, ("provider",)), key=by_cost),
+        by_model=sorted(reports._rollup_of(rows, ("provider", "model")), key=by_cost),
+    )
 
 
 def usage_payload(query: UsageQuery, page_url: Any) -> dict[str, Any]:
     """The response body (synchronous ORM work; the view runs it off the event loop)."""
-    from ai.models import UsageRecord
+    from ai.models import ApiKey, UsageRecord
 
     User = get_user_model()
     subject = None
@@ -150,12 +199,24 @@ def usage_payload(query: UsageQuery, page_url: Any) -> dict[str, Any]:
         if row is None:
             raise NotFound("No such user.")
         subject = {"id": row[0], "username": row[1]}
-    summary = summarize(query.start, query.end, user_id=query.user_id)
+    api_key = None
+    if query.api_key is not None:
+        keys = ApiKey.objects.filter(prefix=query.api_key)
+        if query.user_id is not None:
+            keys = keys.filter(owner_id=query.user_id)
+        api_key = keys.values("pk", "prefix", "name").first()
+        if api_key is None:
+            raise NotFound(f"No API key {query.api_key} among this user's keys.")
     records = UsageRecord.objects.filter(
         created_at__gte=day_bounds(query.start)[0], created_at__lt=day_bounds(query.end)[1]
-    )
+    ).select_related("api_key")
     if query.user_id is not None:
         records = records.filter(user_id=query.user_id)
+    if api_key is None:
+        summary = summarize(query.start, query.end, user_id=query.user_id)
+    else:
+        summary = _key_summary(query.start, query.end, api_key["pk"])
+        records = records.filter(api_key_id=api_key["pk"])
     # Counted on the ledger, not taken from the totals: those may include pruned days.
     count = records.count()
     offset = (query.page - 1) * query.page_size
@@ -163,6 +224,9 @@ def usage_payload(query: UsageQuery, page_url: Any) -> dict[str, Any]:
     pages = max(1, -(-count // query.page_size))
     return {
         "user": subject,
+        "api_key": None
+        if api_key is None
+        else {"prefix": api_key["prefix"], "name": api_key["name"]},
         "start": query.start.isoformat(),
         "end": query.end.isoformat(),
         "totals": _metrics(summary.totals),
@@ -233,6 +297,9 @@ class _Record(serializers.Serializer):
     cost = serializers.DecimalField(max_digits=18, decimal_places=10, allow_null=True)
     latency_ms = serializers.IntegerField()
     ttft_ms = serializers.IntegerField(allow_null=True)
+    api_key = serializers.CharField(
+        allow_null=True, help_text="The prefix of the API key used; null for a JWT."
+    )
 
 
 class _Page(serializers.Serializer):
@@ -250,10 +317,16 @@ class _Subject(serializers.Serializer):
     username = serializers.CharField()
 
 
+class _Key(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+
+
 class UsageResponseSerializer(serializers.Serializer):
     """The documented shape of the response (the view builds it directly)."""
 
     user = _Subject(allow_null=True, help_text="Whose usage; null for `user=all`.")
+    api_key = _Key(allow_null=True, help_text="The API key asked for with `key`, else null.")
     start = serializers.DateField()
     end = serializers.DateField()
     totals = _Metrics()
