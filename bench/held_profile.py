@@ -80,13 +80,19 @@ LAYERS = (
     ("event loop: asyncio", "/asyncio/"),
     ("event loop: uvloop", "uvloop"),
     ("logging", "/logging/"),
-    ("stdlib: contextvars/other", "/lib/python3"),
+    ("stdlib: other", "/lib/python3"),
 )
 
 
 def layer_of(filename: str) -> str:
     if filename == "~":
         return "builtins (C)"
+    if "site-packages/" in filename:
+        package = filename.split("site-packages/", 1)[1]
+        for layer, fragment in LAYERS:
+            if fragment.strip("/") and ("/" + package).startswith(fragment):
+                return layer
+        return "other: " + package.split("/", 1)[0].removesuffix(".py")
     for layer, fragment in LAYERS:
         if fragment in filename:
             return layer
@@ -141,6 +147,39 @@ def rss_kb() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+class GCTime:
+    """Collections per generation and the CPU time they took, while active (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._t0 = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.process_time()
+        else:
+            gen = info["generation"]
+            self.count[gen] += 1
+            self.seconds[gen] += time.process_time() - self._t0
+
+    def __enter__(self) -> GCTime:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def per_stream(self, n: int) -> dict:
+        return {
+            "collections": dict(zip(("gen0", "gen1", "gen2"), self.count, strict=True)),
+            "ms_per_stream": {
+                g: round(1000 * s / max(n, 1), 3)
+                for g, s in zip(("gen0", "gen1", "gen2"), self.seconds, strict=True)
+            },
+        }
 
 
 def type_counts() -> Counter:
@@ -253,7 +292,10 @@ class Profiler:
         load = asyncio.ensure_future(self.finish_burst(proc))
         waiter = asyncio.ensure_future(reached.wait())
         peak = None
-        await asyncio.wait([load, waiter], return_when=asyncio.FIRST_COMPLETED)
+        # All open, or the ramp plus two intervals (a slowed-down process never gets them all).
+        await asyncio.wait(
+            [load, waiter], timeout=a.ramp + 2 * a.interval, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
         if not load.done():
             await asyncio.sleep(a.interval * 1.5)
@@ -278,13 +320,17 @@ class Profiler:
             cpu0[0] += time.process_time() - t0  # not the gateway's work
             return rss, types, app.now
 
-        res, peak = await self._held(app, paced, at_peak, on_start=started)
+        with GCTime() as gc_paced:
+            res, peak = await self._held(app, paced, at_peak, on_start=started)
         cpu_paced = time.process_time() - cpu0[0]
         proc = await self.start_burst(unpaced, a.streams, a.streams / 200)
         started()
-        res_u = await self.finish_burst(proc)
+        with GCTime() as gc_unpaced:
+            res_u = await self.finish_burst(proc)
         cpu_unpaced = time.process_time() - cpu0[0]
         out = {
+            "gc_paced": gc_paced.per_stream(res["completed"]),
+            "gc_unpaced": gc_unpaced.per_stream(res_u["completed"]),
             "paced": _brief(res),
             "unpaced": _brief(res_u),
             "cpu_ms_per_stream_paced": round(1000 * cpu_paced / max(res["completed"], 1), 3),
@@ -301,6 +347,8 @@ class Profiler:
         return out
 
     async def pass_profile(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
+        """cProfile over the paced streams, then over as many unpaced ones: each by layer and
+        function, and per stream what paced costs more than unpaced (per layer, per function)."""
         a = self.args
         gc.collect()
         profiler = cProfile.Profile()
@@ -308,32 +356,46 @@ class Profiler:
         profiler.disable()
         if a.pstats:
             profiler.dump_stats(a.pstats)
-        n = max(res["completed"], 1)
-        stats = pstats.Stats(profiler, stream=io.StringIO())
-        total = 0.0
-        by_layer: Counter = Counter()
-        functions = []
-        for (filename, line, name), (_cc, nc, tt, ct, _callers) in stats.stats.items():
-            total += tt
-            by_layer[layer_of(filename)] += tt
-            functions.append((filename, line, name, nc, tt, ct))
-        functions.sort(key=lambda f: -f[4])
-        per_event = sorted(
-            (f for f in functions if f[3] >= n), key=lambda f: (-f[3], -f[4])
-        )  # called at least once per stream
-        return {
-            "loadgen": _brief(res),
-            "profiled_cpu_ms_per_stream": round(1000 * total / n, 3),
-            "self_ms_per_stream_by_layer": {
-                k: round(1000 * v / n, 3) for k, v in by_layer.most_common()
-            },
-            "top_self": [_fn(f, n) for f in functions[: a.top]],
-            "calls_per_stream": [_fn(f, n) for f in per_event[: a.top * 3]],
+        out = {"loadgen": _brief(res)} | _profile_tables(profiler, res["completed"], a.top)
+        gc.collect()
+        proc = await self.start_burst(unpaced, a.streams, a.streams / 200)
+        profiler_u = cProfile.Profile()
+        profiler_u.enable()
+        res_u = await self.finish_burst(proc)
+        profiler_u.disable()
+        unpaced_tables = _profile_tables(profiler_u, res_u["completed"], a.top)
+        out["unpaced"] = {"loadgen": _brief(res_u)} | {
+            k: unpaced_tables[k]
+            for k in ("profiled_cpu_ms_per_stream", "self_ms_per_stream_by_layer")
         }
+        layers = out["self_ms_per_stream_by_layer"]
+        layers_u = unpaced_tables["self_ms_per_stream_by_layer"]
+        out["paced_minus_unpaced_by_layer"] = dict(
+            sorted(
+                ((k, round(layers.get(k, 0) - layers_u.get(k, 0), 3)) for k in layers | layers_u),
+                key=lambda kv: -kv[1],
+            )
+        )
+        fns_u = {f["function"]: f for f in unpaced_tables["all"]}
+        diff = []
+        for f in out.pop("all"):
+            u = fns_u.get(f["function"], {"self_us_per_stream": 0.0, "calls_per_stream": 0.0})
+            diff.append(
+                {
+                    "function": f["function"],
+                    "layer": f["layer"],
+                    "self_us_more": round(f["self_us_per_stream"] - u["self_us_per_stream"], 1),
+                    "calls_paced": f["calls_per_stream"],
+                    "calls_unpaced": u["calls_per_stream"],
+                }
+            )
+        diff.sort(key=lambda d: -d["self_us_more"])
+        out["paced_minus_unpaced_top"] = diff[: a.top]
+        return out
 
     async def pass_memory(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
         gc.collect()
-        tracemalloc.start(12)
+        tracemalloc.start(1)
         before = tracemalloc.take_snapshot()
 
         def at_peak():
@@ -365,6 +427,30 @@ class Profiler:
             )
         out["top_sites"] = sites
         return out
+
+
+def _profile_tables(profiler: cProfile.Profile, completed: int, top: int) -> dict:
+    n = max(completed, 1)
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    total = 0.0
+    by_layer: Counter = Counter()
+    functions = []
+    for (filename, line, name), (_cc, nc, tt, ct, _callers) in stats.stats.items():
+        total += tt
+        by_layer[layer_of(filename)] += tt
+        functions.append((filename, line, name, nc, tt, ct))
+    functions.sort(key=lambda f: -f[4])
+    # Called at least once per stream: work per event rather than per stream shows here.
+    per_event = sorted((f for f in functions if f[3] >= n), key=lambda f: (-f[3], -f[4]))
+    return {
+        "profiled_cpu_ms_per_stream": round(1000 * total / n, 3),
+        "self_ms_per_stream_by_layer": {
+            k: round(1000 * v / n, 3) for k, v in by_layer.most_common()
+        },
+        "top_self": [_fn(f, n) for f in functions[:top]],
+        "calls_per_stream": [_fn(f, n) for f in per_event[: top * 3]],
+        "all": [_fn(f, n) for f in functions],
+    }
 
 
 def _short(filename: str) -> str:
@@ -399,6 +485,11 @@ def render(out: dict) -> str:
             f"CPU per stream: paced {cpu['cpu_ms_per_stream_paced']} ms, unpaced "
             f"{cpu['cpu_ms_per_stream_unpaced']} ms; loadgen paced {cpu['paced']}"
         )
+        for kind in ("paced", "unpaced"):
+            g = cpu[f"gc_{kind}"]
+            lines.append(
+                f"  gc during {kind}: {g['collections']}, ms per stream {g['ms_per_stream']}"
+            )
         if "rss_kb_per_open_stream" in cpu:
             lines.append(
                 f"RSS per open stream: {cpu['rss_kb_per_open_stream']} KB "
@@ -413,6 +504,20 @@ def render(out: dict) -> str:
         )
         lines.append("self time per stream by layer (us):")
         lines += [f"  {1000 * v:8.0f}  {k}" for k, v in prof["self_ms_per_stream_by_layer"].items()]
+        u = prof["unpaced"]
+        lines.append(
+            f"unpaced: {u['profiled_cpu_ms_per_stream']} ms per stream (profiled); paced minus "
+            "unpaced per stream by layer (us):"
+        )
+        lines += [
+            f"  {1000 * v:8.0f}  {k}" for k, v in prof["paced_minus_unpaced_by_layer"].items()
+        ]
+        lines.append("paced minus unpaced, by function (self us per stream; calls paced/unpaced):")
+        lines += [
+            f"  {d['self_us_more']:8.1f} {d['calls_paced']:7.2f}/{d['calls_unpaced']:<7.2f} "
+            f"{d['function']}"
+            for d in prof["paced_minus_unpaced_top"]
+        ]
         lines.append("top self time (us per stream, calls per stream):")
         lines += [
             f"  {f['self_us_per_stream']:8.1f} {f['calls_per_stream']:7.2f}  {f['function']}"
