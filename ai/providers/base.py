@@ -19,6 +19,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar
@@ -201,8 +202,10 @@ class LLMStream:
             self._pending = None
 
     async def _until_end(self) -> AsyncIterator[str]:
-        async for chunk in self.provider._stream_chunks(self.request, self):
-            yield chunk
+        # aclosing: closing this generator must close the provider's (and its upstream) at once.
+        async with aclosing(self.provider._stream_chunks(self.request, self)) as chunks:
+            async for chunk in chunks:
+                yield chunk
         self._reached_end = True
 
     def __aiter__(self) -> AsyncIterator[str]:
