@@ -48,6 +48,12 @@ from bench.procs import hwm_mb, raise_nofile, rss_mb  # noqa: E402
 from bench.servers import start_fake, start_gateway  # noqa: E402
 
 PROVIDER = "openai"
+#: What is served: the gateway (example project), or a floor (bench/held_floor.py).
+APPS = {
+    "gateway": "gateway_project.asgi:application",
+    "django-floor": "bench.held_floor:application",
+    "asgi-floor": "bench.held_floor:raw_application",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class Plan:
     transport: str | None
     calibrate: bool
     wait_quiet: float = 0.0
+    app: str = "gateway"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="first hold the largest N straight against the fake (the rig's own capacity)",
     )
     p.add_argument(
+        "--app",
+        choices=sorted(APPS),
+        default="gateway",
+        help="what to serve: the gateway, or a floor relaying the fake with Django alone "
+        "(django-floor) or a bare ASGI app (asgi-floor), see bench/held_floor.py",
+    )
+    p.add_argument(
         "--wait-quiet",
         type=float,
         default=0,
@@ -119,6 +133,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         transport=args.transport,
         calibrate=args.calibrate,
         wait_quiet=args.wait_quiet,
+        app=args.app,
     )
 
 
@@ -183,8 +198,16 @@ class HeldStreams:
     def stop(self) -> None:
         self.fake.stop()
 
+    @property
+    def gateway(self) -> bool:
+        return self.plan.app == "gateway"
+
     def target(self, base: str, interval: float) -> Target:
         text = prompt(self.plan.deltas, interval)
+        if not self.gateway:
+            body = sc.PROMPT_BODY.replace(sc.PROMPT.encode(), text.encode())
+            headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+            return Target(f"{base}/relay", body, headers, "openai", self.plan.deltas)
         return sc.gateway(
             PROVIDER, base, self.token, stream=True, chunks=self.plan.deltas, text=text
         )
@@ -211,20 +234,22 @@ class HeldStreams:
 
     def one_n(self, n: int) -> dict:
         p = self.plan
-        rows_before = self.ledger_rows()
+        rows_before = self.ledger_rows() if self.gateway else None
         busy = env_info.wait_quiet(p.wait_quiet, self.log) if p.wait_quiet else None
+        env = self.env
+        if not self.gateway:
+            env = {"DJANGO_SETTINGS_MODULE": "bench.held_floor", "FLOOR_UPSTREAM": self.upstream}
         svc, port = start_gateway(
-            ROOT, self.tmp, "uvicorn", self.env, self.gateway_cpus, tag=f"-held{n}"
+            ROOT, self.tmp, "uvicorn", env, self.gateway_cpus, tag=f"-held{n}", app=APPS[p.app]
         )
         self.rig.commands.append(f"gateway (N={n}): {' '.join(svc.cmd)}")
         base = f"http://127.0.0.1:{port}"
         out: dict = {"n": n, "command": " ".join(svc.cmd), "background_busy_pct": busy}
         try:
             pids = svc.workers()
-            warm = [
-                sc.gateway(PROVIDER, base, self.token, stream=False, chunks=None),
-                self.target(base, 0.0),
-            ]
+            warm = [self.target(base, 0.0)]
+            if self.gateway:
+                warm.append(sc.gateway(PROVIDER, base, self.token, stream=False, chunks=None))
             for _ in range(3):
                 for t in warm:
                     check = asyncio.run(probe(t))
@@ -246,10 +271,10 @@ class HeldStreams:
             out["hwm_mb"] = hwm_mb(pids)
         finally:
             svc.stop()
-        rows_after = self.ledger_rows()
+        rows_after = self.ledger_rows() if self.gateway else None
         if isinstance(rows_before, int) and isinstance(rows_after, int):
             out["ledger_rows_added"] = rows_after - rows_before
-            out["requests_sent"] = 2 * 3 + n + p.unpaced
+            out["requests_sent"] = len(warm) * 3 + n + p.unpaced
         out |= self.summary(out)
         self.log.say(line(out))
         return out
@@ -306,7 +331,8 @@ def render(results: dict) -> str:
     head = (
         f"Held streams: {plan['deltas']} deltas {plan['interval'] * 1000:g} ms apart, opened over "
         f"{plan['ramp']:g} s; unpaced: {plan['unpaced']} streams at {plan['unpaced_rate']:g}/s. "
-        f"Gateway: uvicorn, 1 worker, CPU {results['meta']['gateway_cpus']}; db {plan['db']}; "
+        f"{plan.get('app', 'gateway')}: uvicorn, 1 worker, CPU {results['meta']['gateway_cpus']}; "
+        f"db {plan['db']}; "
         f"commit {results['meta'].get('commit')}"
     )
     headers = [
