@@ -24,6 +24,7 @@ import os
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Which provider / model answer when a request names neither.
@@ -123,17 +124,27 @@ def setting_hint(name: str) -> str:
 
 
 class AISettings:
-    """Attribute access to the app's settings, always current."""
+    """Attribute access to the app's settings, always current.
 
-    def __getattr__(self, name: str) -> Any:
-        name = ALIASES.get(name, name)
+    A value is remembered until Django says a setting changed (``setting_changed``, which
+    ``override_settings`` and pytest-django's ``settings`` fixture send): a setting the host left
+    unset costs Django a raised AttributeError on every read, and the request path reads several.
+    The provider settings that fall back to the environment are read afresh each time.
+    """
+
+    def __getattr__(self, asked: str) -> Any:
+        # Called only for a name not yet in the instance's __dict__, where a value is kept.
+        name = ALIASES.get(asked, asked)
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown ai setting: {name!r}")
         value = getattr(settings, name, _MISSING)
         if value is not _MISSING:
+            if name not in FALLBACKS:
+                self.__dict__[asked] = value
             return value
         fallback = FALLBACKS.get(name)
         if fallback is None:
+            self.__dict__[asked] = DEFAULTS[name]
             return DEFAULTS[name]
         value = getattr(settings, fallback, _MISSING)
         if value is not _MISSING:
@@ -158,3 +169,10 @@ class AISettings:
 
 
 ai_settings = AISettings()
+
+
+def _forget(**_: Any) -> None:
+    ai_settings.__dict__.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="ai.conf.settings_changed")

@@ -101,3 +101,24 @@ def test_a_key_from_the_environment_builds_the_provider(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-123")
     provider = get_llm_provider("anthropic")
     assert provider.name == "anthropic"
+
+
+def test_a_remembered_value_is_forgotten_when_settings_change(settings):
+    from ai.conf import ai_settings
+
+    settings.AI_MAX_RETRIES = 5
+    assert ai_settings.AI_MAX_RETRIES == 5
+    assert ai_settings.AI_MAX_RETRIES == 5  # now from the instance, without asking Django
+    settings.AI_MAX_RETRIES = 1
+    assert ai_settings.AI_MAX_RETRIES == 1
+
+
+def test_provider_settings_follow_the_environment_without_a_settings_change(settings, monkeypatch):
+    from ai.conf import ai_settings
+
+    settings.OPENAI_API_KEY = None
+    del settings.OPENAI_API_KEY
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-one")
+    assert ai_settings.AI_OPENAI_API_KEY == "sk-env-one"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-two")
+    assert ai_settings.OPENAI_API_KEY == "sk-env-two"
