@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from django.test import AsyncClient
 
 from ai.api import key_auth
@@ -50,6 +52,9 @@ def _fresh_keys():
     key_auth.clear_key_cache()
     yield
     key_auth.clear_key_cache()
+    # The async ORM calls in test bodies (asave, acount...) run in asgiref's one shared thread
+    # and leave its connection open: on PostgreSQL the test database then cannot be dropped.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture
