@@ -23,7 +23,6 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
-from django.utils import timezone
 
 from ai.conf import ai_settings
 from ai.exceptions import BudgetExceeded, LimitsUnavailable, RateLimitExceeded
@@ -36,7 +35,14 @@ from ai.governance.memory import (
     MemoryStore,
     Verdict,
 )
-from ai.governance.policy import Caller, Limits, current_caller, forget_override, user_limits
+from ai.governance.policy import (
+    Caller,
+    Limits,
+    current_caller,
+    default_limits,
+    forget_override,
+    user_limits,
+)
 from ai.governance.redis_store import RedisStore, is_django_redis
 from ai.providers.base import estimate_tokens
 from ai.usage import pricing
@@ -46,20 +52,40 @@ logger = logging.getLogger("ai.governance")
 PREFIX = "ai:gov:"
 REQUESTS, TOKENS = "requests", "tokens"
 
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """The settings admission reads on every request, read once (again after any settings
+    change: ``override_settings`` in tests)."""
+
+    store: MemoryStore | RedisStore
+    defaults: Limits
+    default_max_tokens: int
+
+
+_config: _Config | None = None
 _store: tuple[str, MemoryStore | RedisStore] | None = None
 _failed_at = 0.0
 
 
+def _configured() -> _Config:
+    global _config, _store
+    config = _config
+    if config is None:
+        alias = ai_settings.AI_LIMITS_CACHE
+        if _store is None or _store[0] != alias:
+            backend = caches.create_connection(alias)
+            store = RedisStore(backend, alias) if is_django_redis(backend) else MemoryStore()
+            _store = (alias, store)
+        config = _config = _Config(
+            _store[1], default_limits(), int(ai_settings.AI_BUDGET_DEFAULT_MAX_TOKENS)
+        )
+    return config
+
+
 def get_store() -> MemoryStore | RedisStore:
     """The store of ``AI_LIMITS_CACHE``: Redis (shared) or this process's memory."""
-    global _store
-    alias = ai_settings.AI_LIMITS_CACHE
-    current = _store
-    if current is None or current[0] != alias:
-        backend = caches.create_connection(alias)
-        store = RedisStore(backend, alias) if is_django_redis(backend) else MemoryStore()
-        current = _store = (alias, store)
-    return current[1]
+    return _configured().store
 
 
 def shared() -> bool:
@@ -68,15 +94,19 @@ def shared() -> bool:
 
 
 def reset() -> None:
-    """Forget the store (counts of the memory store included) and the cached user overrides."""
-    global _store
-    _store = None
+    """Forget the settings read, the store (the memory store's counts with it) and the cached
+    user overrides."""
+    global _config, _store
+    _config = _store = None
     forget_override()
 
 
 def _settings_changed(*, setting: str, **_: Any) -> None:
+    global _config
     if setting in ("CACHES", "AI_LIMITS_CACHE"):
         reset()
+    elif setting.startswith("AI_"):
+        _config = None  # read the defaults again; the counts stay
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="ai.governance.settings")
@@ -105,10 +135,10 @@ class _Scope:
     limits: Limits
 
 
-async def _scopes(caller: Caller) -> list[_Scope]:
+async def _scopes(caller: Caller, defaults: Limits) -> list[_Scope]:
     scopes = []
     if caller.user_id is not None:
-        limits = await user_limits(caller.user_id)
+        limits = await user_limits(caller.user_id, defaults)
         if limits:
             scopes.append(_Scope("user", str(caller.user_id), "the user", limits))
     if caller.key_id is not None and caller.key_limits:
@@ -127,8 +157,9 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
     """Count ``call`` against every limit and budget of its caller (``outcome.user_id`` and the
     request's API key), or raise. On success ``outcome.admission`` holds what :func:`settle`
     gives back."""
+    config = _configured()
     caller = current_caller(outcome.user_id)
-    scopes = await _scopes(caller)
+    scopes = await _scopes(caller, config.defaults)
     if not scopes:
         return
     buckets: list[Bucket] = []
@@ -151,17 +182,20 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
             if limit is None:
                 continue
             if now is None:
-                now = timezone.now()
+                now = time.time()
                 book = await pricing.aget_price_book()
                 pairs = [(t.provider, t.model) for t in targets]
-                cost = worst_case_nano(book, pairs, prompt_bound(call.messages), call.max_tokens)
+                completion = (
+                    config.default_max_tokens if call.max_tokens is None else (call.max_tokens)
+                )
+                cost = worst_case_nano(book, pairs, prompt_bound(call.messages), completion)
             suffix, resets = period(kind, now)
-            ttl = int((resets - now).total_seconds()) + 86_400
+            ttl = int(resets.timestamp() - now) + 86_400
             key = f"{PREFIX}spend:{scope.kind}:{scope.ident}:{suffix}"
             budgets.append(Budget(key, to_nano(limit), cost, ttl))
             budget_info.append((kind, scope, resets))
 
-    store = get_store()
+    store = config.store
     try:
         verdict = await store.admit(buckets, budgets)
     except asyncio.CancelledError:
@@ -282,9 +316,8 @@ async def settle(outcome: Any) -> None:
     try:
         if isinstance(store, MemoryStore):
             store.settle_now(corrections, settlements)
-        else:
-            # Shielded: a request cancelled now (its client went away) still gives back.
-            await asyncio.shield(store.settle(corrections, settlements))
+        else:  # sent even if this request is cancelled while it waits
+            await store.settle(corrections, settlements)
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from ai.conf import ai_settings
 from ai.providers.base import Message
 from ai.usage import pricing
 
@@ -47,10 +46,11 @@ def worst_case_nano(
     book: pricing.PriceBook,
     targets: Iterable[tuple[str, str]],
     prompt_tokens: int,
-    max_tokens: int | None,
+    completion_tokens: int,
 ) -> int:
-    """The most a request may cost on any of ``targets`` (``(provider, model)``), in nano-USD."""
-    completion = ai_settings.AI_BUDGET_DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    """The most a request of ``prompt_tokens`` (at most) and ``completion_tokens`` (at most) may
+    cost on any of ``targets`` (``(provider, model)``), in nano-USD."""
+    completion = completion_tokens
     worst = 0
     for provider, model in targets:
         price = book.price_at(provider, model)
@@ -82,9 +82,25 @@ def month_end(now: datetime) -> datetime:
     return (start + timedelta(days=32)).replace(day=1)
 
 
-def period(kind: str, now: datetime) -> tuple[str, datetime]:
-    """``(key suffix, reset time)`` of the current ``"daily"`` or ``"monthly"`` period."""
-    now = now.astimezone(UTC)
+#: kind -> (start, end as timestamps, key suffix, reset time) of the period last asked for.
+_periods: dict[str, tuple[float, float, str, datetime]] = {}
+
+
+def period(kind: str, now: float) -> tuple[str, datetime]:
+    """``(key suffix, reset time)`` of the ``"daily"`` or ``"monthly"`` period holding the
+    timestamp ``now`` (computed once per period)."""
+    known = _periods.get(kind)
+    if known is not None and known[0] <= now < known[1]:
+        return known[2], known[3]
+    moment = datetime.fromtimestamp(now, UTC)
     if kind == "daily":
-        return now.strftime("d%Y%m%d"), day_end(now)
-    return now.strftime("m%Y%m"), month_end(now)
+        suffix, start, end = (
+            moment.strftime("d%Y%m%d"),
+            day_end(moment) - timedelta(days=1),
+            (day_end(moment)),
+        )
+    else:
+        suffix, end = moment.strftime("m%Y%m"), month_end(moment)
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    _periods[kind] = (start.timestamp(), end.timestamp(), suffix, end)
+    return suffix, end

@@ -53,7 +53,9 @@ class Caller:
 
 
 def _money(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
 
 
 def _count(value: Any) -> int | None:
@@ -121,9 +123,9 @@ def _load(user_id: Any) -> Any:
     return EXEMPT if exempt else Limits(rpm, tpm, daily, monthly)
 
 
-async def user_limits(user_id: Any) -> Limits | None:
-    """The limits of ``user_id``: the defaults, field by field replaced by the user's override;
-    None for an exempt user."""
+async def user_limits(user_id: Any, defaults: Limits) -> Limits | None:
+    """The limits of ``user_id``: ``defaults`` (:func:`default_limits`), field by field replaced
+    by the user's override; None for an exempt user."""
     cached = _overrides.get(user_id)
     if cached is not None and time.monotonic() < cached[1]:
         override = cached[0]
@@ -132,7 +134,6 @@ async def user_limits(user_id: Any) -> Limits | None:
         _overrides[user_id] = (override, time.monotonic() + OVERRIDES_CACHE_SECONDS)
     if override is EXEMPT:
         return None
-    defaults = default_limits()
     if override is None:
         return defaults
     return Limits(

@@ -46,7 +46,7 @@ def usage_events(monkeypatch):
 
 async def _counter(kind: str, ident: object, which: str = "daily") -> tuple[int, int]:
     """``(spent, reserved)`` in nano-USD of a budget counter this period."""
-    suffix, _ = period(which, timezone.now())
+    suffix, _ = period(which, time.time())
     return await get_store().read_budget(f"ai:gov:spend:{kind}:{ident}:{suffix}")
 
 

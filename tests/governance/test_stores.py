@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 from django.core.cache import caches
@@ -92,3 +93,45 @@ async def test_concurrent_reservations_never_pass_the_budget(store):
     verdicts = await asyncio.gather(*(store.admit([], [budget]) for _ in range(100)))
     assert sum(v.status == ADMITTED for v in verdicts) == 33
     assert await store.read_budget(key) == (0, 33 * 30_001)
+
+
+needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+
+
+@needs_redis
+async def test_redis_loads_its_scripts_again_after_a_flush():
+    import redis.asyncio
+
+    store = RedisStore(caches.create_connection("default"), "default")
+    admin = redis.asyncio.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        assert (await store.admit([Bucket("ai:gov:rpm:test:flush", 5, 1)], [])).status == ADMITTED
+        await admin.script_flush()  # as after a Redis restart
+        verdict = await store.admit([Bucket("ai:gov:rpm:test:flush", 5, 1)], [])
+        assert (verdict.status, verdict.buckets[0][0]) == (ADMITTED, 3)
+    finally:
+        await admin.aclose()
+        await store.aclose()
+
+
+@needs_redis
+async def test_an_admission_cancelled_in_flight_is_given_back():
+    """The request is cancelled after its call went out: whatever Redis took is given back."""
+    store = RedisStore(caches.create_connection("default"), "default")
+    key = "ai:gov:spend:test:3:d20261204"
+    try:
+        task = asyncio.create_task(
+            store.admit([Bucket("ai:gov:rpm:test:3", 5, 1)], [Budget(key, 1_000, 400, DAY)])
+        )
+        await asyncio.sleep(0)  # the call is queued for this turn's pipeline
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        deadline = time.monotonic() + 5
+        while await store.read_budget(key) != (0, 0) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert await store.read_budget(key) == (0, 0)
+        verdict = await store.admit([Bucket("ai:gov:rpm:test:3", 5, 1)], [])
+        assert verdict.buckets[0][0] == 4  # the cancelled request's one is back
+    finally:
+        await store.aclose()
