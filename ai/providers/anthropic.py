@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ai._compat import anthropic as anthropic_compat
 from ai._compat.httpx2 import LeanSend
-from ai.conf import ai_settings
+from ai.conf import ai_settings, setting_hint
 from ai.exceptions import (
     AIError,
     ProviderNotConfiguredError,
@@ -140,8 +140,8 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
         api_key = ai_settings.ANTHROPIC_API_KEY
         if not api_key:
             raise ProviderNotConfiguredError(
-                "The anthropic provider is not configured: set ANTHROPIC_API_KEY in your Django "
-                "settings.",
+                f"The {self.name} provider is not configured: "
+                f"{setting_hint(self.api_key_setting)}.",
                 provider=self.name,
             )
         timeout = float(ai_settings.AI_REQUEST_TIMEOUT)

@@ -42,7 +42,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from ai._compat import genai as genai_compat
-from ai.conf import ai_settings
+from ai.conf import ai_settings, setting_hint
 from ai.exceptions import (
     AIError,
     ProviderNotConfiguredError,
@@ -165,8 +165,8 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         key = ai_settings.GOOGLE_API_KEY
         if not key:  # never let the SDK fall back to GOOGLE_API_KEY / GEMINI_API_KEY in os.environ
             raise ProviderNotConfiguredError(
-                "The gemini provider is not configured: set GOOGLE_API_KEY in your Django "
-                "settings.",
+                f"The {self.name} provider is not configured: "
+                f"{setting_hint(self.api_key_setting)}.",
                 provider=self.name,
             )
         transport = _check_transport(ai_settings.AI_HTTP_TRANSPORT)

@@ -27,7 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ai._compat import openai as openai_compat
 from ai._compat.httpx2 import LeanSend
-from ai.conf import ai_settings
+from ai.conf import ai_settings, setting_hint
 from ai.exceptions import (
     AIError,
     ProviderNotConfiguredError,
@@ -145,8 +145,8 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
         api_key = ai_settings.OPENAI_API_KEY
         if not api_key:  # never let the SDK fall back to the OPENAI_API_KEY environment variable
             raise ProviderNotConfiguredError(
-                "The openai provider is not configured: set OPENAI_API_KEY in your Django "
-                "settings.",
+                f"The {self.name} provider is not configured: "
+                f"{setting_hint(self.api_key_setting)}.",
                 provider=self.name,
             )
         timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
