@@ -122,3 +122,23 @@ def test_provider_settings_follow_the_environment_without_a_settings_change(sett
     assert ai_settings.AI_OPENAI_API_KEY == "sk-env-one"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env-two")
     assert ai_settings.OPENAI_API_KEY == "sk-env-two"
+
+
+@pytest.mark.parametrize(
+    ("path", "setting", "variable"),
+    [
+        ("ai.providers.openai.OpenAIProvider", "AI_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        ("ai.providers.anthropic.AnthropicProvider", "AI_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+        ("ai.providers.gemini.GeminiProvider", "AI_GOOGLE_API_KEY", "GOOGLE_API_KEY"),
+    ],
+)
+def test_a_provider_without_its_key_names_what_to_set(path, setting, variable):
+    from django.utils.module_loading import import_string
+
+    from ai.exceptions import ProviderNotConfiguredError
+
+    with pytest.raises(ProviderNotConfiguredError) as caught:
+        import_string(path)()._make_client()
+    assert f"set {setting} in your Django settings (or the {variable} environment" in str(
+        caught.value
+    )
