@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 from bench import env_info, report  # noqa: E402
 from bench import scenarios as sc  # noqa: E402
-from bench.held_streams import gateway_env, prompt  # noqa: E402
+from bench.held_streams import APPS, gateway_env, prompt  # noqa: E402
 from bench.loadgen import Target  # noqa: E402
 from bench.procs import free_port, pinned, raise_nofile  # noqa: E402
 from bench.servers import BACKLOG, start_fake  # noqa: E402
@@ -107,6 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ramp", type=float, default=1.0)
     p.add_argument(
         "--passes", default="cpu,profile,memory", help="comma list of cpu, profile, memory"
+    )
+    p.add_argument(
+        "--app",
+        choices=sorted(APPS),
+        default="gateway",
+        help="the gateway, or a floor of bench/held_floor.py (the same streams without it)",
     )
     p.add_argument("--top", type=int, default=30, help="rows in each function table")
     p.add_argument("--pstats", type=Path, help="also dump the raw cProfile stats here")
@@ -199,14 +205,21 @@ class Profiler:
         a = self.args
         self.fake, port = start_fake(ROOT, self.tmp, "1" if self.two_cpus else None, a.deltas)
         self.upstream = f"http://127.0.0.1:{port}"
-        env = gateway_env(self.upstream, f"sqlite:///{self.tmp / 'profile.sqlite3'}", None)
-        self.token, _ = env_info.setup_gateway(ROOT, {**os.environ, **env})
+        if a.app == "gateway":
+            env = gateway_env(self.upstream, f"sqlite:///{self.tmp / 'profile.sqlite3'}", None)
+            self.token, _ = env_info.setup_gateway(ROOT, {**os.environ, **env})
+        else:
+            env = {"DJANGO_SETTINGS_MODULE": "bench.held_floor", "FLOOR_UPSTREAM": self.upstream}
         os.environ.update(env)
         if self.two_cpus:
             os.sched_setaffinity(0, {0})
 
     def target(self, base: str, interval: float) -> Target:
         text = prompt(self.args.deltas, interval)
+        if self.args.app != "gateway":
+            body = sc.PROMPT_BODY.replace(sc.PROMPT.encode(), text.encode())
+            headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+            return Target(f"{base}/relay", body, headers, "openai", self.args.deltas)
         return sc.gateway(
             "openai", base, self.token, stream=True, chunks=self.args.deltas, text=text
         )
@@ -237,9 +250,12 @@ class Profiler:
     # -- passes -----------------------------------------------------------------------------
 
     async def run(self) -> dict:
+        import importlib
+
         import uvicorn
 
-        from gateway_project.asgi import application
+        module, _, name = APPS[self.args.app].partition(":")
+        application = getattr(importlib.import_module(module), name)
 
         app = Inflight(application)
         port = free_port()
@@ -249,7 +265,7 @@ class Profiler:
             port=port,
             loop="none",
             http="httptools",
-            lifespan="on",
+            lifespan="on" if self.args.app == "gateway" else "auto",
             access_log=False,
             log_level="warning",
             backlog=BACKLOG,
