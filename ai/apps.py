@@ -12,8 +12,10 @@ class AIConfig(AppConfig):
             routing,
         )
         from ai.api import revocation  # noqa: F401  (user changes revoke, in every process)
+        from ai.redact import protect_app_loggers
         from ai.services import factory  # noqa: F401  (connects setting_changed)
         from ai.usage import pricing
 
         pricing.connect_signals()
         routing.connect_signals()
+        protect_app_loggers()

@@ -8,7 +8,9 @@ arguments, and the exception it carries (each exception of the chain has its ``a
 clean). An exception whose text still holds a secret after that (a ``__str__`` that does not come
 from ``args``) is not attached: its traceback goes into the message as redacted text instead.
 
-A host can put the same filter on its own handlers::
+:func:`protect_app_loggers` (called at startup) puts it on every logger of the app (a logger's
+filters see only the records logged on it, not its children's). A host can put the same filter on
+its own handlers::
 
     LOGGING = {..., "filters": {"redact": {"()": "ai.redact.RedactingFilter"}}, ...}
 
@@ -132,3 +134,25 @@ class RedactingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = redact(record.exc_text, secrets)
         return True
+
+
+#: Every logger the app logs on (tests/test_redact.py checks that this covers ai/'s sources).
+APP_LOGGERS = (
+    "ai.api",
+    "ai.asgi",
+    "ai.auth",
+    "ai.compat",
+    "ai.governance",
+    "ai.providers.gemini",
+    "ai.router",
+    "ai.usage",
+)
+
+
+def protect_app_loggers() -> None:
+    """Put a :class:`RedactingFilter` on each of :data:`APP_LOGGERS` (once). Only the app's own
+    loggers: the host's logging configuration is left as it is."""
+    for name in APP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

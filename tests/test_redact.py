@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
-from ai.redact import RedactingFilter, redact, redact_exception
+from ai.redact import APP_LOGGERS, RedactingFilter, redact, redact_exception
 
 CONFIGURED_KEY = "-".join(["plain", "configured", "key", "0123456789"])  # not key-shaped
 
@@ -41,3 +43,18 @@ def test_the_filter_works_on_a_host_handler(caplog, configured_key):
         host.filters.clear()
     assert "calling with [redacted]" in caplog.text
     assert CONFIGURED_KEY not in caplog.text
+
+
+def test_every_logger_of_the_app_redacts():
+    """Each ``getLogger(...)`` in ai/ names a logger in APP_LOGGERS, and each of those carries
+    the filter once the app is ready (a new logger must be added there)."""
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"getLogger\((?:\"([\w.]+)\"|__name__)\)")
+    names = set()
+    for path in (root / "ai").rglob("*.py"):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for match in pattern.finditer(path.read_text()):
+            names.add(match.group(1) or module)
+    assert names and names <= set(APP_LOGGERS)
+    for name in APP_LOGGERS:
+        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
