@@ -42,7 +42,8 @@ async def call(
     method="GET",
     extra: tuple = (),
 ):
-    headers = [(b"host", b"localhost"), (b"content-type", b"application/json"), *extra]
+    host = [] if any(name == b"host" for name, _ in extra) else [(b"host", b"localhost")]
+    headers = [*host, (b"content-type", b"application/json"), *extra]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     scope = {
@@ -272,4 +273,17 @@ async def test_login_required_middleware_leaves_the_api_alone(settings, token):
     settings.AI_API_MIDDLEWARE = None
     app = gateway_application(get_asgi_application(), preload=False)
     status, _, _ = await call(app, "/api/v1/app/ai/status", token=token)
+    assert status == 200
+
+
+async def test_disallowed_host_is_a_400_on_the_fast_path(settings, token):
+    """CommonMiddleware in the loop still turns DisallowedHost into Django's 400."""
+    settings.ALLOWED_HOSTS = ["gateway.example"]
+    settings.AI_API_MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    app = gateway_application(get_asgi_application(), preload=False)
+    status, _, _ = await call(app, "/api/v1/app/ai/status", token=token)  # Host: localhost
+    assert status == 400
+    status, _, _ = await call(
+        app, "/api/v1/app/ai/status", token=token, extra=((b"host", b"gateway.example"),)
+    )
     assert status == 200
