@@ -65,12 +65,6 @@ def prefix_of(full_key: str) -> str:
     return full_key[: len(KEY_PREFIX) + PREFIX_CHARS]
 
 
-def marker_id(pk: object) -> str:
-    """The id a key's revocation marker is stored under (beside the users' markers, in
-    ``ai.api.revocation``; a user id is never a string starting with ``key:``)."""
-    return f"key:{pk}"
-
-
 def clean_models(entries: Iterable[str]) -> list[str]:
     """``allowed_models`` entries stripped, empty ones dropped, duplicates removed. Raises
     ValueError naming an entry with whitespace inside."""

@@ -8,6 +8,7 @@ on; a row's cost is frozen when the row is written, so no price edit rewrites a 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -354,6 +355,13 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix} ({self.name})"
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> ApiKey:
+        key = super().from_db(db, field_names, values)
+        # The owner as loaded: a key given to another user revokes both (_api_key_changed).
+        key._loaded_owner_id = key.__dict__.get("owner_id")
+        return key
+
     @property
     def state(self) -> str:
         """``active``, ``revoked`` or ``expired``."""
@@ -382,17 +390,17 @@ class ApiKey(models.Model):
 
 
 def _api_key_changed(*, instance: ApiKey, using: str, **kwargs: object) -> None:
-    """A saved or deleted key: every process looks it up again before its next use (the same
-    markers as users, ``ai.api.revocation``). Connected here, so any process that loads the
-    models publishes it."""
+    """A saved or deleted key: every process looks it up again before its next use. A key is
+    checked against its owner's revocation marker (``ai.api.revocation``), so this writes the
+    owner's (both owners' when the key changed hands): one marker read per request covers the
+    key and its owner. Connected here, so any process that loads the models publishes it."""
     from ai.api.revocation import revoke_user
-    from ai.keys import marker_id
 
-    if instance.pk is None:
-        return
-    marker = marker_id(instance.pk)
-    revoke_user(marker)
-    transaction.on_commit(lambda: revoke_user(marker), using=using, robust=True)
+    owners = {instance.owner_id, getattr(instance, "_loaded_owner_id", None)} - {None}
+    for owner_id in owners:
+        revoke_user(owner_id)
+        transaction.on_commit(partial(revoke_user, owner_id), using=using, robust=True)
+    instance._loaded_owner_id = instance.owner_id  # the owner as saved, for the next save
 
 
 post_save.connect(_api_key_changed, sender=ApiKey, dispatch_uid="ai.ApiKey.changed")

@@ -6,12 +6,12 @@ left to the JWT authentication), or, when there is no ``Authorization`` header, 
 ``x-api-key`` (Anthropic's SDKs) or ``x-goog-api-key`` (Google's).
 
 The key is looked up by its SHA-256 (``ai.keys.hash_key``). Each process keeps the keys it has
-looked up, with their owner, and with two *revocation markers* read from Django's cache
-(``AI_AUTH_CACHE``) before the lookup: the key's own (rewritten whenever the key is saved or
-deleted, by receivers connected in ``ai.models``) and its owner's (rewritten when the user is
-saved, ``ai.api.revocation``). Every request reads both markers (one ``MGET`` with Redis) and
-looks the key up again (``ai.db.run_db``) when either changed or is missing, exactly as the JWT
-path does for users. Expiry is checked against the clock on every request.
+looked up, with their owner, and with the owner's *revocation marker* read from Django's cache
+(``AI_AUTH_CACHE``) before the lookup: the marker the JWT path uses (``ai.api.revocation``),
+rewritten when the user is saved or deleted *and* when one of their keys is (receivers
+connected in ``ai.models``). Every request reads that one marker (one cache read, as for a JWT)
+and looks the key up again (``ai.db.run_db``) when it changed or is missing. Expiry is checked
+against the clock on every request.
 
 So a key revoked (admin, ``ai_keys revoke``, the API), given an earlier expiry, deleted, or
 whose owner was deactivated, is refused on its next request (401 ``invalid_api_key``) in every
@@ -50,7 +50,7 @@ logger.addFilter(RedactingFilter())
 CODE = "invalid_api_key"
 _KEY_LENGTH = len(keys.KEY_PREFIX) + keys.PREFIX_CHARS + 1 + keys.SECRET_CHARS
 
-#: Key hash -> (key marker, owner marker, KeyInfo, revoked, owner snapshot for Model.from_db).
+#: Key hash -> (owner's marker, KeyInfo, revoked, owner snapshot for Model.from_db).
 _keys = TTLCache()
 #: Key pk -> when (monotonic) this process last wrote its last_used_at.
 _last_used: dict[int, float] = {}
@@ -58,8 +58,8 @@ _writes: set[asyncio.Task] = set()
 
 
 def clear_key_cache() -> None:
-    """Forget this process's cached keys (tests). To revoke a key everywhere, save it (or call
-    ``ai.api.revocation.revoke_user(ai.keys.marker_id(pk))``)."""
+    """Forget this process's cached keys (tests). To revoke a key everywhere, save it (after a
+    ``QuerySet.update()``, call ``ai.api.revocation.revoke_user(owner_id)``)."""
     _keys.clear()
     _last_used.clear()
 
@@ -91,28 +91,10 @@ def _well_formed(raw: str) -> bool:
     return len(raw) == _KEY_LENGTH and keys.is_key(raw) and raw[len(keys.KEY_PREFIX) :].isascii()
 
 
-async def _markers(key_pk: int, owner_id: Any) -> tuple[Any, Any]:
-    """The key's and the owner's current markers (None where the cache cannot say)."""
-    try:
-        _, mode = revocation._configured()
-    except Exception:  # a broken cache setting: aread logs it and answers None
-        mode = ""
-    if mode == "memory":  # no I/O: two reads in a row cost less than two tasks
-        return (
-            await revocation.aread(keys.marker_id(key_pk)),
-            await revocation.aread(str(owner_id)),
-        )
-    # Asked in the same turn of the loop: one MGET with Redis, two threads at once otherwise.
-    key_marker, owner_marker = await asyncio.gather(
-        revocation.aread(keys.marker_id(key_pk)), revocation.aread(str(owner_id))
-    )
-    return key_marker, owner_marker
-
-
-def _ids_of(digest: str) -> tuple[int, Any] | None:
+def _owner_of(digest: str) -> tuple[Any] | None:
     from ai.models import ApiKey
 
-    return ApiKey.objects.filter(secret_hash=digest).values_list("pk", "owner_id").first()
+    return ApiKey.objects.filter(secret_hash=digest).values_list("owner_id").first()
 
 
 def _load(digest: str) -> tuple[KeyInfo, bool, tuple[str, list[str], list[Any]]] | None:
@@ -160,24 +142,25 @@ class ApiKeyAuthentication(BaseAuthentication):
         digest = keys.hash_key(raw)
         entry = _keys.get(digest)
         if entry is None:
-            ids = await run_db(_ids_of, digest)
-            if ids is None:
+            found = await run_db(_owner_of, digest)
+            if found is None:
                 raise _refuse("Invalid API key.")
-            key_pk, owner_id = ids
+            owner_id = found[0]
         else:
-            key_pk, owner_id = entry[2].pk, entry[2].owner_id
+            owner_id = entry[1].owner_id
         # Read before the lookup, kept with what the lookup finds: a change after this read
         # writes a newer marker, which the next request sees.
-        key_marker, owner_marker = await _markers(key_pk, owner_id)
-        if entry is None or key_marker is None or (key_marker, owner_marker) != entry[:2]:
+        marker = await revocation.aread(str(owner_id))
+        if entry is None or marker is None or marker != entry[0]:
             loaded = await run_db(_load, digest)
             if loaded is None:
                 _keys.discard(digest)
                 raise _refuse("Invalid API key.")
-            entry = (key_marker, owner_marker, *loaded)
-            if key_marker is not None and owner_marker is not None:
+            entry = (marker, *loaded)
+            # Not kept when the key changed hands meanwhile: the marker read is the old owner's.
+            if marker is not None and loaded[0].owner_id == owner_id:
                 _keys.set(digest, entry, self.cache_seconds)
-        info, revoked, owner = entry[2], entry[3], entry[4]
+        info, revoked, owner = entry[1], entry[2], entry[3]
         if revoked:
             raise _refuse(f"API key {info.prefix} has been revoked.")
         if info.expired(timezone.now()):

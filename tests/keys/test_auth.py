@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from ai.api import key_auth, revocation
 from ai.api.revocation import arevoke_user
-from ai.keys import marker_id
 from ai.models import ApiKey
 from tests.api.conftest import COMPLETIONS, STATUS, ApiClient
 from tests.api.live import LiveGateway
@@ -84,10 +83,10 @@ async def test_revocation_elsewhere_refuses_the_next_request(make_key):
     client = KeyClient(full_key)
     assert await _code(client) is None
     assert _cached(full_key)
-    # Another process revokes: the row changes and its receiver writes the key's marker to the
-    # shared cache; nothing reaches this process's memory.
+    # Another process revokes: the row changes and its receiver writes the owner's marker to
+    # the shared cache; nothing reaches this process's memory.
     await ApiKey.objects.filter(pk=key.pk).aupdate(revoked_at=timezone.now())
-    await arevoke_user(marker_id(key.pk))
+    await arevoke_user(key.owner_id)
     assert _cached(full_key)  # the entry here is still there, stale...
     assert await _code(client) == "invalid_api_key"  # ... and the marker refused it anyway
 
@@ -114,7 +113,7 @@ async def test_an_evicted_marker_means_a_fresh_lookup(make_key):
     assert await _code(client) is None
     await ApiKey.objects.filter(pk=key.pk).aupdate(revoked_at=timezone.now())
     backend, _ = revocation._configured()
-    backend.delete(revocation.key(marker_id(key.pk)))
+    backend.delete(revocation.key(key.owner_id))
     assert await _code(client) == "invalid_api_key"
 
 
@@ -133,6 +132,17 @@ async def test_an_inactive_owner_is_refused(user, make_key):
     user.is_active = False
     await user.asave()  # the user's marker (ai.api.revocation), not the key's
     assert await _code(client) == "invalid_api_key"
+
+
+async def test_a_key_given_to_another_user_acts_as_the_new_owner(user, make_key, usage_events):
+    key, full_key = await _issue(make_key)
+    client = KeyClient(full_key)
+    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
+    bob = await get_user_model().objects.acreate_user("bob")
+    key.owner = bob
+    await key.asave()  # writes the old owner's marker too: the entry here is theirs
+    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
+    assert [e.user_id for e in usage_events] == [user.pk, bob.pk]
 
 
 async def test_expiry_is_checked_on_every_request(make_key, monkeypatch):
@@ -219,7 +229,7 @@ async def test_the_official_openai_sdk_uses_a_key(upstream_settings, make_key, t
         reply = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         assert reply.choices[0].message.content
         await ApiKey.objects.filter(pk=key.pk).aupdate(revoked_at=timezone.now())
-        await arevoke_user(marker_id(key.pk))
+        await arevoke_user(key.owner_id)
         with pytest.raises(openai.AuthenticationError) as caught:
             await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         assert caught.value.code == "invalid_api_key"
