@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
@@ -384,9 +384,16 @@ class ApiKey(models.Model):
     def issue(cls, owner: Any, name: str, **fields: Any) -> tuple[ApiKey, str]:
         """Create and save a key; returns it and the full key (shown once, never stored)."""
         key = cls(owner=owner, name=name, **fields)
-        full_key = key.set_new_secret()
-        key.save()
-        return key, full_key
+        for attempt in range(3):
+            full_key = key.set_new_secret()
+            try:
+                with transaction.atomic():
+                    key.save(force_insert=True)
+                return key, full_key
+            except IntegrityError:  # one prefix in 36**8 taken: draw again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _api_key_changed(*, instance: ApiKey, using: str, **kwargs: object) -> None:

@@ -241,3 +241,30 @@ async def _issue(make_key, **fields):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(make_key)(**fields)
+
+
+def test_a_taken_prefix_is_drawn_again(user, make_key, monkeypatch):
+    from ai import keys
+
+    taken, _ = make_key()
+    draws = iter([(f"{taken.prefix}_{'x' * 40}", taken.prefix), keys.generate_key()])
+    monkeypatch.setattr(keys, "generate_key", lambda: next(draws))
+    key, full_key = make_key()
+    assert key.prefix != taken.prefix and full_key.startswith(key.prefix)
+
+
+def test_the_sync_path_for_a_host_s_sync_views(user, make_key):
+    from django.test import RequestFactory
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework.request import Request
+
+    key, full_key = make_key()
+    auth = key_auth.ApiKeyAuthentication()
+    factory = RequestFactory()
+    owner, info = auth.authenticate(Request(factory.get("/", HTTP_X_API_KEY=full_key)))
+    assert (owner.pk, info.pk) == (user.pk, key.pk)
+    assert auth.authenticate(Request(factory.get("/"))) is None
+    key.revoked_at = timezone.now()
+    key.save()
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(Request(factory.get("/", HTTP_X_API_KEY=full_key)))
