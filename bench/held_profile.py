@@ -9,7 +9,8 @@ unpaced. Three passes over the same gateway, each after a warm-up:
 * ``cpu``: no instrumentation. CPU time of this process per stream, paced and unpaced; RSS
   when all streams are open minus RSS before, per open stream; and the objects that each
   open stream keeps alive (``gc.get_objects()`` counted by type, at the peak minus before).
-* ``profile``: cProfile over the paced streams: self time grouped by layer (server, Django's
+* ``profile``: cProfile over the paced streams (garbage collector off: the ``cpu`` pass
+  measures it): self time grouped by layer (server, Django's
   handler, SSE response, relay, provider, SDK/HTTP client, event loop, ledger ...), the
   functions with the most self time, and calls per stream of every function called at least
   once per stream (what runs per event rather than once per stream).
@@ -366,19 +367,29 @@ class Profiler:
         """cProfile over the paced streams, then over as many unpaced ones: each by layer and
         function, and per stream what paced costs more than unpaced (per layer, per function)."""
         a = self.args
+        # The collector off while profiling: a collection's CPU lands on whichever function
+        # allocated at that moment, which would blur every table. The cpu pass measures it.
         gc.collect()
+        gc.disable()
         profiler = cProfile.Profile()
-        res, _ = await self._held(app, paced, lambda: None, on_start=profiler.enable)
-        profiler.disable()
+        try:
+            res, _ = await self._held(app, paced, lambda: None, on_start=profiler.enable)
+        finally:
+            profiler.disable()
+            gc.enable()
         if a.pstats:
             profiler.dump_stats(a.pstats)
         out = {"loadgen": _brief(res)} | _profile_tables(profiler, res["completed"], a.top)
         gc.collect()
         proc = await self.start_burst(unpaced, a.streams, a.streams / 200)
         profiler_u = cProfile.Profile()
+        gc.disable()
         profiler_u.enable()
-        res_u = await self.finish_burst(proc)
-        profiler_u.disable()
+        try:
+            res_u = await self.finish_burst(proc)
+        finally:
+            profiler_u.disable()
+            gc.enable()
         unpaced_tables = _profile_tables(profiler_u, res_u["completed"], a.top)
         out["unpaced"] = {"loadgen": _brief(res_u)} | {
             k: unpaced_tables[k]
