@@ -100,6 +100,14 @@ class _Batcher:
         return replies
 
     async def _pipeline(self, batch: list[_Call]) -> list:
+        import redis.exceptions
+
+        if len(batch) == 1:  # a plain command costs less CPU than a pipeline of one
+            sha, keys, args, _, _ = batch[0]
+            try:
+                return [await self.client.evalsha(sha, len(keys), *keys, *args)]
+            except redis.exceptions.ResponseError as err:
+                return [err]
         pipe = self.client.pipeline(transaction=False)
         for sha, keys, args, _, _ in batch:
             pipe.evalsha(sha, len(keys), *keys, *args)
