@@ -8,7 +8,6 @@ provider passes unknown exceptions through :func:`transport_error` before giving
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -18,6 +17,7 @@ import httpx2
 
 from ai.conf import ai_settings
 from ai.exceptions import AIError, UpstreamConnectionError, UpstreamTimeoutError
+from ai.redact import configured_secrets, redact
 
 try:  # aiohttp is optional at run time; its errors only occur when it is the transport
     import aiohttp
@@ -26,17 +26,12 @@ except ImportError:  # pragma: no cover
 
 
 #: Anything shaped like an OpenAI/Anthropic (``sk-...``) or Google (``AIza...``) key.
-KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{4,})")
-
-
 def sanitize(text: str, *secrets: object, limit: int = 500) -> str:
     """Upstream text fit for a client (the explanation of a 400, say): the configured keys and
-    anything key-shaped removed, at most ``limit`` characters."""
-    for secret in secrets:
-        # (a key may also be a callable that returns it: the openai SDK accepts one)
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return KEY_LIKE.sub("[redacted]", text)[:limit]
+    ``secrets`` removed, with anything key-shaped (``ai.redact``), at most ``limit`` characters."""
+    # (a key may also be a callable that returns it: the openai SDK accepts one)
+    given = [s for s in secrets if isinstance(s, str) and len(s) >= 4]
+    return redact(text, sorted({*given, *configured_secrets()}, key=len, reverse=True))[:limit]
 
 
 def pool_limits() -> httpx2.Limits:
