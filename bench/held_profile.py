@@ -115,6 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="gateway",
         help="the gateway, or a floor of bench/held_floor.py (the same streams without it)",
     )
+    p.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        help="a what-if of bench/held_experiments.py, patched in this process (repeatable)",
+    )
     p.add_argument("--top", type=int, default=30, help="rows in each function table")
     p.add_argument("--pstats", type=Path, help="also dump the raw cProfile stats here")
     p.add_argument("--out", type=Path, help="JSON path (default bench/results/held-profile-*)")
@@ -257,6 +263,9 @@ class Profiler:
 
         module, _, name = APPS[self.args.app].partition(":")
         application = getattr(importlib.import_module(module), name)
+        from bench import held_experiments
+
+        after_warmup = held_experiments.apply(self.args.experiment)
 
         app = Inflight(application)
         port = free_port()
@@ -284,6 +293,8 @@ class Profiler:
             self.log.say("warm-up: 200 unpaced + 50 paced streams")
             await self.burst(unpaced, 200, 1.0)
             await self.burst(paced, 50, 0.2)
+            for name in after_warmup:
+                held_experiments.AFTER_WARMUP[name]()
             gc.collect()
             for name in a.passes.split(","):
                 name = name.strip()

@@ -1,0 +1,142 @@
+"""What-ifs for ``python -m bench.held_profile --experiment NAME``: each patches, inside the
+profiling process only, one cost the profile points at, so its effect on a held stream's CPU and
+memory can be measured before anyone changes the code. No file changes; nothing here is meant
+for production as written (each docstring says what the real change would be).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+EXPERIMENTS: dict[str, Callable[[], None]] = {}
+#: Run after the warm-up, just before the measured passes.
+AFTER_WARMUP: dict[str, Callable[[], None]] = {}
+
+
+def experiment(name: str, after_warmup: bool = False):
+    def register(fn: Callable[[], None]) -> Callable[[], None]:
+        (AFTER_WARMUP if after_warmup else EXPERIMENTS)[name] = fn
+        return fn
+
+    return register
+
+
+@experiment("gc-freeze", after_warmup=True)
+def gc_freeze() -> None:
+    """``AI_GC_FREEZE``'s startup step, after the warm-up: the objects alive now (Django, DRF,
+    three SDKs, the warmed clients) go to the permanent generation, so full collections stop
+    walking them. Real change: ``AI_GC_FREEZE = True`` in the example project's settings."""
+    gc.collect()
+    gc.freeze()
+
+
+@experiment("no-sock-read")
+def no_sock_read() -> None:
+    """The openai SDK's aiohttp transport maps the read timeout to aiohttp's ``sock_read``,
+    which cancels and re-creates a timer on every ``data_received`` (every delta). Drop it (the
+    total timeout stays). Real change: a per-stream idle watchdog in the provider (one timer
+    re-armed lazily from a last-activity time) instead of the per-read one."""
+    from openai._vendor.httpx_aiohttp import transport
+
+    real = transport.ClientTimeout
+
+    def timeout(*, sock_connect=None, sock_read=None, connect=None, **kw: Any):
+        return real(sock_connect=sock_connect, connect=connect, **kw)
+
+    transport.ClientTimeout = timeout  # type: ignore[assignment]
+
+
+@experiment("direct-body")
+def direct_body() -> None:
+    """Read the upstream body straight from aiohttp's StreamReader (``iter_any``) instead of
+    httpx2's ``aiter_bytes`` -> ``aiter_raw`` -> the transport's ``__aiter__`` ->
+    ``iter_chunked``: three async-generator layers and a ByteChunker fewer per delta. Real
+    change: in the provider, behind a guard (ai/_compat/openai.py), when the response's stream
+    is the SDK's ``AiohttpResponseStream``."""
+    import httpx2
+    from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream
+
+    real = httpx2.Response.aiter_bytes
+
+    def aiter_bytes(self, chunk_size=None):
+        stream = self.stream
+        if chunk_size is None and isinstance(stream, AiohttpResponseStream):
+            return stream._aiohttp_response.content.iter_any()
+        return real(self, chunk_size)
+
+    httpx2.Response.aiter_bytes = aiter_bytes  # type: ignore[method-assign]
+
+
+@experiment("lean-sse-send")
+def lean_sse_send() -> None:
+    """Django's ``send_response`` runs each streamed frame through ``chunk_bytes`` (a generator
+    per frame) and its own ``aclosing(aiter(response))``. Send each frame as one message.
+    Real change: in ai/_compat/django.py's ``handle`` copy (the lean handler), a streaming
+    response of the app's (SSEResponse) sent by a loop of its own."""
+    from django.core.handlers.asgi import ASGIHandler
+
+    from ai.asgi import LeanASGIHandler
+
+    real = ASGIHandler.send_response
+
+    async def send_response(self, response, send):
+        if not response.streaming:
+            return await real(self, response, send)
+        headers = [
+            (k.encode("ascii") if isinstance(k, str) else k, v.encode("latin1"))
+            for k, v in response.items()
+        ]
+        headers += [
+            (b"Set-Cookie", c.output(header="").encode("ascii").strip())
+            for c in response.cookies.values()
+        ]
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        content = aiter(response)
+        try:
+            async for part in content:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        finally:
+            await content.aclose()
+        await send({"type": "http.response.body"})
+
+    LeanASGIHandler.send_response = send_response  # type: ignore[method-assign]
+
+
+@experiment("compact-body")
+def compact_body() -> None:
+    """orjson.dumps returns its bytes in a 4 KB allocation whatever the length; the request
+    body stays referenced (SDK request, aiohttp payload) for the whole stream. Copy it to its
+    size. Real change: ``bytes(memoryview(orjson.dumps(...)))`` where the provider builds the
+    body (ai/providers/openai.py ``_post``, and the other vendors)."""
+    import orjson
+
+    from ai.providers import openai as provider
+
+    class _Orjson:
+        JSONDecodeError = orjson.JSONDecodeError
+        loads = staticmethod(orjson.loads)
+
+        @staticmethod
+        def dumps(*args: Any, **kwargs: Any) -> bytes:
+            return bytes(memoryview(orjson.dumps(*args, **kwargs)))
+
+    provider.orjson = _Orjson  # type: ignore[assignment]
+
+
+def apply(names: list[str]) -> list[str]:
+    """Apply the named experiments that patch code; return the after-warm-up ones to run."""
+    unknown = [n for n in names if n not in EXPERIMENTS and n not in AFTER_WARMUP]
+    if unknown:
+        raise SystemExit(f"unknown experiment(s) {unknown}; known: {sorted(known())}")
+    for name in names:
+        if name in EXPERIMENTS:
+            EXPERIMENTS[name]()
+    return [n for n in names if n in AFTER_WARMUP]
+
+
+def known() -> list[str]:
+    return [*EXPERIMENTS, *AFTER_WARMUP]
