@@ -122,21 +122,29 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- AI gateway -------------------------------------------------------------------------------
-OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="") or None
-ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="") or None
-GOOGLE_API_KEY = env.str("GOOGLE_API_KEY", default="") or None
-OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
-ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
-GOOGLE_GEMINI_BASE_URL = env.str("GOOGLE_GEMINI_BASE_URL", default="") or None
 
-_any_key = bool(OPENAI_API_KEY or ANTHROPIC_API_KEY or GOOGLE_API_KEY)
+
+def _either(name: str) -> str | None:
+    """``AI_<name>`` or the vendor's own ``<name>`` from the environment / .env."""
+    return env.str(f"AI_{name}", default="") or env.str(name, default="") or None
+
+
+AI_OPENAI_API_KEY = _either("OPENAI_API_KEY")
+AI_ANTHROPIC_API_KEY = _either("ANTHROPIC_API_KEY")
+AI_GOOGLE_API_KEY = _either("GOOGLE_API_KEY")
+AI_OPENAI_BASE_URL = _either("OPENAI_BASE_URL")
+AI_ANTHROPIC_BASE_URL = _either("ANTHROPIC_BASE_URL")
+AI_GOOGLE_GEMINI_BASE_URL = _either("GOOGLE_GEMINI_BASE_URL")
+AI_GOOGLE_GEMINI_API_VERSION = _either("GOOGLE_GEMINI_API_VERSION") or "v1beta"
+
+_any_key = bool(AI_OPENAI_API_KEY or AI_ANTHROPIC_API_KEY or AI_GOOGLE_API_KEY)
 _first_configured = next(
     (
         name
         for name, key in (
-            ("openai", OPENAI_API_KEY),
-            ("anthropic", ANTHROPIC_API_KEY),
-            ("gemini", GOOGLE_API_KEY),
+            ("openai", AI_OPENAI_API_KEY),
+            ("anthropic", AI_ANTHROPIC_API_KEY),
+            ("gemini", AI_GOOGLE_API_KEY),
         )
         if key
     ),
@@ -153,7 +161,6 @@ AI_DEFAULT_MODEL = env.str(
         "gemini": "gemini-2.5-flash",
     }.get(AI_DEFAULT_PROVIDER, "offline-echo"),
 )
-GOOGLE_GEMINI_API_VERSION = env.str("GOOGLE_GEMINI_API_VERSION", default="v1beta")
 AI_OFFLINE_DELAY_MS = env.int("AI_OFFLINE_DELAY_MS", default=0)
 AI_REQUEST_TIMEOUT = env.float("AI_REQUEST_TIMEOUT", default=60.0)
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
