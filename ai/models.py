@@ -460,13 +460,3 @@ class UserLimits(models.Model):
 
     def __str__(self) -> str:
         return f"limits of {self.user}"
-
-
-def _user_limits_changed(*, instance: UserLimits, **kwargs: object) -> None:
-    from ai.governance.policy import forget_override
-
-    forget_override(instance.user_id)
-
-
-post_save.connect(_user_limits_changed, sender=UserLimits, dispatch_uid="ai.UserLimits.saved")
-post_delete.connect(_user_limits_changed, sender=UserLimits, dispatch_uid="ai.UserLimits.deleted")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
+
 from ai.conf import ai_settings
 from ai.db import run_db
 from ai.keys import current_key
@@ -107,6 +109,11 @@ def forget_override(user_id: Any = None, **_: Any) -> None:
 
 def override_changed(*, instance: Any, **_: Any) -> None:
     forget_override(instance.user_id)
+
+
+# A lazy sender ("app_label.Model"): this module never imports the models at import time.
+post_save.connect(override_changed, sender="ai.UserLimits", dispatch_uid="ai.limits.saved")
+post_delete.connect(override_changed, sender="ai.UserLimits", dispatch_uid="ai.limits.deleted")
 
 
 def _load(user_id: Any) -> Any:

@@ -117,6 +117,13 @@ async def test_a_user_override_replaces_the_default(api, user, settings):
     assert (await api.post(CHAT, {"prompt": "hello"})).status_code == 429
 
 
+async def test_an_override_saved_here_applies_to_the_next_request(api, user, settings):
+    settings.AI_DEFAULT_RPM = 100
+    assert (await api.post(CHAT, {"prompt": "a"}))["x-ratelimit-limit-requests"] == "100"
+    await UserLimits.objects.acreate(user=user, rpm=5)  # the process's cached "none" goes
+    assert (await api.post(CHAT, {"prompt": "b"}))["x-ratelimit-limit-requests"] == "5"
+
+
 async def test_staff_are_limited_only_an_explicit_exemption_lifts_it(settings, transactional_db):
     settings.AI_DEFAULT_RPM = 1
     users = get_user_model().objects
