@@ -29,9 +29,10 @@ from collections.abc import Iterable, Iterator
 
 REDACTED = "[redacted]"
 
-#: Vendor key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``) and JWTs.
+#: Vendor key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``), the gateway's own keys
+#: (``aig_<prefix>_<secret>``) and JWTs.
 _SHAPES = re.compile(
-    r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{4,})"
+    r"\b(?:sk-[A-Za-z0-9_\-*]{4,}|AIza[A-Za-z0-9_\-]{4,}|aig_[A-Za-z0-9]{8}_[A-Za-z0-9_\-]{6,})"
     r"|\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
 )
 #: ``Authorization: Bearer x``, ``x-api-key=x``, ``"api_key": "x"``, ``?key=x`` ...: the name

@@ -28,6 +28,11 @@ def test_redaction_patterns():
     assert redact("GET /v1/models?key=abc123&alt=sse") == "GET /v1/models?key=[redacted]&alt=sse"
     assert redact("upstream: sk-proj-abcdef") == "upstream: [redacted]"
     assert redact("max_tokens=5, tokens: 7") == "max_tokens=5, tokens: 7"  # no false alarms
+    from ai.keys import generate_key
+
+    key, prefix = generate_key()
+    assert redact(f"pasted {key} here") == "pasted [redacted] here"
+    assert redact(f"key {prefix} revoked") == f"key {prefix} revoked"  # the prefix is not secret
     err = KeyError("sk-live-abcdef")
     assert redact_exception(err) and "sk-live" not in str(err)
 
