@@ -27,7 +27,7 @@ from ai.governance.budgets import period
 from ai.models import ApiKey, ModelPrice, UsageRecord, UserLimits
 from ai.usage import flush_usage
 from ai.usage.ledger import record_usage
-from tests.api.conftest import CHAT, ApiClient, scripted_provider  # noqa: F401 (a fixture)
+from tests.api.conftest import CHAT, ROUTED, ApiClient, scripted_provider  # noqa: F401 (a fixture)
 from tests.api.live import LiveGateway
 from tests.governance.conftest import cost_of
 
@@ -220,3 +220,47 @@ async def _settled(user) -> tuple[int, int]:
         if reserved == 0 or time.monotonic() > deadline:
             return spent, reserved
         await asyncio.sleep(0.02)
+
+
+async def test_a_fallback_is_one_request_reserved_at_its_dearest_target(
+    api,
+    user,
+    priced,
+    settings,
+    scripted_provider,  # noqa: F811
+):
+    """A route of scripted-1 (fails, retryable) then the offline model: one request against the
+    rpm limit, and the reservation priced at the dearer of the two (scripted-1 at 10x)."""
+    from ai.models import RouteTarget
+    from ai.routing import invalidate_routes
+
+    await ModelPrice.objects.acreate(
+        provider="scripted",
+        model="scripted-1",
+        input_per_mtok=Decimal(10_000),
+        output_per_mtok=Decimal(20_000),
+        valid_from=timezone.now() - timedelta(days=1),
+    )
+    await RouteTarget.objects.acreate(
+        complexity="simple", position=0, provider="scripted", model="scripted-1"
+    )
+    await RouteTarget.objects.acreate(
+        complexity="simple", position=1, provider="offline", model="offline-echo"
+    )
+    invalidate_routes()
+    settings.AI_DEFAULT_RPM = 10
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = "0.30"  # scripted-1: 0.57 USD at worst, offline 0.057
+    body = {"prompt": "[[raise:upstream_unavailable]]", "complexity": "simple", "max_tokens": 10}
+    refused = await api.post(ROUTED, body)
+    assert refused.status_code == 402
+    assert "may cost up to 0.570000 USD" in refused.json()["error"]["message"]
+
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = "1"
+    answered = await api.post(ROUTED, body)
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["provider"] == "offline"  # after scripted-1 failed
+    assert answered["x-ratelimit-remaining-requests"] == "9"  # one request, two attempts
+    # Charged the offline answer's real cost; nothing left reserved.
+    spent, reserved = await _counter("user", user.pk)
+    assert reserved == 0
+    assert spent == int(Decimal(answered.json()["cost"]) * NANO)
