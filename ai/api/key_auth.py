@@ -125,7 +125,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     www_authenticate_realm = "api"
     #: How long a looked-up key stays in this process's memory (not a revocation delay: its
-    #: markers are read on every request).
+    #: owner's marker is read on every request).
     cache_seconds: float = 300.0
     #: At most one ``last_used_at`` write per key and process in this many seconds.
     last_used_every_s: float = 60.0
