@@ -156,6 +156,15 @@ class MemoryStore:
                 spend.expires = now_s + ttl
                 self.budgets[key] = spend
 
+    async def seed(self, key: str, spent: int, ttl: int) -> None:
+        """Raise a budget's spent count to ``spent`` (never lower it)."""
+        with self.lock:
+            now_s = time.time()
+            spend = self._spend(key, now_s)
+            spend.spent = max(spend.spent, spent)
+            spend.expires = now_s + ttl
+            self.budgets[key] = spend
+
     async def read_budget(self, key: str) -> tuple[int, int]:
         """``(spent, reserved)`` of a budget counter (tests, the admin)."""
         with self.lock:

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from ai.governance.memory import ADMITTED, WINDOW_MS, Bucket, Budget, Verdict
-from ai.governance.scripts import ADMIT, SETTLE
+from ai.governance.scripts import ADMIT, SEED, SETTLE
 from ai.providers._loop import PerLoop
 
 ADMIT_SHA = hashlib.sha1(ADMIT.encode()).hexdigest()
@@ -168,6 +168,10 @@ class RedisStore:
             args += [reserved, spent, ttl]
         keys = [self.key(c[0]) for c in corrections] + [self.key(s[0]) for s in settlements]
         await self._clients.get().call(SETTLE_SHA, keys, args)
+
+    async def seed(self, key: str, spent: int, ttl: int) -> None:
+        """Raise a budget's spent count to ``spent`` (never lower it)."""
+        await self._clients.get().client.eval(SEED, 1, self.key(key), spent, ttl)
 
     async def read_budget(self, key: str) -> tuple[int, int]:
         client = self._clients.get().client

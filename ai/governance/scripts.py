@@ -119,3 +119,12 @@ for j = nrate + 1, #KEYS do
 end
 return 1
 """
+
+#: KEYS: one budget. ARGV: spent (nano-USD), ttl_s. Raises the budget's ``s`` to ``spent`` (never
+#: lowers it: what the counter already holds may include requests the ledger has not written).
+SEED = """
+local s = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+if s < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 's', ARGV[1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""

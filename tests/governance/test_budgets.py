@@ -264,3 +264,23 @@ async def test_a_fallback_is_one_request_reserved_at_its_dearest_target(
     spent, reserved = await _counter("user", user.pk)
     assert reserved == 0
     assert spent == int(Decimal(answered.json()["cost"]) * NANO)
+
+
+async def test_counters_seeded_from_the_ledger(api, user, priced, settings):
+    """After the cache lost its counters, `ai_budgets seed` puts the ledger's spend back."""
+    import io
+
+    from django.core.management import call_command
+
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = "0.05"
+    await UsageRecord.objects.acreate(
+        user=user, endpoint="chat", status="ok", request_id="earlier", cost=Decimal("0.02")
+    )
+    out = io.StringIO()
+    await sync_to_async(call_command)("ai_budgets", "seed", "--allow-local", stdout=out)
+    assert "seeded 2 budget counters" in out.getvalue()  # the user's day and month
+    assert await _counter("user", user.pk) == (20_000_000, 0)
+    assert await _counter("user", user.pk, "monthly") == (20_000_000, 0)
+    refused = await api.post(CHAT, HELLO)  # 0.02 + 0.038 > 0.05
+    assert refused.status_code == 402
+    assert "0.020000 USD spent" in refused.json()["error"]["message"]
