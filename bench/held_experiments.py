@@ -1,7 +1,8 @@
-"""What-ifs for ``python -m bench.held_profile --experiment NAME``: each patches, inside the
-profiling process only, one cost the profile points at, so its effect on a held stream's CPU and
-memory can be measured before anyone changes the code. No file changes; nothing here is meant
-for production as written (each docstring says what the real change would be).
+"""What-ifs for ``python -m bench.held_profile --experiment NAME`` / ``--ab NAME``: each patches,
+inside the profiling process only, one cost the profile points at, so its effect on a held
+stream's CPU and memory can be measured before anyone changes the code. Each returns its undo,
+so ``--ab`` can alternate with and without it in one warm process. No file changes; nothing
+here is meant for production as written (each docstring says what the real change would be).
 """
 
 from __future__ import annotations
@@ -10,30 +11,37 @@ import gc
 from collections.abc import Callable
 from typing import Any
 
-EXPERIMENTS: dict[str, Callable[[], None]] = {}
-#: Run after the warm-up, just before the measured passes.
-AFTER_WARMUP: dict[str, Callable[[], None]] = {}
+Undo = Callable[[], None]
+#: name -> apply(), which patches and returns the undo.
+EXPERIMENTS: dict[str, Callable[[], Undo]] = {}
 
 
-def experiment(name: str, after_warmup: bool = False):
-    def register(fn: Callable[[], None]) -> Callable[[], None]:
-        (AFTER_WARMUP if after_warmup else EXPERIMENTS)[name] = fn
+def experiment(name: str):
+    def register(fn: Callable[[], Undo]) -> Callable[[], Undo]:
+        EXPERIMENTS[name] = fn
         return fn
 
     return register
 
 
-@experiment("gc-freeze", after_warmup=True)
-def gc_freeze() -> None:
+def _setattr(obj: Any, name: str, value: Any) -> Undo:
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    return lambda: setattr(obj, name, old)
+
+
+@experiment("gc-freeze")
+def gc_freeze() -> Undo:
     """``AI_GC_FREEZE``'s startup step, after the warm-up: the objects alive now (Django, DRF,
     three SDKs, the warmed clients) go to the permanent generation, so full collections stop
     walking them. Real change: ``AI_GC_FREEZE = True`` in the example project's settings."""
     gc.collect()
     gc.freeze()
+    return gc.unfreeze
 
 
 @experiment("no-sock-read")
-def no_sock_read() -> None:
+def no_sock_read() -> Undo:
     """The openai SDK's aiohttp transport maps the read timeout to aiohttp's ``sock_read``,
     which cancels and re-creates a timer on every ``data_received`` (every delta). Drop it (the
     total timeout stays). Real change: a per-stream idle watchdog in the provider (one timer
@@ -45,11 +53,11 @@ def no_sock_read() -> None:
     def timeout(*, sock_connect=None, sock_read=None, connect=None, **kw: Any):
         return real(sock_connect=sock_connect, connect=connect, **kw)
 
-    transport.ClientTimeout = timeout  # type: ignore[assignment]
+    return _setattr(transport, "ClientTimeout", timeout)
 
 
 @experiment("direct-body")
-def direct_body() -> None:
+def direct_body() -> Undo:
     """Read the upstream body straight from aiohttp's StreamReader (``iter_any``) instead of
     httpx2's ``aiter_bytes`` -> ``aiter_raw`` -> the transport's ``__aiter__`` ->
     ``iter_chunked``: three async-generator layers and a ByteChunker fewer per delta. Real
@@ -60,17 +68,35 @@ def direct_body() -> None:
 
     real = httpx2.Response.aiter_bytes
 
+    class Direct:
+        """aiohttp's ``iter_any`` with the ``aclose()`` the provider calls (a no-op: the
+        provider closes the response itself)."""
+
+        __slots__ = ("_it",)
+
+        def __init__(self, content: Any) -> None:
+            self._it = content.iter_any()
+
+        def __aiter__(self) -> Direct:
+            return self
+
+        def __anext__(self) -> Any:
+            return self._it.__anext__()
+
+        async def aclose(self) -> None:
+            return None
+
     def aiter_bytes(self, chunk_size=None):
         stream = self.stream
         if chunk_size is None and isinstance(stream, AiohttpResponseStream):
-            return stream._aiohttp_response.content.iter_any()
+            return Direct(stream._aiohttp_response.content)
         return real(self, chunk_size)
 
-    httpx2.Response.aiter_bytes = aiter_bytes  # type: ignore[method-assign]
+    return _setattr(httpx2.Response, "aiter_bytes", aiter_bytes)
 
 
 @experiment("lean-sse-send")
-def lean_sse_send() -> None:
+def lean_sse_send() -> Undo:
     """Django's ``send_response`` runs each streamed frame through ``chunk_bytes`` (a generator
     per frame) and its own ``aclosing(aiter(response))``. Send each frame as one message.
     Real change: in ai/_compat/django.py's ``handle`` copy (the lean handler), a streaming
@@ -105,9 +131,14 @@ def lean_sse_send() -> None:
 
     LeanASGIHandler.send_response = send_response  # type: ignore[method-assign]
 
+    def undo() -> None:
+        del LeanASGIHandler.send_response
+
+    return undo
+
 
 @experiment("compact-body")
-def compact_body() -> None:
+def compact_body() -> Undo:
     """orjson.dumps returns its bytes in a 4 KB allocation whatever the length; the request
     body stays referenced (SDK request, aiohttp payload) for the whole stream. Copy it to its
     size. Real change: ``bytes(memoryview(orjson.dumps(...)))`` where the provider builds the
@@ -124,19 +155,18 @@ def compact_body() -> None:
         def dumps(*args: Any, **kwargs: Any) -> bytes:
             return bytes(memoryview(orjson.dumps(*args, **kwargs)))
 
-    provider.orjson = _Orjson  # type: ignore[assignment]
+    return _setattr(provider, "orjson", _Orjson)
 
 
-def apply(names: list[str]) -> list[str]:
-    """Apply the named experiments that patch code; return the after-warm-up ones to run."""
-    unknown = [n for n in names if n not in EXPERIMENTS and n not in AFTER_WARMUP]
+def apply(names: list[str]) -> Undo:
+    """Apply the named experiments; return one undo for all of them."""
+    unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
-        raise SystemExit(f"unknown experiment(s) {unknown}; known: {sorted(known())}")
-    for name in names:
-        if name in EXPERIMENTS:
-            EXPERIMENTS[name]()
-    return [n for n in names if n in AFTER_WARMUP]
+        raise SystemExit(f"unknown experiment(s) {unknown}; known: {sorted(EXPERIMENTS)}")
+    undos = [EXPERIMENTS[name]() for name in names]
 
+    def undo() -> None:
+        for u in reversed(undos):
+            u()
 
-def known() -> list[str]:
-    return [*EXPERIMENTS, *AFTER_WARMUP]
+    return undo

@@ -121,6 +121,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="a what-if of bench/held_experiments.py, patched in this process (repeatable)",
     )
+    p.add_argument(
+        "--ab",
+        action="append",
+        default=[],
+        metavar="NAME[+NAME]",
+        help="alternate the cpu pass between the baseline and this what-if (repeatable)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="--ab rounds (medians reported)")
     p.add_argument("--top", type=int, default=30, help="rows in each function table")
     p.add_argument("--pstats", type=Path, help="also dump the raw cProfile stats here")
     p.add_argument("--out", type=Path, help="JSON path (default bench/results/held-profile-*)")
@@ -195,8 +203,33 @@ class GCTime:
         }
 
 
+#: Types counted by what they run (their function's qualified name), not only by type.
+NAMED = ("coroutine", "async_generator", "method", "generator", "Task", "TimerHandle", "Handle")
+
+
+def _name(o: object) -> str:
+    kind = type(o).__qualname__
+    if kind in ("coroutine", "async_generator", "generator"):
+        return f"{kind} {o.__qualname__}"  # type: ignore[attr-defined]
+    if kind == "method":
+        return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
+    if kind == "Task":
+        coro = o.get_coro()  # type: ignore[attr-defined]
+        return f"Task {getattr(coro, '__qualname__', '?')}"
+    if kind in ("TimerHandle", "Handle"):
+        cb = getattr(o, "_callback", None)
+        return f"{kind} {getattr(cb, '__qualname__', '?')}"
+    return kind
+
+
 def type_counts() -> Counter:
-    return Counter(type(o).__qualname__ for o in gc.get_objects())
+    counts: Counter = Counter()
+    for o in gc.get_objects():
+        kind = type(o).__qualname__
+        counts[kind] += 1
+        if kind in NAMED:
+            counts[_name(o)] += 1
+    return counts
 
 
 class Profiler:
@@ -265,8 +298,6 @@ class Profiler:
         application = getattr(importlib.import_module(module), name)
         from bench import held_experiments
 
-        after_warmup = held_experiments.apply(self.args.experiment)
-
         app = Inflight(application)
         port = free_port()
         config = uvicorn.Config(
@@ -293,9 +324,11 @@ class Profiler:
             self.log.say("warm-up: 200 unpaced + 50 paced streams")
             await self.burst(unpaced, 200, 1.0)
             await self.burst(paced, 50, 0.2)
-            for name in after_warmup:
-                held_experiments.AFTER_WARMUP[name]()
+            held_experiments.apply(a.experiment)
             gc.collect()
+            if a.ab:
+                out["ab"] = await self.alternate(app, paced, unpaced)
+                return out
             for name in a.passes.split(","):
                 name = name.strip()
                 self.log.say(
@@ -306,6 +339,49 @@ class Profiler:
         finally:
             server.should_exit = True
             await serving
+        return out
+
+    async def alternate(self, app: Inflight, paced: Target, unpaced: Target) -> dict:
+        """``--rounds`` rounds of the cpu pass, each over the baseline then every ``--ab``
+        configuration (``a+b`` applies both), each undone after its pass: the same warm
+        process, so a change of the machine's load hits every configuration alike."""
+        from statistics import median
+
+        from bench import held_experiments
+
+        configs = ["baseline", *self.args.ab]
+        runs: dict[str, list[dict]] = {c: [] for c in configs}
+        for round_ in range(self.args.rounds):
+            for config in configs:
+                names = [] if config == "baseline" else config.split("+")
+                undo = held_experiments.apply(names)
+                try:
+                    res = await self.pass_cpu(app, paced, unpaced)
+                finally:
+                    undo()
+                runs[config].append(res)
+                self.log.say(
+                    f"round {round_ + 1} {config}: paced {res['cpu_ms_per_stream_paced']} ms, "
+                    f"unpaced {res['cpu_ms_per_stream_unpaced']} ms, "
+                    f"objects/open stream {res.get('gc_objects_per_open_stream')}"
+                )
+        out = {}
+        for config, results in runs.items():
+
+            def med(key: str, results=results) -> float | None:
+                values = [r[key] for r in results if r.get(key) is not None]
+                return round(median(values), 3) if values else None
+
+            out[config] = {
+                "paced_ms": med("cpu_ms_per_stream_paced"),
+                "unpaced_ms": med("cpu_ms_per_stream_unpaced"),
+                # RSS only grows in a fresh process (freed memory is reused): the first
+                # configuration's first round is the only honest RSS; objects always count.
+                "rss_kb_per_open_stream_first": results[0].get("rss_kb_per_open_stream"),
+                "gc_objects_per_open_stream": med("gc_objects_per_open_stream"),
+                "paced_runs": [r["cpu_ms_per_stream_paced"] for r in results],
+                "errors": sum(r["paced"]["errors"] + r["unpaced"]["errors"] for r in results),
+            }
         return out
 
     async def _held(self, app: Inflight, t: Target, at_peak, on_start=None) -> tuple[dict, object]:
@@ -369,8 +445,18 @@ class Profiler:
             out["open_at_peak"] = open_now
             out["rss_kb_per_open_stream"] = round((rss1 - rss0) / open_now, 1)
             growth = types1 - types0
+            out["gc_objects_per_open_stream"] = round(
+                sum(v for k, v in growth.items() if " " not in k) / open_now, 1
+            )
             out["objects_per_open_stream"] = {
-                k: round(v / open_now, 2) for k, v in growth.most_common(40) if v >= open_now / 2
+                k: round(v / open_now, 2)
+                for k, v in growth.most_common(120)
+                if v >= open_now / 2 and " " not in k
+            }
+            out["named_objects_per_open_stream"] = {
+                k: round(v / open_now, 2)
+                for k, v in growth.most_common(400)
+                if v >= open_now / 2 and " " in k
             }
         return out
 
@@ -517,6 +603,18 @@ def _brief(res: dict) -> dict:
 
 def render(out: dict) -> str:
     lines = []
+    ab = out.get("ab")
+    if ab:
+        lines.append(
+            "configuration: CPU per stream paced / unpaced (medians), gc-tracked objects per "
+            "open stream"
+        )
+        for config, r in ab.items():
+            lines.append(
+                f"  {config:32s} {r['paced_ms']} / {r['unpaced_ms']} ms  "
+                f"{r['gc_objects_per_open_stream']} objects  (paced runs {r['paced_runs']}, "
+                f"{r['errors']} errors)"
+            )
     cpu = out.get("cpu")
     if cpu:
         lines.append(
@@ -535,6 +633,9 @@ def render(out: dict) -> str:
             )
             lines.append("objects kept alive per open stream:")
             lines += [f"  {v:8.2f}  {k}" for k, v in cpu["objects_per_open_stream"].items()]
+            lines.append("of which, by what they run:")
+            named = cpu.get("named_objects_per_open_stream", {})
+            lines += [f"  {v:8.2f}  {k}" for k, v in named.items()]
     prof = out.get("profile")
     if prof:
         lines.append(
