@@ -153,7 +153,7 @@ class RedisStore:
                 settlements = [(g.key, g.cost, 0, g.ttl) for g in budgets]
                 batcher.spawn(self.settle(corrections, settlements))
 
-        reply = await batcher.call(ADMIT_SHA, keys, args, orphan)
+        reply = await batcher.call(ADMIT_SHA, keys, [" ".join(map(str, args))], orphan)
         return Verdict.parse(reply, len(buckets))
 
     async def settle(
@@ -167,7 +167,7 @@ class RedisStore:
         for _key, reserved, spent, ttl in settlements:
             args += [reserved, spent, ttl]
         keys = [self.key(c[0]) for c in corrections] + [self.key(s[0]) for s in settlements]
-        await self._clients.get().call(SETTLE_SHA, keys, args)
+        await self._clients.get().call(SETTLE_SHA, keys, [" ".join(map(str, args))])
 
     async def seed(self, key: str, spent: int, ttl: int) -> None:
         """Raise a budget's spent count to ``spent`` (never lower it)."""

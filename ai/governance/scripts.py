@@ -17,8 +17,12 @@ value when the request ends.
 
 from __future__ import annotations
 
+#: ARGV[1] of both scripts is their numbers joined by spaces (one argument for the client to
+#: encode, not thirty).
+#:
 #: KEYS: the rate buckets, then the budgets.
-#: ARGV: nrate, window_ms, then (capacity, cost) per bucket, then (limit, cost, ttl_s) per budget.
+#: Numbers: nrate, window_ms, then (capacity, cost) per bucket, then (limit, cost, ttl_s) per
+#: budget.
 #: Returns {status, failed, retry_ms, (remaining, reset_ms) per bucket, spent, reserved}:
 #: status 0 admitted (everything counted), 1 a bucket is short (``failed`` is its 1-based
 #: index), 2 a budget would be passed (``failed`` its index among the budgets; ``spent`` and
@@ -26,14 +30,16 @@ from __future__ import annotations
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nrate = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local argv = {}
+for v in string.gmatch(ARGV[1], '%S+') do argv[#argv + 1] = v end
+local nrate = tonumber(argv[1])
+local window = tonumber(argv[2])
 local a = 3
 local caps, costs, levels = {}, {}, {}
 local out = {0, 0, 0}
 local failed, retry = 0, 0
 for i = 1, nrate do
-  local cap, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local cap, cost = tonumber(argv[a]), tonumber(argv[a + 1])
   a = a + 2
   local s = redis.call('HMGET', KEYS[i], 'l', 't')
   local level = cap
@@ -57,7 +63,7 @@ end
 local nbudget = #KEYS - nrate
 local budget_args = a
 for j = 1, nbudget do
-  local limit, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local limit, cost = tonumber(argv[a]), tonumber(argv[a + 1])
   a = a + 3
   local s = redis.call('HMGET', KEYS[nrate + j], 's', 'r')
   local spent, reserved = tonumber(s[1] or '0'), tonumber(s[2] or '0')
@@ -82,24 +88,26 @@ for i = 1, nrate do
 end
 a = budget_args
 for j = 1, nbudget do
-  redis.call('HINCRBY', KEYS[nrate + j], 'r', ARGV[a + 1])
-  redis.call('EXPIRE', KEYS[nrate + j], ARGV[a + 2])
+  redis.call('HINCRBY', KEYS[nrate + j], 'r', argv[a + 1])
+  redis.call('EXPIRE', KEYS[nrate + j], argv[a + 2])
   a = a + 3
 end
 return out
 """
 
 #: KEYS: the token buckets to correct, then the budgets to settle.
-#: ARGV: nrate, window_ms, then (capacity, refund) per bucket (refund = estimate - real tokens,
+#: Numbers: nrate, window_ms, then (capacity, refund) per bucket (refund = estimate - real tokens,
 #: negative when the request used more than estimated), then (reserved, spent, ttl_s) per budget.
 SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nrate = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local argv = {}
+for v in string.gmatch(ARGV[1], '%S+') do argv[#argv + 1] = v end
+local nrate = tonumber(argv[1])
+local window = tonumber(argv[2])
 local a = 3
 for i = 1, nrate do
-  local cap, refund = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local cap, refund = tonumber(argv[a]), tonumber(argv[a + 1])
   a = a + 2
   local s = redis.call('HMGET', KEYS[i], 'l', 't')
   local level = cap
@@ -111,10 +119,10 @@ for i = 1, nrate do
   redis.call('PEXPIRE', KEYS[i], math.ceil((cap - level) * window / cap) + 1000)
 end
 for j = nrate + 1, #KEYS do
-  local r = redis.call('HINCRBY', KEYS[j], 'r', -tonumber(ARGV[a]))
+  local r = redis.call('HINCRBY', KEYS[j], 'r', -tonumber(argv[a]))
   if r < 0 then redis.call('HSET', KEYS[j], 'r', 0) end
-  redis.call('HINCRBY', KEYS[j], 's', ARGV[a + 1])
-  redis.call('EXPIRE', KEYS[j], ARGV[a + 2])
+  redis.call('HINCRBY', KEYS[j], 's', argv[a + 1])
+  redis.call('EXPIRE', KEYS[j], argv[a + 2])
   a = a + 3
 end
 return 1
