@@ -51,7 +51,10 @@ class Verdict:
     reserved: int = 0
 
     @classmethod
-    def parse(cls, reply: Sequence[int], nbuckets: int) -> Verdict:
+    def parse(cls, reply: bytes | str | Sequence[int], nbuckets: int) -> Verdict:
+        """From the admit script's reply (its numbers, space-separated)."""
+        if isinstance(reply, bytes | str):
+            reply = [int(n) for n in reply.split()]
         status, failed, retry_ms = int(reply[0]), int(reply[1]), int(reply[2])
         pairs = tuple((int(reply[3 + 2 * i]), int(reply[4 + 2 * i])) for i in range(nbuckets))
         rest = reply[3 + 2 * nbuckets :]

@@ -23,7 +23,8 @@ from __future__ import annotations
 #: KEYS: the rate buckets, then the budgets.
 #: Numbers: nrate, window_ms, then (capacity, cost) per bucket, then (limit, cost, ttl_s) per
 #: budget.
-#: Returns {status, failed, retry_ms, (remaining, reset_ms) per bucket, spent, reserved}:
+#: Returns "status failed retry_ms (remaining reset_ms per bucket) [spent reserved]", one string
+#: (one reply for the client to read, not a dozen):
 #: status 0 admitted (everything counted), 1 a bucket is short (``failed`` is its 1-based
 #: index), 2 a budget would be passed (``failed`` its index among the budgets; ``spent`` and
 #: ``reserved`` are its numbers). Nothing is written unless the request is admitted.
@@ -37,6 +38,10 @@ local window = tonumber(argv[2])
 local a = 3
 local caps, costs, levels = {}, {}, {}
 local out = {0, 0, 0}
+local function reply()
+  for i = 1, #out do out[i] = string.format('%d', out[i]) end
+  return table.concat(out, ' ')
+end
 local failed, retry = 0, 0
 for i = 1, nrate do
   local cap, cost = tonumber(argv[a]), tonumber(argv[a + 1])
@@ -58,7 +63,7 @@ if failed > 0 then
     out[#out + 1] = math.max(0, math.floor(levels[i]))
     out[#out + 1] = math.ceil((caps[i] - levels[i]) * window / caps[i])
   end
-  return out
+  return reply()
 end
 local nbudget = #KEYS - nrate
 local budget_args = a
@@ -75,7 +80,7 @@ for j = 1, nbudget do
     end
     out[#out + 1] = spent
     out[#out + 1] = reserved
-    return out
+    return reply()
   end
 end
 for i = 1, nrate do
@@ -92,7 +97,7 @@ for j = 1, nbudget do
   redis.call('EXPIRE', KEYS[nrate + j], argv[a + 2])
   a = a + 3
 end
-return out
+return reply()
 """
 
 #: KEYS: the token buckets to correct, then the budgets to settle.
