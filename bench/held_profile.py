@@ -402,7 +402,8 @@ class Profiler:
         )
         waiter.cancel()
         if not load.done():
-            await asyncio.sleep(a.interval * 1.5)
+            # Each stream has relayed some deltas by then, and none has ended yet.
+            await asyncio.sleep(min(a.interval * 1.5, a.interval * a.deltas / 2))
             peak = at_peak()
         res = await load
         app.reached = None
@@ -440,7 +441,7 @@ class Profiler:
             "cpu_ms_per_stream_paced": round(1000 * cpu_paced / max(res["completed"], 1), 3),
             "cpu_ms_per_stream_unpaced": round(1000 * cpu_unpaced / max(res_u["completed"], 1), 3),
         }
-        if peak is not None:
+        if peak is not None and peak[2]:
             rss1, types1, open_now = peak
             out["open_at_peak"] = open_now
             out["rss_kb_per_open_stream"] = round((rss1 - rss0) / open_now, 1)
@@ -528,7 +529,7 @@ class Profiler:
         res, peak = await self._held(app, paced, at_peak)
         tracemalloc.stop()
         out: dict = {"loadgen": _brief(res)}
-        if peak is None:
+        if peak is None or not peak[1]:
             return out
         snap, open_now = peak
         out["open_at_peak"] = open_now
