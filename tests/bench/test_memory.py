@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.memory import ImportProbe, breakdown, group
+from bench.memory import breakdown, group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,35 +37,32 @@ def test_memory_reports_every_stage_and_the_imports(tmp_path):
     assert set(result["import_stage"].values()) <= set(stages)
 
 
-def test_import_probe_counts_a_module_once_and_apart_from_its_imports(tmp_path, monkeypatch):
+PROBE_SCRIPT = """
+import importlib, json, sys
+from bench.memory import ImportProbe
+probe = ImportProbe()
+probe.install()
+importlib.import_module("probe_pkg")
+print(json.dumps(probe.cost))
+"""
+
+
+def test_import_probe_counts_a_module_once_and_apart_from_its_imports(tmp_path):
     pkg = tmp_path / "probe_pkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("from probe_pkg import big\n")
     (pkg / "big.py").write_text("DATA = [str(i) * 10 for i in range(200_000)]\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    probe = ImportProbe()
-    import importlib.machinery as machinery
-
-    saved = {
-        cls: dict(vars(cls))
-        for cls in (machinery.SourceFileLoader, machinery.SourcelessFileLoader,
-                    machinery.ExtensionFileLoader)
-    }  # fmt: skip
-    try:
-        probe.install()
-        import probe_pkg  # noqa: F401
-    finally:
-        for cls, attrs in saved.items():
-            for name in ("exec_module", "create_module"):
-                if name in attrs:
-                    setattr(cls, name, attrs[name])
-                elif name in vars(cls):
-                    delattr(cls, name)
-        for name in ("probe_pkg", "probe_pkg.big"):
-            sys.modules.pop(name, None)
+    # A fresh interpreter: in a long-lived one, freed memory is reused without growing RSS.
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{tmp_path}"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    cost = json.loads(out.stdout)
     # big.py allocates ~20 MB; the package itself almost nothing beyond importing it.
-    assert probe.cost["probe_pkg.big"] > 10 * 2**20
-    assert probe.cost["probe_pkg"] < probe.cost["probe_pkg.big"] / 4
+    assert cost["probe_pkg.big"] > 10 * 2**20
+    assert cost["probe_pkg"] < cost["probe_pkg.big"] / 4
 
 
 def test_group_keeps_namespace_packages_apart():
