@@ -159,23 +159,27 @@ async def handle(
         asyncio.create_task(process_request()),
     ]
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    # Each outcome is read with exception(), not result() as Django does: re-raised and caught
+    # here (the listener ends in RequestAborted after every response), an exception's traceback
+    # holds this frame while the task in this frame holds the exception, a reference cycle per
+    # request that only a full garbage collection frees. Same outcomes otherwise.
     for task in tasks:
         if task.done():
-            try:
-                task.result()
-            except RequestAborted:
-                pass
-            except AssertionError:
+            if task.cancelled():
+                task.result()  # CancelledError, as in Django's
+            exc = task.exception()
+            if isinstance(exc, AssertionError):
                 body_file.close()
-                raise
+                raise exc
+            if exc is not None and not isinstance(exc, RequestAborted):
+                raise exc
         else:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    try:
-        response = tasks[1].result()
-    except asyncio.CancelledError:
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    if tasks[1].cancelled():
         await send_signal(signals.request_finished, handler.__class__)
     else:
-        await close(response)
+        await close(tasks[1].result())
     body_file.close()

@@ -121,6 +121,13 @@ class AsyncAPIView(APIView):
             response = self.handle_exception(exc)
         self.response = self.finalize_response(drf_request, response, *args, **kwargs)
         self.response[REQUEST_ID_HEADER] = self.request_id
+        # DRF's Request keeps itself and the view in parser_context (and the view keeps the
+        # Request): a reference cycle per request that only a full collection frees. Parsers
+        # are its only readers, and the body has been parsed (or never will be) by now.
+        context = drf_request.parser_context
+        if context:
+            context.pop("request", None)
+            context.pop("view", None)
         return self.response
 
     async def ainitial(self, request: Request, *args: Any, **kwargs: Any) -> None:
