@@ -159,6 +159,9 @@ class MemoryStore:
                 spend.expires = now_s + ttl
                 self.budgets[key] = spend
 
+    async def drain(self) -> None:
+        """Nothing is ever in flight here (the same interface as the Redis store's)."""
+
     async def seed(self, key: str, spent: int, ttl: int) -> None:
         """Raise a budget's spent count to ``spent`` (never lower it)."""
         with self.lock:

@@ -169,6 +169,12 @@ class RedisStore:
         keys = [self.key(c[0]) for c in corrections] + [self.key(s[0]) for s in settlements]
         await self._clients.get().call(SETTLE_SHA, keys, [" ".join(map(str, args))])
 
+    async def drain(self) -> None:
+        """Wait for this loop's calls in flight (pipelines, give-backs of cancelled requests)."""
+        batcher = self._clients.current()
+        while batcher is not None and batcher.tasks:
+            await asyncio.gather(*list(batcher.tasks), return_exceptions=True)
+
     async def seed(self, key: str, spent: int, ttl: int) -> None:
         """Raise a budget's spent count to ``spent`` (never lower it)."""
         await self._clients.get().client.eval(SEED, 1, self.key(key), spent, ttl)
