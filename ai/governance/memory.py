@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 WINDOW_MS = 60_000
 
 ADMITTED, RATE_LIMITED, OVER_BUDGET = 0, 1, 2
+#: Counters a memory store holds before it drops those that are whole again or expired.
+MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,17 @@ class MemoryStore:
             spend = None
         return spend or _Spend()
 
+    def _prune(self, now: float) -> None:
+        """Drop what a missing entry means anyway: buckets whole again, budgets expired (as
+        Redis expires its keys)."""
+        self.buckets = {
+            key: state
+            for key, state in self.buckets.items()
+            if now - state.at < WINDOW_MS * 2 or state.level < 0
+        }
+        now_s = now / 1000
+        self.budgets = {key: s for key, s in self.budgets.items() if s.expires > now_s}
+
     async def admit(self, buckets: Sequence[Bucket], budgets: Sequence[Budget]) -> Verdict:
         return self.admit_now(buckets, budgets)
 
@@ -122,6 +135,8 @@ class MemoryStore:
                 spend = self._spend(budget.key, now_s)
                 if spend.spent + spend.reserved + budget.cost > budget.limit:
                     return Verdict(OVER_BUDGET, j, 0, states(levels), spend.spent, spend.reserved)
+            if len(self.buckets) + len(self.budgets) > MAX_ENTRIES:
+                self._prune(now)
             after = [level - b.cost for b, level in zip(buckets, levels, strict=True)]
             for bucket, level in zip(buckets, after, strict=True):
                 self.buckets[bucket.key] = _Level(level, now)

@@ -25,6 +25,8 @@ from ai.keys import current_key
 
 #: How long a process trusts a user's override (or its absence), in seconds.
 OVERRIDES_CACHE_SECONDS = 5.0
+#: Users whose override a process keeps at most (then it starts again).
+MAX_CACHED_USERS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ async def user_limits(user_id: Any, defaults: Limits) -> Limits | None:
         override = cached[0]
     else:
         override = await run_db(_load, user_id)
+        if len(_overrides) >= MAX_CACHED_USERS:
+            _overrides.clear()
         _overrides[user_id] = (override, time.monotonic() + OVERRIDES_CACHE_SECONDS)
     if override is EXEMPT:
         return None

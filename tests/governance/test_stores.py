@@ -132,3 +132,16 @@ async def test_an_admission_cancelled_in_flight_is_given_back():
         assert verdict.buckets[0][0] == 4  # the cancelled request's one is back
     finally:
         await store.aclose()
+
+
+def test_the_memory_store_drops_what_is_whole_again(monkeypatch):
+    from ai.governance import memory
+
+    monkeypatch.setattr(memory, "MAX_ENTRIES", 2)
+    store = MemoryStore()
+    for i in range(3):
+        store.admit_now([Bucket(f"ai:gov:rpm:test:{i}", 5, 1)], [])
+    for state in store.buckets.values():
+        state.at -= 2 * memory.WINDOW_MS  # used two minutes ago: whole again
+    store.admit_now([Bucket("ai:gov:rpm:test:new", 5, 1)], [])
+    assert list(store.buckets) == ["ai:gov:rpm:test:new"]
