@@ -411,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                 "rig_cpus": bench.rig_cpus,
                 "commit": commit(),
                 "background_busy_pct": env_info.background_busy(1.0),
+                # Settings from the environment that change what is measured (no secrets).
+                "ai_env": {k: v for k, v in os.environ.items() if k.startswith("AI_")},
             },
             "runs": [],
         }
