@@ -412,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": commit(),
                 "background_busy_pct": env_info.background_busy(1.0),
                 # Settings from the environment that change what is measured (no secrets).
-                "ai_env": {k: v for k, v in os.environ.items() if k.startswith("AI_")},
+                "ai_env": {
+                    k: v
+                    for k, v in os.environ.items()
+                    if k.startswith("AI_")
+                    and not any(w in k for w in ("KEY", "SECRET", "TOKEN", "PASSWORD"))
+                },
             },
             "runs": [],
         }
