@@ -233,9 +233,19 @@ async def startup() -> None:
 
 
 async def shutdown() -> None:
+    from ai import governance
     from ai.services.factory import aclose_providers
     from ai.usage import flush_usage
 
+    try:
+        # Settlements still in flight (rate-limit corrections, budget spend) reach the store
+        # before its connections close.
+        store = governance.get_store()
+        await store.drain()
+        if hasattr(store, "aclose"):
+            await store.aclose()
+    except Exception:
+        logger.exception("could not drain the limits store at shutdown")
     try:
         await aclose_providers()
     finally:
