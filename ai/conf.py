@@ -90,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
     # the limits hold across processes (one Lua script per request before the call, one after);
     # with any other cache they are counted in each process on its own (check ai.W040).
     "AI_LIMITS_CACHE": "default",
+    # The "auto" complexity's classifier (ai.services.classifier): a dict of weights and
+    # thresholds merged over its DEFAULTS at each call, e.g. {"complex_score": 6}. None: defaults.
+    "AI_CLASSIFIER": None,
 }
 
 #: Canonical name -> the older Django setting and environment variable it falls back to.

@@ -14,19 +14,23 @@ from __future__ import annotations
 import reprlib
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from ai.api import openapi as _openapi  # noqa: F401  (registers the schema extension)
 from ai.api.validation import RequestBody, Says, fail, type_name
 from ai.conf import ai_settings
 from ai.providers.base import Message, ModelComplexity, Role, simple_messages
+from ai.services.classifier import AUTO
 from ai.services.factory import provider_names
 from ai.services.gateway import LLMCall
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 COMPLEXITIES: tuple[str, ...] = tuple(c.value for c in ModelComplexity)
+#: What a routed request may ask for: a complexity, or "auto" (``ai.services.classifier``).
+ROUTED_COMPLEXITIES: tuple[str, ...] = (*COMPLEXITIES, AUTO)
 RoleName = Literal[ROLES]  # type: ignore[valid-type]
 ComplexityName = Literal[COMPLEXITIES]  # type: ignore[valid-type]
+RoutedComplexityName = Literal[ROUTED_COMPLEXITIES]  # type: ignore[valid-type]
 MAX_MODEL_LENGTH = 200
 # Vendor model ids ("gpt-4o", "models/gemini-2.5-flash", "ft:gpt-4o:org:name:id") use these
 # characters; a dot is never followed by another ("..").
@@ -80,7 +84,7 @@ def _complexity_message(ctx: dict[str, Any]) -> str:
         if isinstance(value, str)
         else f"Must be a string, not {type_name(value)}."
     )
-    return f"{problem} Valid values: {', '.join(COMPLEXITIES)}."
+    return f"{problem} Valid values: {', '.join(ROUTED_COMPLEXITIES)}."
 
 
 # --- fields shared by the request bodies ------------------------------------------------------
@@ -207,12 +211,29 @@ class ChatRequest(_Options):
 
 class RoutedChatRequest(ChatRequest):
     complexity: Annotated[
-        ComplexityName | None,
-        Field(description="Picks the route (provider and model, with fallbacks)."),
+        RoutedComplexityName | None,
+        # Two enums in an anyOf: a plain enum of five would collide with the responses'
+        # ComplexityEnum (same field name, other values) when spectacular names enums.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "enum": list(COMPLEXITIES)},
+                    {"type": "string", "enum": [AUTO]},
+                ],
+                "nullable": True,
+            }
+        ),
+        Field(
+            description="Picks the route (provider and model, with fallbacks). `auto`: the "
+            "gateway classifies the prompt locally (length, code, reasoning and search cues) "
+            "and says what it chose, and why, in the answer's `routing`."
+        ),
         Says(_complexity_message),
     ] = "moderate"
 
     def to_call(self) -> LLMCall:
+        if self.complexity == AUTO:
+            return self._call(self._messages(), auto=True)
         return self._call(self._messages(), complexity=_COMPLEXITIES[self.complexity or "moderate"])
 
 
@@ -245,8 +266,17 @@ class CompletionResponse(BaseModel):
     )
 
 
+class RoutingBody(BaseModel):
+    complexity: ComplexityName = Field(description="The class the classifier chose.")
+    auto: bool = Field(description='True: the classifier chose (`complexity: "auto"`).')
+    reasons: list[str] = Field(description="Each cue that counted, then the decision.")
+
+
 class RoutedCompletionResponse(CompletionResponse):
     complexity: ComplexityName
+    routing: RoutingBody | None = Field(
+        None, description='With `complexity: "auto"` only: what the classifier chose and why.'
+    )
 
 
 class RouteTarget(BaseModel):

@@ -39,6 +39,7 @@ from ai.api.sse import DONE_FRAME, data_frame
 from ai.api.streaming import StreamFrames
 from ai.api.validation import RequestBody, Says, fail, type_name
 from ai.providers.base import Message, Role
+from ai.services.classifier import AUTO
 from ai.services.factory import provider_names
 from ai.services.gateway import LLMCall, Outcome
 
@@ -128,7 +129,8 @@ class OpenAIChatRequest(RequestBody):
         AfterValidator(_names_a_model),
         MODEL_MESSAGES,
         Field(description="A model id (its prefix picks the provider: `gpt-`, `claude-`, "
-              "`gemini-`...), or `provider/model`."),
+              "`gemini-`...), `provider/model`, or `auto`: the route of the complexity the "
+              "gateway's classifier picks from the messages."),
     ]  # fmt: skip
     messages: Annotated[
         list[OpenAIMessage],
@@ -180,13 +182,15 @@ class OpenAIChatRequest(RequestBody):
         head, slash, rest = model.partition("/")
         if slash and head in provider_names():
             provider, model = head, rest
+        auto = model == AUTO and provider is None  # the route the classifier picks
         call = LLMCall(
             messages=tuple([Message(_ROLES[m.role], m.content) for m in self.messages]),
             provider=provider,
-            model=model,
+            model=None if auto else model,
             temperature=self.temperature,
             max_tokens=self.max_completion_tokens or self.max_tokens,
             stream=bool(self.stream),
+            auto=auto,
         )
         options = self.stream_options
         return OpenAIChat(call, bool(options and options.include_usage))

@@ -5,22 +5,31 @@ from __future__ import annotations
 from ai.conf import ai_settings
 from ai.exceptions import ModelNotFoundError
 from ai.providers.base import ModelComplexity
+from ai.services.classifier import AUTO
 from ai.services.factory import get_available_providers, is_configured
 from ai.services.router import default_model_for, get_llm_router, provider_for_model
+
+#: Who "owns" the model ``auto`` in the model list: the gateway's classifier picks the route.
+AUTO_OWNER = "gateway"
 
 
 async def served_models() -> dict[str, str]:
     """Model -> provider, for configured providers only: the default model first, then the
-    routing table's models in route order."""
+    routing table's models in route order, then ``auto`` (owned by :data:`AUTO_OWNER`) when
+    any route has a configured target."""
     seen: dict[str, str] = {}
     default = str(ai_settings.AI_DEFAULT_PROVIDER)
     if is_configured(default):
         seen[default_model_for(default)] = default
     router = get_llm_router()
+    routed = False
     for complexity in ModelComplexity:
         for target in await router.targets(complexity):
             if is_configured(target.provider):
                 seen.setdefault(target.model, target.provider)
+                routed = True
+    if routed:
+        seen.setdefault(AUTO, AUTO_OWNER)
     return seen
 
 

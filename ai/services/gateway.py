@@ -9,6 +9,7 @@ retries included); the response's are the upstream call's (``LLMResponse.latency
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from ai import governance
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
+from ai.services.classifier import Classification, classify
 from ai.services.router import get_llm_router
 from ai.usage import pricing
 from ai.usage.events import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, UsageEvent
@@ -43,6 +45,10 @@ class LLMCall:
     stream: bool = False
     #: None: the default provider/model (completions, chat); else the routed complexity.
     complexity: ModelComplexity | None = None
+    #: Classify the request (``ai.services.classifier``) to pick its complexity ("auto").
+    auto: bool = False
+    #: What the classifier decided, once it has (``complexity`` is then its class).
+    classification: Classification | None = None
 
     @property
     def overridden(self) -> bool:
@@ -164,7 +170,21 @@ def _summary(outcome: Outcome, call: LLMCall) -> dict[str, Any]:
     body: dict[str, Any] = {"id": outcome.request_id}
     if call.complexity is not None:
         body["complexity"] = call.complexity.value
+    if call.classification is not None:
+        body["routing"] = call.classification.as_dict()
     return body
+
+
+def _classified(call: LLMCall, outcome: Outcome) -> LLMCall:
+    """``call`` with the complexity the classifier picks when it asks for "auto" (recorded on
+    ``outcome`` for the ledger), else ``call`` itself. Local and pure: no upstream call."""
+    if not call.auto or call.classification is not None:
+        return call
+    classification = classify(call.messages)
+    outcome.complexity = classification.complexity.value
+    return dataclasses.replace(
+        call, complexity=classification.complexity, classification=classification
+    )
 
 
 async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
@@ -172,6 +192,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
     router = get_llm_router()
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
     try:
+        call = _classified(call, outcome)
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
         targets = _allowed(call, targets)
         if targets:
@@ -214,6 +235,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     router = get_llm_router()
     outcome.streamed = True
     try:
+        call = _classified(call, outcome)
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
         targets = _allowed(call, targets)
         if targets:
