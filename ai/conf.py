@@ -93,6 +93,13 @@ DEFAULTS: dict[str, Any] = {
     # The "auto" complexity's classifier (ai.services.classifier): a dict of weights and
     # thresholds merged over its DEFAULTS at each call, e.g. {"complex_score": 6}. None: defaults.
     "AI_CLASSIFIER": None,
+    # Prometheus metrics (ai.metrics), served at /api/v1/app/ai/metrics to staff users and to
+    # "Authorization: Bearer <AI_METRICS_TOKEN>" (None: staff only). False: nothing is counted
+    # and the endpoint answers 404.
+    "AI_METRICS_ENABLED": True,
+    "AI_METRICS_TOKEN": None,
+    # Seconds each check of /api/v1/app/ai/health/ready (database, cache) may take.
+    "AI_HEALTH_TIMEOUT": 1.0,
 }
 
 #: Canonical name -> the older Django setting and environment variable it falls back to.

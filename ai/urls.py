@@ -4,7 +4,7 @@ under a prefix, ``path("llm/", include("ai.urls"))`` (then every path below star
 
 from django.urls import path
 
-from ai.api import keys, openai_compat, usage, views
+from ai.api import health, keys, metrics, openai_compat, usage, views
 from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
 
 app_name = "ai"
@@ -13,6 +13,9 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("api/v1/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/v1/app/ai/status", views.StatusView.as_view(), name="status"),
+    path("api/v1/app/ai/metrics", metrics.MetricsView.as_view(), name="metrics"),
+    path("api/v1/app/ai/health/live", health.LiveView.as_view(), name="health_live"),
+    path("api/v1/app/ai/health/ready", health.ReadyView.as_view(), name="health_ready"),
     path("api/v1/app/ai/completions", views.CompletionsView.as_view(), name="completions"),
     path("api/v1/app/ai/chat", views.ChatView.as_view(), name="chat"),
     path("api/v1/app/ai/chat/routed", views.RoutedChatView.as_view(), name="chat_routed"),

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from ai import metrics
 from ai.conf import ai_settings
 from ai.exceptions import BudgetExceeded, LimitsUnavailable, RateLimitExceeded
 from ai.governance.budgets import period, prompt_bound, to_nano, to_usd, worst_case_nano
@@ -209,6 +210,7 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
         what, scope = bucket_info[verdict.failed - 1]
         retry = verdict.retry_ms / 1000
         needs = f" (this request counts about {bucket.cost})" if what == TOKENS else ""
+        metrics.refused("rate_limit", what, scope.kind)
         raise RateLimitExceeded(
             f"Rate limit exceeded: {bucket.capacity} {what} per minute for {scope.label}"
             f"{needs}. Retry in {max(1, math.ceil(retry))} s.",
@@ -218,6 +220,7 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
     if verdict.status == OVER_BUDGET:
         budget = budgets[verdict.failed - 1]
         kind, scope, resets = budget_info[verdict.failed - 1]
+        metrics.refused("budget", kind, scope.kind)
         raise BudgetExceeded(
             f"Budget exceeded: the {kind} budget of {to_usd(budget.limit)} USD for "
             f"{scope.label} has {to_usd(verdict.spent)} USD spent and "

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 import ai.usage as usage_ledger
-from ai import governance
+from ai import governance, metrics
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
@@ -114,6 +114,11 @@ class Outcome:
             self.upstream_request_id = exc.request_id or ""
 
     def record(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        try:
+            metrics.request_finished(self, elapsed)
+        except Exception:  # nor must the metrics
+            logger.exception("could not count request %s in the metrics", self.request_id)
         try:
             usage_ledger.record_usage(
                 UsageEvent(
@@ -126,7 +131,7 @@ class Outcome:
                     complexity=self.complexity,
                     usage=self.usage,
                     cost=self.cost,
-                    latency_ms=(time.perf_counter() - self.started) * 1000,
+                    latency_ms=elapsed * 1000,
                     ttft_ms=self.ttft_ms,
                     streamed=self.streamed,
                     error_code=self.error_code,
@@ -191,6 +196,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
     """The JSON body of a non-streaming answer. Raises the AIError of a failed call."""
     router = get_llm_router()
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
+    flight = metrics.request_started(outcome.endpoint)
     try:
         call = _classified(call, outcome)
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
@@ -225,6 +231,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         outcome.failed(exc)
         raise
     finally:
+        metrics.leave(flight)
         outcome.record()
         await governance.settle(outcome)
 
@@ -234,6 +241,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     byte is sent) and return the frames that relay it, written by ``frames``."""
     router = get_llm_router()
     outcome.streamed = True
+    flight = metrics.request_started(outcome.endpoint)
     try:
         call = _classified(call, outcome)
         targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
@@ -249,6 +257,8 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
         outcome.record()
         await governance.settle(outcome)
         raise
+    finally:
+        metrics.leave(flight)
     outcome.provider, outcome.model = stream.provider_name, stream.model
     return _relay(stream, call, outcome, frames)
 
@@ -257,6 +267,7 @@ async def _relay(
     stream: LLMStream, call: LLMCall, outcome: Outcome, frames: Frames
 ) -> AsyncIterator[bytes]:
     outcome.status = STATUS_CANCELLED  # until the stream ends one way or the other
+    relaying = metrics.stream_started(outcome.endpoint)
     try:
         async for delta in stream:
             if not delta:
@@ -292,6 +303,7 @@ async def _relay(
         except Exception:  # closing a dead upstream must not mask what happened
             logger.debug("closing the upstream stream of %s failed", outcome.request_id)
         finally:
+            metrics.leave(relaying)
             if outcome.usage is None:
                 outcome.usage = stream.usage_so_far()
             outcome.upstream_request_id = stream.upstream_request_id or outcome.upstream_request_id

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from ai import metrics
 from ai.conf import ai_settings
 from ai.exceptions import (
     AIError,
@@ -196,6 +197,7 @@ class LLMRouter:
                     wait = _retry_wait(err, attempt)
                     if wait is None:
                         break
+                    metrics.retried(route.provider, route.model, err.code)
                     logger.info(
                         "retrying %s/%s in %.2fs after %s",
                         route.provider,
@@ -207,6 +209,7 @@ class LLMRouter:
             assert last_error is not None
             if overridden or not ai_settings.AI_FALLBACKS_ENABLED or not _falls_back(last_error):
                 raise last_error
+            metrics.fell_back(route.provider, route.model, last_error.code)
             logger.warning(
                 "falling back from %s/%s after %s", route.provider, route.model, last_error.code
             )
