@@ -16,19 +16,17 @@ AUTO_OWNER = "gateway"
 async def served_models() -> dict[str, str]:
     """Model -> provider, for configured providers only: the default model first, then the
     routing table's models in route order, then ``auto`` (owned by :data:`AUTO_OWNER`) when
-    any route has a configured target."""
+    any of them is served (offline included)."""
     seen: dict[str, str] = {}
     default = str(ai_settings.AI_DEFAULT_PROVIDER)
     if is_configured(default):
         seen[default_model_for(default)] = default
     router = get_llm_router()
-    routed = False
     for complexity in ModelComplexity:
         for target in await router.targets(complexity):
             if is_configured(target.provider):
                 seen.setdefault(target.model, target.provider)
-                routed = True
-    if routed:
+    if seen:
         seen.setdefault(AUTO, AUTO_OWNER)
     return seen
 

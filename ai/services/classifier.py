@@ -10,16 +10,19 @@ Cues
 ----
 Cue words are looked for in the **last user message** (a system prompt saying "think step by
 step" says nothing about this request); length counts **every message**. At most
-``scan_chars`` characters of that message are searched (its head and its tail, half each), so
-a pasted log of a megabyte costs no more than a page.
+``scan_chars`` (4000) characters of that message are searched (its head and its tail, half
+each), so a pasted log of a megabyte costs no more than a page. Words are matched whole, case,
+punctuation and hyphens ignored ("Trade-offs" is the cue "trade offs"), by set lookups on one
+``split()`` of the text: no regular expression runs over the prompt.
 
 - **length**: tokens estimated as characters / ``chars_per_token`` (4) over all messages. From
   ``medium_tokens`` (60) it adds ``medium_weight`` (1), from ``long_tokens`` (300)
   ``long_weight`` (2), from ``very_long_tokens`` (1500) ``very_long_weight`` (4).
-- **code**: a fenced block (```) or source-like lines (``def f(``, ``function f(``,
-  ``#include <``, ``SELECT ... FROM``, ``=>``, ``console.log(``...) add ``code_weight`` (2);
-  otherwise words about code (python, javascript, sql, regex, function, bug, traceback,
-  refactor...) add ``code_hint_weight`` (1).
+- **code**: a fenced block (```) or a line that reads as source (starting ``def f(``,
+  ``function f(``, ``#include``, ``from x import``, ``const x =``, ``SELECT ... FROM``, a
+  traceback; ending in ``;``, ``{`` or ``):``; or ``=>``, ``console.log(`` anywhere) add
+  ``code_weight`` (2); otherwise words about code (python, javascript, c++, sql, regex,
+  function, bug, traceback, refactor...) add ``code_hint_weight`` (1).
 - **task**: a request to produce something (write, implement, build, create, generate,
   translate, summarize...) adds ``task_weight`` (1).
 - **reasoning**: plain cues (analyze, compare, explain why, evaluate, step by step, pros and
@@ -73,7 +76,7 @@ AUTO = "auto"
 #: Weights and thresholds; ``AI_CLASSIFIER`` overrides any of them (see the module docstring).
 DEFAULTS: dict[str, int] = {
     "chars_per_token": 4,
-    "scan_chars": 8000,
+    "scan_chars": 4000,
     "medium_tokens": 60,
     "long_tokens": 300,
     "very_long_tokens": 1500,
@@ -97,66 +100,121 @@ DEFAULTS: dict[str, int] = {
 }
 
 
-def _words(*phrases: str) -> re.Pattern[str]:
-    """One case-insensitive pattern matching any of ``phrases`` as whole words (a phrase's
-    spaces match any run of whitespace or hyphens)."""
-    alternatives = "|".join(
-        r"[\s-]+".join(re.escape(word) for word in re.split(r"[\s-]+", p)) for p in phrases
-    )
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
+class _Cues:
+    """A list of cue words and phrases, matched as whole words on a :class:`_Words` (case,
+    punctuation and hyphens ignored: "Trade-offs" is the cue "trade offs")."""
+
+    def __init__(self, *phrases: str) -> None:
+        self.phrases = tuple(" ".join(_normal(p).split()) for p in phrases)
+        # (cue, its first word, the phrase padded with spaces or None for a single word)
+        self._checks = tuple(
+            (p, p.split()[0], f" {p} " if " " in p else None) for p in self.phrases
+        )
+
+    def found(self, words: _Words) -> list[str]:
+        """The cues present, in this list's order."""
+        present = words.set
+        out = []
+        for cue, first, padded in self._checks:
+            if first in present and (padded is None or padded in words.padded):
+                out.append(cue)
+        return out
 
 
-_FENCE = re.compile(r"```|~~~")
-_SOURCE = re.compile(
-    r"^\s*(?:def|class|fn|func)\s+\w+\s*[(:<{]"
-    r"|\bfunction\s*\w*\s*\("
-    r"|^\s*#include\s*<"
-    r"|^\s*(?:import|from)\s+[\w.]+(?:\s+import\b|\s*;?\s*$)"
-    r"|\b(?:SELECT|UPDATE|DELETE)\b[^\n]*\b(?:FROM|SET|WHERE)\b"
-    r"|\bconsole\.log\("
-    r"|\bSystem\.out\.print"
-    r"|\)\s*=>"
-    r"|\b(?:public|private)\s+(?:static\s+)?\w+\s+\w+\s*\("
-    r"|^\s*(?:const|let|var)\s+\w+\s*="
-    r"|;\s*$"
-    r"|^\s*Traceback \(most recent call last\)",
-    re.MULTILINE,
-)
-_CODE_HINT = _words(
+#: Punctuation read as a space (``+`` and ``#`` stay: c++, c#).
+_SPACES = str.maketrans({c: " " for c in "!\"$%&'()*,-./:;<=>?@[\\]^_`{|}~"})
+
+
+def _normal(text: str) -> str:
+    return text.lower().translate(_SPACES)
+
+
+class _Words:
+    """The words of a text (one ``split``), as a set and, when a phrase needs it, joined by
+    single spaces."""
+
+    def __init__(self, text: str) -> None:
+        self.list = _normal(text).split()
+        self.set = frozenset(self.list)
+        self._padded: str | None = None
+
+    @property
+    def padded(self) -> str:
+        if self._padded is None:
+            self._padded = f" {' '.join(self.list)} "
+        return self._padded
+
+
+#: A line that reads as source code: how it starts, or how it ends.
+_SOURCE_STARTS = ("def ", "async def ", "fn ", "func ", "function ", "#include", "from ")
+_SOURCE_ENDS = (";", "{", "};", "):")
+_SOURCE_ANYWHERE = ("console.log(", "System.out.print", ") =>", "=> {", "function(", "</div>")
+_IMPORT = re.compile(r"import [\w.]+(?: as \w+)?;?")
+_CODE_HINT = _Cues(
     "python", "javascript", "typescript", "java", "rust", "golang", "kotlin", "swift", "c#",
-    "sql", "regex", "regular expression", "bash", "shell script", "code", "function", "script",
-    "compile", "compiler", "bug", "traceback", "stack trace", "exception",
-    "refactor", "unit test", "api", "endpoint", "django", "react", "json", "yaml",
+    "c++", "sql", "regex", "regular expression", "bash", "shell script", "code", "function",
+    "script", "compile", "compiler", "bug", "traceback", "stack trace", "exception", "refactor",
+    "unit test", "api", "endpoint", "django", "react", "json", "yaml",
 )  # fmt: skip
-_CPP = re.compile(r"(?<!\w)c\+\+(?!\w)", re.IGNORECASE)
-_TASK = _words(
+_TASK = _Cues(
     "write", "implement", "build", "create", "generate", "draft", "compose", "translate",
     "summarize", "summarise", "rewrite", "convert", "fix",
 )  # fmt: skip
-_REASONING = _words(
-    "analyze", "analyse", "analysis", "compare", "comparison", "contrast", "evaluate",
-    "explain why", "explain how", "step by step", "pros and cons", "trade-off",
-    "trade-offs", "tradeoffs", "justify", "critique", "implications", "plan", "strategy",
-    "debug", "reason about", "in depth", "in detail", "assess", "recommend",
+_REASONING = _Cues(
+    "analyze", "analyse", "analysis", "analyzing", "compare", "comparing", "comparison",
+    "contrast", "evaluate", "explain why", "explain how", "step by step", "pros and cons",
+    "trade off", "trade offs", "tradeoffs", "justify", "critique", "implications", "plan",
+    "strategy", "debug", "reason about", "in depth", "in detail", "assess", "recommend",
 )  # fmt: skip
-_STRONG_REASONING = _words(
-    "prove", "proof", "derive", "derivation", "theorem", "lemma", "rigorous", "rigorously",
-    "formally", "optimize", "optimise", "optimization", "architecture", "design a system",
-    "system design", "time complexity", "space complexity", "big-o", "from first principles",
-    "research plan", "threat model", "distributed", "concurrency", "algorithm",
+_STRONG_REASONING = _Cues(
+    "prove", "proving", "proof", "derive", "derivation", "theorem", "lemma", "rigorous",
+    "rigorously", "formally", "optimize", "optimise", "optimization", "architecture",
+    "design a system", "system design", "time complexity", "space complexity", "big o",
+    "from first principles", "research plan", "threat model", "distributed", "concurrency",
+    "algorithm",
 )  # fmt: skip
-_SEARCH = _words(
+_SEARCH = _Cues(
     "latest", "news", "headlines", "current price", "stock price", "share price",
     "exchange rate", "weather", "forecast", "search the web", "search online", "web search",
     "look up", "google", "right now", "this week", "this month", "recent events", "breaking",
     "score of", "who won", "release date", "as of today",
 )  # fmt: skip
-_WEAK_SEARCH = _words(
+_WEAK_SEARCH = _Cues(
     "today", "tonight", "yesterday", "tomorrow", "current", "currently", "recent", "recently",
     "now", "this year", "new", "upcoming",
 )  # fmt: skip
-_URL = re.compile(r"\bhttps?://\S+|\bwww\.\w\S*", re.IGNORECASE)
-_YEAR = re.compile(r"\b(20[2-9]\d)\b")
+_URL_MARKS = ("http://", "https://", "www.")
+
+
+def _recent_years(words: _Words, text: str, since: int) -> list[str]:
+    """The years from ``since`` on that ``text`` names ("2031"), sorted."""
+    if "20" not in text:
+        return []
+    return sorted(w for w in words.set if len(w) == 4 and w.isdigit() and since <= int(w) < 2100)
+
+
+def _source_lines(text: str) -> bool:
+    """Whether ``text`` has a line that reads as code (see :data:`_SOURCE_STARTS`...)."""
+    if any(mark in text for mark in _SOURCE_ANYWHERE):
+        return True
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(_SOURCE_STARTS) and ("(" in line or " import " in line):
+            return True
+        if line.endswith(_SOURCE_ENDS) or line.startswith("Traceback (most recent call"):
+            return True
+        if line.startswith(("const ", "let ", "var ")) and " = " in line:
+            return True
+        if line.startswith("class ") and line.endswith((":", "{")):
+            return True
+        if line.startswith("SELECT ") and " FROM " in line:
+            return True
+        if line.startswith("import ") and _IMPORT.fullmatch(line):
+            return True
+    return False
+
 
 _TEXT_PARTS = frozenset({"text", "input_text"})
 
@@ -220,14 +278,6 @@ def _part_text(part: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _found(pattern: re.Pattern[str], text: str) -> list[str]:
-    """The distinct matches, lower-cased with single spaces, in order of first appearance."""
-    seen: dict[str, None] = {}
-    for match in pattern.finditer(text):
-        seen.setdefault(" ".join(match.group(0).lower().replace("-", " ").split()), None)
-    return list(seen)
-
-
 def _quoted(cues: Sequence[str], limit: int = 4) -> str:
     return ", ".join(cues[:limit]) + (", ..." if len(cues) > limit else "")
 
@@ -266,19 +316,19 @@ def classify(
     scores["tokens"] = tokens
 
     # Search first: it decides on its own when it wins.
-    search_cues = _found(_SEARCH, last_user)
-    weak_search = [
-        w for w in _found(_WEAK_SEARCH, last_user) if not any(w in s for s in search_cues)
-    ]
-    urls = _URL.findall(last_user)
+    words = _Words(last_user)
+    search_cues = _SEARCH.found(words)
+    weak_search = [w for w in _WEAK_SEARCH.found(words) if not any(w in s for s in search_cues)]
+    lowered = last_user.lower()
+    urls = any(mark in lowered for mark in _URL_MARKS)
     recent = t["recent_year"] or datetime.now(UTC).year - 1
-    recent_years = [y for y in _found(_YEAR, last_user) if int(y) >= recent]
-    search = 2 * (len(search_cues) + len(recent_years) + min(len(urls), 1)) + len(weak_search)
+    recent_years = _recent_years(words, last_user, recent)
+    search = 2 * (len(search_cues) + len(recent_years) + urls) + len(weak_search)
     scores["search"] = search
 
-    fenced = bool(_FENCE.search(last_user))
-    source = not fenced and bool(_SOURCE.search(last_user))
-    hints = _found(_CODE_HINT, last_user) + (["c++"] if _CPP.search(last_user) else [])
+    fenced = "```" in last_user or "~~~" in last_user
+    source = not fenced and _source_lines(last_user)
+    hints = _CODE_HINT.found(words)
     code = t["code_weight"] if fenced or source else (t["code_hint_weight"] if hints else 0)
     scores["code"] = code
 
@@ -305,13 +355,13 @@ def classify(
     elif hints:
         reasons.append(f"code words: {_quoted(hints)}")
 
-    task = _found(_TASK, last_user)
+    task = _TASK.found(words)
     if task:
         scores["task"] = t["task_weight"]
         reasons.append(f"task: {_quoted(task)}")
 
-    plain = _found(_REASONING, last_user)
-    strong = _found(_STRONG_REASONING, last_user)
+    plain = _REASONING.found(words)
+    strong = _STRONG_REASONING.found(words)
     reasoning = len(strong) * t["strong_reasoning_weight"]
     if plain:
         reasoning += t["reasoning_weight"] + (len(plain) - 1) * t["reasoning_extra_weight"]

@@ -34,9 +34,13 @@ TABLE = [
     ("Compare Python and Go for building web backends.", MODERATE),
     ("Summarize the plot of Hamlet and explain why Hamlet delays his revenge.", MODERATE),
     ("Explain step by step how to change a flat tire.", MODERATE),
+    ("What are the Trade-Offs of microservices? Discuss in depth.", MODERATE),  # 2 + 1
     ("Why does this crash?\n```python\nitems = [1, 2]\nprint(items[5])\n```", MODERATE),
     ("What does this do?\ndef total(xs):\n    return sum(xs)", MODERATE),
     ("Write a JavaScript function that returns today's date.", MODERATE),  # code beats "today"
+    ("Is C++ faster than Java?", SIMPLE),  # code words only
+    ("What's wrong?\nTraceback (most recent call last):\n  File 'app.py'\nKeyError: 'x'", MODERATE),
+    ("Why is it undefined?\nconst total = items.length;", MODERATE),
     # Proofs, derivations, design, optimisation, or several cues together.
     ("Prove that there are infinitely many prime numbers.", COMPLEX),
     ("Derive the closed form of the Fibonacci sequence from first principles.", COMPLEX),
