@@ -209,7 +209,8 @@ class LLMRouter:
             assert last_error is not None
             if overridden or not ai_settings.AI_FALLBACKS_ENABLED or not _falls_back(last_error):
                 raise last_error
-            metrics.fell_back(route.provider, route.model, last_error.code)
+            if route is not targets[-1]:
+                metrics.fell_back(route.provider, route.model, last_error.code)
             logger.warning(
                 "falling back from %s/%s after %s", route.provider, route.model, last_error.code
             )

@@ -201,3 +201,65 @@ def test_a_model_past_the_series_cap_is_counted_as_other(monkeypatch):
     metrics.request_finished(outcome, 0.01)
     assert count() == before + 1
     assert not [key for key in metrics._series if "never-seen-model-xyz" in key]
+
+
+@pytest.fixture
+def fresh_limits():
+    from ai import governance
+    from tests.governance.conftest import _clear_redis
+
+    governance.reset()
+    _clear_redis()
+    yield
+    governance.reset()
+    _clear_redis()
+
+
+async def test_rate_limit_and_budget_refusals(
+    api, staff, scripted_provider, settings, fresh_limits
+):
+    from ai.models import ModelPrice
+
+    await ModelPrice.objects.acreate(
+        provider="scripted", model="scripted-1", input_per_mtok=1, output_per_mtok=2
+    )
+    before = await scrape(staff)
+    settings.AI_DEFAULT_RPM = 1
+    assert (await api.post(CHAT, {"prompt": "one", **SCRIPTED})).status_code == 200
+    assert (await api.post(CHAT, {"prompt": "two", **SCRIPTED})).status_code == 429
+    settings.AI_DEFAULT_RPM = None
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = 0.000001
+    assert (await api.post(CHAT, {"prompt": "three", **SCRIPTED})).status_code == 402
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = None
+    after = await scrape(staff)
+
+    refusals = "ai_gateway_refusals_total"
+    rate = {"reason": "rate_limit", "limit": "requests", "scope": "user"}
+    assert delta(before, after, refusals, **rate) == 1
+    assert delta(before, after, refusals, reason="budget", limit="daily", scope="user") == 1
+    refused = {"surface": "chat", **SCRIPTED, "route": "default", "outcome": "error"}
+    total = "ai_gateway_requests_total"
+    assert delta(before, after, total, **refused, error_code="rate_limit_exceeded") == 1
+    assert delta(before, after, total, **refused, error_code="budget_exceeded") == 1
+
+
+async def test_a_fallback_is_counted_for_the_target_left(scripted_provider, settings):
+    from ai.exceptions import UpstreamUnavailableError
+    from ai.services.router import LLMRouter
+    from ai.services.routes import ModelRoute
+
+    settings.AI_FALLBACKS_ENABLED = True
+    targets = [ModelRoute("scripted", "scripted-a"), ModelRoute("scripted", "scripted-b")]
+
+    async def call(provider, route):
+        raise UpstreamUnavailableError(provider="scripted", model=route.model)
+
+    def count(model: str) -> float:
+        labels = {"provider": "scripted", "model": model, "error_code": "upstream_unavailable"}
+        return metrics.REGISTRY.get_sample_value("ai_gateway_upstream_fallbacks_total", labels) or 0
+
+    before = count("scripted-a"), count("scripted-b")
+    with pytest.raises(UpstreamUnavailableError):
+        await LLMRouter().run(targets, call)
+    # Left for scripted-b; scripted-b, the last, is no fallback.
+    assert (count("scripted-a"), count("scripted-b")) == (before[0] + 1, before[1])
