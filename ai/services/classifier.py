@@ -111,9 +111,13 @@ class _Cues:
             (p, p.split()[0], f" {p} " if " " in p else None) for p in self.phrases
         )
 
+        self._firsts = frozenset(first for _, first, _ in self._checks)
+
     def found(self, words: _Words) -> list[str]:
         """The cues present, in this list's order."""
-        present = words.set
+        present = self._firsts & words.set
+        if not present:  # the usual case, decided in C
+            return []
         out = []
         for cue, first, padded in self._checks:
             if first in present and (padded is None or padded in words.padded):
