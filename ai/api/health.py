@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -43,7 +45,7 @@ from ai.services.factory import PROVIDER_CLASSES, is_configured
 logger = logging.getLogger("ai.api")
 
 OK, FAILED = "ok", "error"
-_KEY_PREFIX = "ai:health:"
+_KEY = f"ai:health:{socket.gethostname()}:{os.getpid()}"
 
 #: check name -> (its loop, the check in progress)
 _running: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
@@ -82,11 +84,11 @@ def _backend(alias: str) -> BaseCache:
 
 
 def _round_trip(backend: BaseCache) -> None:
-    key, value = f"{_KEY_PREFIX}{secrets.token_hex(8)}", secrets.token_hex(8)
-    backend.set(key, value, timeout=10)
-    if backend.get(key) != value:
+    # One key per process (one check at a time runs in it), left to expire: two round trips.
+    value = secrets.token_hex(8)
+    backend.set(_KEY, value, timeout=10)
+    if backend.get(_KEY) != value:
         raise LookupError("the cache did not return the value just stored")
-    backend.delete(key)
 
 
 async def _cache() -> None:
