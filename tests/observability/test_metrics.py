@@ -263,3 +263,18 @@ async def test_a_fallback_is_counted_for_the_target_left(scripted_provider, sett
         await LLMRouter().run(targets, call)
     # Left for scripted-b; scripted-b, the last, is no fallback.
     assert (count("scripted-a"), count("scripted-b")) == (before[0] + 1, before[1])
+
+
+async def test_gateway_keys_of_staff_and_of_others(anon, user, transactional_db):
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth import get_user_model
+
+    from ai.models import ApiKey
+
+    boss = await get_user_model().objects.acreate_user("boss", password="pw-boss-1", is_staff=True)
+    _, staff_key = await sync_to_async(ApiKey.issue)(boss, "scraper")
+    _, user_key = await sync_to_async(ApiKey.issue)(user, "mine")
+    allowed = await anon.get(METRICS, headers={"authorization": f"Bearer {staff_key}"})
+    assert allowed.status_code == 200
+    refused = await anon.get(METRICS, headers={"authorization": f"Bearer {user_key}"})
+    assert refused.status_code == 403
