@@ -117,7 +117,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if status:
             return error_response(status, scenario, request_id)
         if scenario.drop_after == 0:
-            return drop(request)
+            return await drop(request)
 
         model = body["model"]
         deltas = reply_deltas("anthropic", model, scenario.chunks)
@@ -171,7 +171,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         await send("ping", {"type": "ping"})
         for i, delta in enumerate(deltas):
             if scenario.drop_after is not None and i == scenario.drop_after:
-                return drop(request)
+                return await drop(request)
             if scenario.error_after is not None and i == scenario.error_after:
                 error = {
                     "type": "error",
@@ -191,7 +191,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 },
             )
         if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
-            return drop(request)
+            return await drop(request)
         await send("content_block_stop", {"type": "content_block_stop", "index": 0})
         message_delta: dict = {
             "type": "message_delta",

@@ -187,7 +187,7 @@ async def stream_frames(
     last = max(len(deltas), 1) - 1
     for i, delta in enumerate(deltas or [""]):
         if scenario.drop_after is not None and i == scenario.drop_after:
-            drop(request)
+            await drop(request)
         if scenario.error_after is not None and i == scenario.error_after:
             await send(error_body(500, "An internal error has occurred. Please retry or report "
                                   "in https://developers.generativeai.google/guide/"
@@ -202,7 +202,7 @@ async def stream_frames(
             frame["usageMetadata"] = usage_metadata(scenario, prompt_tokens, sent)
         await send({**frame, **head})
     if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
-        drop(request)
+        await drop(request)
     await response.write_eof()
 
 
@@ -236,7 +236,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if status:
             return error_response(status, scenario)
         if scenario.drop_after == 0:
-            return drop(request)
+            return await drop(request)
 
         deltas = reply_deltas("gemini", model, scenario.chunks)
         prompt_tokens = fake_prompt_tokens(texts)

@@ -95,7 +95,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if status:
             return error_response(status, scenario, request_id)
         if scenario.drop_after == 0:
-            return drop(request)
+            return await drop(request)
 
         model = body["model"]
         deltas = reply_deltas("openai", model, scenario.chunks)
@@ -149,7 +149,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         await send(choice({"role": "assistant", "content": "", "refusal": None}))
         for i, delta in enumerate(deltas):
             if scenario.drop_after is not None and i == scenario.drop_after:
-                return drop(request)
+                return await drop(request)
             if scenario.error_after is not None and i == scenario.error_after:
                 error = {
                     "error": {
@@ -166,7 +166,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 await asyncio.sleep(scenario.chunk_delay)
             await send(choice({"content": delta}))
         if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
-            return drop(request)
+            return await drop(request)
         await send(choice({}, finish))
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         if include_usage and not scenario.no_usage:

@@ -177,9 +177,14 @@ async def start_sse(request: web.Request, headers: dict[str, str] | None = None)
     return response
 
 
-def drop(request: web.Request) -> web.StreamResponse:
+async def drop(request: web.Request) -> web.StreamResponse:
     """Cut the connection: mid-body for a started stream (the chunked body never terminates),
-    or before any response at all. Returns a response object aiohttp can discard."""
+    or before any response at all. Returns a response object aiohttp can discard.
+
+    It first lets what was sent reach the reader (50 ms): an HTTP client that learns of the cut
+    while deltas still wait in its buffer (aiohttp raises at once) would drop them, and a test
+    that counts the deltas before a drop would depend on the machine's load."""
+    await asyncio.sleep(0.05)
     if request.transport is not None:
         request.transport.abort()
     raise _Dropped
