@@ -46,11 +46,12 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}")
 
 
 def configured_secrets() -> list[str]:
-    """The configured provider keys (strings of 4+ characters), longest first."""
+    """The configured provider keys and metrics token (strings of 4+ characters), longest
+    first."""
     from ai.conf import API_KEY_NAMES, ai_settings
 
     found = []
-    for name in API_KEY_NAMES:
+    for name in (*API_KEY_NAMES, "AI_METRICS_TOKEN"):
         try:
             value = getattr(ai_settings, name)
         except Exception:  # settings not configured (a script): nothing to redact

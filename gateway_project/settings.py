@@ -181,6 +181,8 @@ AI_ROUTES_CACHE_SECONDS = env.float("AI_ROUTES_CACHE_SECONDS", default=5.0)
 # collections walk Django's and the SDKs' ~330k long-lived objects several times per 10,000
 # requests; see README, Performance.
 AI_GC_FREEZE = env.bool("AI_GC_FREEZE", default=True)
+# Prometheus may scrape /api/v1/app/ai/metrics with this bearer token (staff users always can).
+AI_METRICS_TOKEN = env.str("AI_METRICS_TOKEN", default="") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES
 
 LOGGING = {

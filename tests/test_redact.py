@@ -63,3 +63,8 @@ def test_every_logger_of_the_app_redacts():
     assert names and names <= set(APP_LOGGERS)
     for name in APP_LOGGERS:
         assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
+
+
+def test_the_metrics_token_is_a_secret_too(settings):
+    settings.AI_METRICS_TOKEN = "scrape-me-7f3a9c"
+    assert redact("token scrape-me-7f3a9c leaked") == "token [redacted] leaked"
