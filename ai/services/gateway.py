@@ -192,18 +192,25 @@ def _classified(call: LLMCall, outcome: Outcome) -> LLMCall:
     )
 
 
+async def _admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCall, list[Any]]:
+    """Before any upstream call: the complexity (``auto`` classified), the route's targets the
+    caller's key allows, and the admission of the caller's rate limits and budgets."""
+    call = _classified(call, outcome)
+    targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
+    targets = _allowed(call, targets)
+    if targets:
+        outcome.provider, outcome.model = targets[0].provider, targets[0].model
+    await governance.admit(call, outcome, targets)
+    return call, targets
+
+
 async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
     """The JSON body of a non-streaming answer. Raises the AIError of a failed call."""
     router = get_llm_router()
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
     flight = metrics.request_started(outcome.endpoint)
     try:
-        call = _classified(call, outcome)
-        targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
-        targets = _allowed(call, targets)
-        if targets:
-            outcome.provider, outcome.model = targets[0].provider, targets[0].model
-        await governance.admit(call, outcome, targets)
+        call, targets = await _admitted(router, call, outcome)
         response: LLMResponse = await router.run(
             targets,
             lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
@@ -243,12 +250,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     outcome.streamed = True
     flight = metrics.request_started(outcome.endpoint)
     try:
-        call = _classified(call, outcome)
-        targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
-        targets = _allowed(call, targets)
-        if targets:
-            outcome.provider, outcome.model = targets[0].provider, targets[0].model
-        await governance.admit(call, outcome, targets)
+        call, targets = await _admitted(router, call, outcome)
         stream = await router.open_stream(
             targets, call.messages, call.temperature, call.max_tokens, overridden=call.overridden
         )
