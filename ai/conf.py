@@ -90,6 +90,14 @@ DEFAULTS: dict[str, Any] = {
     # the limits hold across processes (one Lua script per request before the call, one after);
     # with any other cache they are counted in each process on its own (check ai.W040).
     "AI_LIMITS_CACHE": "default",
+    # Provider cooldown (ai.services.cooldown): a route target that a request gave up on with a
+    # retryable error AI_COOLDOWN_FAILURES times within AI_COOLDOWN_WINDOW_SECONDS is skipped
+    # for AI_COOLDOWN_SECONDS on routes with another target, in every process sharing
+    # AI_COOLDOWN_CACHE (an alias of CACHES). AI_COOLDOWN_FAILURES = 0 turns it off.
+    "AI_COOLDOWN_FAILURES": 3,
+    "AI_COOLDOWN_WINDOW_SECONDS": 60,
+    "AI_COOLDOWN_SECONDS": 30,
+    "AI_COOLDOWN_CACHE": "default",
     # The "auto" complexity's classifier (ai.services.classifier): a dict of weights and
     # thresholds merged over its DEFAULTS at each call, e.g. {"complex_score": 6}. None: defaults.
     "AI_CLASSIFIER": None,

@@ -93,6 +93,13 @@ class UsageRecord(models.Model):
         # The partial (api_key, created_at) index below serves the per-key queries.
         db_index=False,
     )
+    routing = models.CharField(
+        max_length=512,
+        blank=True,
+        help_text="How the request was routed, as its x-ai-route header said: complexity or "
+        "route, then each target reached and what happened (ok, not_configured, not_allowed, "
+        "cooldown, or the error's code).",
+    )
 
     class Meta:
         verbose_name = "usage record"

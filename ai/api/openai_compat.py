@@ -89,6 +89,7 @@ class OpenAIChatCompletionsView(_OpenAIView):
         else:
             body = await gateway.complete(call, outcome)
             response = json_response(chat_completion(body, self.request_id))
+        gateway.route_header(response, outcome)  # x-ai-route
         return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 

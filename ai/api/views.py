@@ -137,6 +137,7 @@ class _LLMView(AsyncAPIView):
             response = SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
         else:
             response = json_response(await gateway.complete(call, outcome))
+        gateway.route_header(response, outcome)  # x-ai-route
         return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 

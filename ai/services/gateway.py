@@ -26,7 +26,7 @@ from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
 from ai.services.classifier import Classification, classify
-from ai.services.router import get_llm_router
+from ai.services.router import NOT_ALLOWED, ROUTE_HEADER, RouteTrace, get_llm_router
 from ai.usage import pricing
 from ai.usage.events import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, UsageEvent
 
@@ -101,6 +101,8 @@ class Outcome:
     #: What the request's rate limits and budgets took (``ai.governance.admit``), given back by
     #: ``governance.settle``; its ``headers`` go on the response.
     admission: governance.Admission | None = None
+    #: How the request was routed (``x-ai-route`` and the ledger's ``routing``), once planned.
+    routing: RouteTrace | None = None
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError | GeneratorExit):
@@ -140,6 +142,7 @@ class Outcome:
                     requested_model=self.requested_model,
                     priced_model=self.priced_model,
                     api_key_id=self.api_key_id,
+                    routing="" if self.routing is None else str(self.routing),
                 )
             )
         except Exception:  # the ledger must never break a response
@@ -192,12 +195,46 @@ def _classified(call: LLMCall, outcome: Outcome) -> LLMCall:
     )
 
 
+def _route_head(call: LLMCall) -> str:
+    if call.overridden:
+        return "route=override"
+    if call.complexity is None:
+        return "route=default"
+    if call.classification is not None:
+        return f"complexity=auto:{call.complexity.value}"
+    return f"complexity={call.complexity.value}"
+
+
+def route_header(response: Any, outcome: Outcome) -> Any:
+    """``response`` with the ``x-ai-route`` header saying how the request was routed."""
+    if outcome.routing is not None:
+        response[ROUTE_HEADER] = str(outcome.routing)
+    return response
+
+
+def _explain(exc: BaseException, outcome: Outcome) -> None:
+    # An error answer says how the request was routed too (ai.api.errors adds exc.headers).
+    if isinstance(exc, AIError) and outcome.routing is not None:
+        exc.headers = {**(getattr(exc, "headers", None) or {}), ROUTE_HEADER: str(outcome.routing)}
+
+
 async def _admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCall, list[Any]]:
     """Before any upstream call: the complexity (``auto`` classified), the route's targets the
     caller's key allows, and the admission of the caller's rate limits and budgets."""
     call = _classified(call, outcome)
     targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
-    targets = _allowed(call, targets)
+    outcome.routing = trace = RouteTrace(_route_head(call))
+    try:
+        allowed = _allowed(call, targets)
+    except AIError:
+        for target in targets:
+            trace.note(target, NOT_ALLOWED)
+        raise
+    if len(allowed) < len(targets):
+        for target in targets:
+            if target not in allowed:
+                trace.note(target, NOT_ALLOWED)
+    targets = allowed
     if targets:
         outcome.provider, outcome.model = targets[0].provider, targets[0].model
     await governance.admit(call, outcome, targets)
@@ -215,6 +252,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
             targets,
             lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
             overridden=call.overridden,
+            trace=outcome.routing,
         )
         outcome.provider, outcome.model, outcome.usage = (
             response.provider,
@@ -236,6 +274,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         }
     except BaseException as exc:
         outcome.failed(exc)
+        _explain(exc, outcome)
         raise
     finally:
         metrics.leave(flight)
@@ -252,10 +291,16 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     try:
         call, targets = await _admitted(router, call, outcome)
         stream = await router.open_stream(
-            targets, call.messages, call.temperature, call.max_tokens, overridden=call.overridden
+            targets,
+            call.messages,
+            call.temperature,
+            call.max_tokens,
+            overridden=call.overridden,
+            trace=outcome.routing,
         )
     except BaseException as exc:
         outcome.failed(exc)
+        _explain(exc, outcome)
         outcome.record()
         await governance.settle(outcome)
         raise

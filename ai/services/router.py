@@ -32,6 +32,7 @@ from ai.providers.base import (
     ModelComplexity,
     simple_messages,
 )
+from ai.services import cooldown
 from ai.services.factory import (
     DEFAULT_MODELS,
     PROVIDER_CLASSES,
@@ -163,13 +164,14 @@ class LLMRouter:
         max_tokens: int | None = None,
         *,
         overridden: bool = False,
+        trace: RouteTrace | None = None,
     ) -> LLMStream:
         async def attempt(p: BaseLLMProvider, route: ModelRoute) -> LLMStream:
             stream = p.stream(messages, route.model, temperature, max_tokens)
             await stream.start()
             return stream
 
-        return await self.run(targets, attempt, overridden=overridden)
+        return await self.run(targets, attempt, overridden=overridden, trace=trace)
 
     async def run(
         self,
@@ -177,21 +179,30 @@ class LLMRouter:
         call: Callable[[BaseLLMProvider, ModelRoute], Awaitable[T]],
         *,
         overridden: bool = False,
+        trace: RouteTrace | None = None,
     ) -> T:
         """Call ``call(provider, route)`` on each target in turn, with retries; return the first
-        success or raise the last error."""
+        success or raise the last error. Targets whose provider is not configured are skipped,
+        and so are targets in cooldown (:mod:`ai.services.cooldown`) while another target is
+        left; ``trace`` gets what happened to each target."""
+        skipped = await self._skipped(targets, overridden) if len(targets) > 1 else None
         last_error: AIError | None = None
         tried = 0
         for route in targets:
-            if not is_configured(route.provider):
+            reason = skipped.get(route) if skipped else None
+            if reason is None and not is_configured(route.provider):
                 if overridden:
                     get_llm_provider(route.provider)  # raises ProviderNotConfiguredError
+                reason = NOT_CONFIGURED
+            if reason is not None:
+                if trace is not None:
+                    trace.note(route, reason)
                 continue
             tried += 1
             provider = get_llm_provider(route.provider)
             for attempt in range(1 + max(0, int(ai_settings.AI_MAX_RETRIES))):
                 try:
-                    return await call(provider, route)
+                    result = await call(provider, route)
                 except AIError as err:
                     last_error = err
                     wait = _retry_wait(err, attempt)
@@ -206,7 +217,15 @@ class LLMRouter:
                         err.code,
                     )
                     await asyncio.sleep(wait)
+                else:
+                    if trace is not None:
+                        trace.note(route, OK)
+                    return result
             assert last_error is not None
+            if trace is not None:
+                trace.note(route, last_error.code)
+            if last_error.retryable and cooldown.enabled():
+                await cooldown.board.failed((route.provider, route.model))
             if overridden or not ai_settings.AI_FALLBACKS_ENABLED or not _falls_back(last_error):
                 raise last_error
             if route is not targets[-1]:
@@ -218,11 +237,69 @@ class LLMRouter:
             raise last_error
         if not tried and ai_settings.AI_OFFLINE_ENABLED and targets:
             # Nothing on the route is configured but the offline provider is: development mode.
-            return await call(get_llm_provider("offline"), targets[0])
+            result = await call(get_llm_provider("offline"), targets[0])
+            if trace is not None:
+                trace.note(ModelRoute("offline", targets[0].model), OK)
+            return result
         names = ", ".join(sorted({t.provider for t in targets})) or "none"
         raise NoRouteAvailableError(
             f"No configured provider can serve this route (its targets use: {names})."
         )
+
+    async def _skipped(
+        self, targets: Sequence[ModelRoute], overridden: bool
+    ) -> dict[ModelRoute, str] | None:
+        """The targets in cooldown that a request of a multi-target route skips. When every
+        configured target is cooling down, the one that failed least recently is kept: a
+        request never fails only because everything is cooling down."""
+        if overridden or not cooldown.enabled():
+            return None
+        live = [t for t in targets if is_configured(t.provider)]
+        if len(live) < 2:
+            return None
+        failed_at = await cooldown.board.cooling((t.provider, t.model) for t in live)
+        if not failed_at:
+            return None
+        cooling = [t for t in live if (t.provider, t.model) in failed_at]
+        if len(cooling) == len(live):
+            keep = min(cooling, key=lambda t: failed_at[(t.provider, t.model)])
+            cooling.remove(keep)
+        return dict.fromkeys(cooling, COOLDOWN)
+
+
+#: The response header that carries a :class:`RouteTrace`.
+ROUTE_HEADER = "x-ai-route"
+
+#: What happened to a target, in a :class:`RouteTrace` (besides an error's code).
+OK = "ok"
+NOT_CONFIGURED = "not_configured"
+NOT_ALLOWED = "not_allowed"
+COOLDOWN = "cooldown"
+
+
+class RouteTrace:
+    """How one request was routed, as the ``x-ai-route`` header and the ledger's ``routing``
+    column write it::
+
+        complexity=moderate; openai/gpt-4o=cooldown; anthropic/claude-sonnet-4-5=ok
+
+    The head says where the targets came from: ``complexity=<class>`` for a routed request
+    (``complexity=auto:<class>`` when the classifier picked it), ``route=override`` for an
+    explicit provider/model, ``route=default`` for the default provider and model. Then each
+    target the request reached, in route order: ``ok``, ``not_configured``, ``not_allowed``
+    (the API key does not allow it), ``cooldown``, or the code of the error it failed with."""
+
+    __slots__ = ("head", "steps")
+
+    def __init__(self, head: str = "") -> None:
+        self.head = head
+        self.steps: list[str] = []
+
+    def note(self, route: ModelRoute, status: str) -> None:
+        self.steps.append(f"{route.provider}/{route.model}={status}")
+
+    def __str__(self) -> str:
+        return "; ".join([self.head, *self.steps] if self.head else self.steps)
 
 
 def default_model_for(provider: str) -> str:
@@ -274,5 +351,7 @@ def get_llm_router() -> LLMRouter:
 
 
 def clear_router_cache() -> None:
+    """Forget the shared router and start the provider cooldowns over."""
     global _router
     _router = None
+    cooldown.board.reset()

@@ -50,3 +50,5 @@ class UsageEvent:
     priced_model: str = ""
     #: The gateway API key (``ai.models.ApiKey`` pk) the request came with; None for a JWT.
     api_key_id: int | None = None
+    #: How the request was routed (``ai.services.router.RouteTrace``; the ``x-ai-route`` header).
+    routing: str = ""

@@ -75,6 +75,7 @@ FIELDS = (
     "upstream_request_id",
     "priced_model",
     "api_key",
+    "routing",
 )
 
 
@@ -123,6 +124,7 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
         _clip(event.upstream_request_id, 128),
         _clip(priced_model, 128),
         event.api_key_id,
+        _clip(event.routing, 512),
     )
 
 
