@@ -108,6 +108,14 @@ DEFAULTS: dict[str, Any] = {
     "AI_METRICS_TOKEN": None,
     # Seconds each check of /api/v1/app/ai/health/ready (database, cache) may take.
     "AI_HEALTH_TIMEOUT": 1.0,
+    # The exact response cache (ai.services.response_cache): seconds a non-streaming answer is
+    # kept for an identical request with temperature 0 (or the header "x-ai-cache: use"); 0: off.
+    "AI_CACHE_TTL": 0,
+    # False: answers are kept per user; True: shared by every caller allowed the same models.
+    "AI_CACHE_SHARED": False,
+    # The Django cache (an alias of CACHES) that holds them. Shared (Redis, Memcached) when the
+    # gateway runs in more than one process.
+    "AI_CACHE_ALIAS": "default",
 }
 
 #: Canonical name -> the older Django setting and environment variable it falls back to.

@@ -27,7 +27,8 @@ from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import GatewayAutoSchema, extend_schema
 from ai.api.sse import SSEResponse
 from ai.api.validation import validate
-from ai.services import gateway
+from ai.api.views import cache_mode
+from ai.services import gateway, response_cache
 from ai.services.catalog import provider_of, served_models
 from ai.services.router import provider_for_model
 
@@ -74,6 +75,7 @@ class OpenAIChatCompletionsView(_OpenAIView):
     async def post(self, request: Request) -> HttpResponseBase:
         chat = validate(OpenAIChatRequest, self.json_body(request)).to_chat()
         call = chat.call
+        cache = cache_mode(request)
         if call.provider is None and call.model and provider_for_model(call.model) is None:
             call = dataclasses.replace(call, provider=await provider_of(call.model))
         outcome = gateway.Outcome(
@@ -87,8 +89,9 @@ class OpenAIChatCompletionsView(_OpenAIView):
             frames = ChunkFrames(outcome, chat.include_usage)
             response = SSEResponse(await gateway.open_stream(call, outcome, frames))
         else:
-            body = await gateway.complete(call, outcome)
+            body = await gateway.complete(call, outcome, cache)
             response = json_response(chat_completion(body, self.request_id))
+            response_cache.apply_header(response, outcome)
         gateway.route_header(response, outcome)  # x-ai-route
         return governance.apply_headers(response, outcome)  # x-ratelimit-*
 

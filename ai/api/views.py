@@ -25,6 +25,7 @@ from ai.api.bodies import (
     RoutedCompletionResponse,
     StatusResponse,
 )
+from ai.api.errors import InvalidRequest
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import (  # also registers the auth scheme for the docs
     GatewayAutoSchema,
@@ -35,7 +36,7 @@ from ai.api.streaming import StreamFrames
 from ai.api.validation import validate
 from ai.conf import ai_settings
 from ai.providers.base import ModelComplexity
-from ai.services import gateway
+from ai.services import gateway, response_cache
 from ai.services.factory import get_available_providers, is_configured
 from ai.services.router import default_model_for, get_llm_router
 
@@ -103,7 +104,36 @@ RATE_LIMIT_HEADERS = [
     for kind in ("requests", "tokens")
     for part in ("limit", "remaining", "reset")
 ]
-LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER, *RATE_LIMIT_HEADERS]
+CACHE = OpenApiParameter(
+    response_cache.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    enum=[response_cache.USE, response_cache.SKIP],
+    description="With the response cache on (AI_CACHE_TTL > 0): `use` answers from the cache "
+    "whatever the temperature, `skip` never. Without it only temperature 0 is cached.",
+)
+CACHE_RESULT = OpenApiParameter(
+    response_cache.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    enum=[response_cache.HIT, response_cache.MISS],
+    description="With the response cache on, on a JSON answer: whether it came from the cache.",
+)
+LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER, *RATE_LIMIT_HEADERS, CACHE, CACHE_RESULT]
+
+
+def cache_mode(request: Request) -> str | None:
+    """The request's ``x-ai-cache`` header: None, ``"use"`` or ``"skip"`` (else 400)."""
+    header = request.headers.get(response_cache.HEADER)
+    if not header:
+        return None
+    value = header.strip().lower()
+    if value not in (response_cache.USE, response_cache.SKIP):
+        raise InvalidRequest(
+            {response_cache.HEADER: [f"Must be 'use' or 'skip', not {header[:40]!r}."]}
+        )
+    return value
 
 
 def _llm_responses(ok: type) -> dict[Any, Any]:
@@ -126,6 +156,7 @@ class _LLMView(AsyncAPIView):
 
     async def serve(self, request: Request) -> HttpResponseBase:
         call = validate(self.body, self.json_body(request)).to_call()
+        cache = cache_mode(request)
         outcome = gateway.Outcome(
             request_id=self.request_id,
             endpoint=self.endpoint,
@@ -136,7 +167,8 @@ class _LLMView(AsyncAPIView):
         if call.stream:
             response = SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
         else:
-            response = json_response(await gateway.complete(call, outcome))
+            response = json_response(await gateway.complete(call, outcome, cache))
+            response_cache.apply_header(response, outcome)
         gateway.route_header(response, outcome)  # x-ai-route
         return governance.apply_headers(response, outcome)  # x-ratelimit-*
 

@@ -25,6 +25,7 @@ from ai import governance, metrics
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
+from ai.services import response_cache
 from ai.services.classifier import Classification, classify
 from ai.services.router import NOT_ALLOWED, ROUTE_HEADER, RouteTrace, get_llm_router
 from ai.usage import pricing
@@ -101,6 +102,9 @@ class Outcome:
     #: What the request's rate limits and budgets took (``ai.governance.admit``), given back by
     #: ``governance.settle``; its ``headers`` go on the response.
     admission: governance.Admission | None = None
+    #: ``"hit"`` or ``"miss"`` when the response cache is on (``ai.services.response_cache``),
+    #: else "": the response's ``x-ai-cache`` header.
+    cache: str = ""
     #: How the request was routed (``x-ai-route`` and the ledger's ``routing``), once planned.
     routing: RouteTrace | None = None
 
@@ -241,13 +245,33 @@ async def _admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCa
     return call, targets
 
 
-async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
-    """The JSON body of a non-streaming answer. Raises the AIError of a failed call."""
+def _cache_hit(outcome: Outcome, cached: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer as this request's: its own id, nothing spent upstream. The ledger row is
+    ok at cost 0 with no tokens, and ``upstream_request_id`` "cache-hit" marks it."""
+    outcome.provider, outcome.model = cached["provider"], cached["model"]
+    outcome.cost, outcome.upstream_request_id = Decimal(0), response_cache.HIT_MARKER
+    outcome.status, outcome.cache = STATUS_OK, response_cache.HIT
+    return {"id": outcome.request_id, **cached, "latency_ms": 0.0, "cost": _money(outcome.cost)}
+
+
+async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) -> dict[str, Any]:
+    """The JSON body of a non-streaming answer. Raises the AIError of a failed call.
+
+    ``cache`` is the request's ``x-ai-cache`` choice (None, ``"use"`` or ``"skip"``). A cache
+    hit is looked up once the request is admitted: it counts against the rate limits like any
+    request, and gives back its token and budget reservations (it spent nothing)."""
     router = get_llm_router()
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
     flight = metrics.request_started(outcome.endpoint)
     try:
         call, targets = await _admitted(router, call, outcome)
+        cache_key = response_cache.key_for(call, targets, outcome.user_id, cache)
+        if cache_key is not None:
+            cached = await response_cache.lookup(cache_key)
+            if cached is not None:
+                return _cache_hit(outcome, cached)
+        if response_cache.ttl():
+            outcome.cache = response_cache.MISS
         response: LLMResponse = await router.run(
             targets,
             lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
@@ -262,7 +286,7 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
         outcome.upstream_request_id = response.upstream_request_id or ""
         await _price(outcome, response)
         outcome.status = STATUS_OK
-        return {
+        body = {
             **_summary(outcome, call),
             "content": response.content,
             "model": response.model,
@@ -272,6 +296,9 @@ async def complete(call: LLMCall, outcome: Outcome) -> dict[str, Any]:
             "latency_ms": round(response.latency_ms, 2),
             "cost": _money(outcome.cost),
         }
+        if cache_key is not None:
+            await response_cache.store(cache_key, body)
+        return body
     except BaseException as exc:
         outcome.failed(exc)
         _explain(exc, outcome)
