@@ -113,6 +113,14 @@ REFUSALS = Counter(
     namespace=NAMESPACE,
     registry=REGISTRY,
 )
+CACHE_LOOKUPS = Counter(
+    "response_cache_lookups",
+    "Lookups in the exact response cache (AI_CACHE_TTL > 0), by surface and result (hit or "
+    "miss). A hit made no upstream call.",
+    ("surface", "result"),
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
 
 
 class _Series:
@@ -235,6 +243,12 @@ def refused(reason: str, limit: str, scope: str) -> None:
     "requests" or "tokens") or "budget" ("daily" or "monthly"); ``scope`` "user" or "key"."""
     if ai_settings.AI_METRICS_ENABLED:
         REFUSALS.labels(reason, limit, scope).inc()
+
+
+def cache_looked_up(surface: str, result: str) -> None:
+    """The response cache was asked for a request of ``surface``: ``result`` "hit" or "miss"."""
+    if ai_settings.AI_METRICS_ENABLED:
+        CACHE_LOOKUPS.labels(surface, result).inc()
 
 
 def multiprocess_dir() -> str | None:

@@ -268,6 +268,9 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
         cache_key = response_cache.key_for(call, targets, outcome.user_id, cache)
         if cache_key is not None:
             cached = await response_cache.lookup(cache_key)
+            metrics.cache_looked_up(
+                outcome.endpoint, response_cache.MISS if cached is None else response_cache.HIT
+            )
             if cached is not None:
                 return _cache_hit(outcome, cached)
         if response_cache.ttl():

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken
 
+from ai import metrics
 from ai.services import factory, response_cache
 from tests.api.conftest import COMPLETIONS, ROUTED, ApiClient
 from tests.keys.conftest import KeyClient
@@ -86,6 +87,22 @@ async def test_a_miss_then_a_hit_without_an_upstream_call(cached, api, fake_upst
         "gpt-4o",
     )
     assert (hit.cost, hit.usage, hit.upstream_request_id) == (Decimal(0), None, "cache-hit")
+
+
+def _lookups(surface: str, result: str) -> float:
+    value = metrics.REGISTRY.get_sample_value(
+        "ai_gateway_response_cache_lookups_total", {"surface": surface, "result": result}
+    )
+    return value or 0.0
+
+
+async def test_lookups_are_counted_in_the_metrics(cached, api, fake_upstream):
+    before = _lookups("completions", "hit"), _lookups("completions", "miss")
+    await api.post(COMPLETIONS, _body())
+    await api.post(COMPLETIONS, _body())
+    await api.post(COMPLETIONS, _body(temperature=1))  # no lookup
+    after = _lookups("completions", "hit"), _lookups("completions", "miss")
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
 
 
 async def test_another_request_misses(cached, api, fake_upstream):
