@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+import ai.services.cooldown as cooldown
 from ai import metrics
 from ai.conf import ai_settings
 from ai.exceptions import (
@@ -32,7 +33,6 @@ from ai.providers.base import (
     ModelComplexity,
     simple_messages,
 )
-from ai.services import cooldown
 from ai.services.factory import (
     DEFAULT_MODELS,
     PROVIDER_CLASSES,
