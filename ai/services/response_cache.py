@@ -39,7 +39,8 @@ from django.core.signals import setting_changed
 
 from ai.conf import ai_settings
 
-logger = logging.getLogger("ai.cache")
+# The gateway's logger (ai.redact protects it: a cache error may name its URL).
+logger = logging.getLogger("ai.api")
 
 PREFIX = "ai:resp:"
 #: The request header: ``use`` (look up whatever the temperature) or ``skip`` (never). The

@@ -108,7 +108,7 @@ async def test_a_failing_cache_is_a_logged_miss(on, tmp_path, caplog):
     }
     on.AI_CACHE_ALIAS = "broken"
     response_cache._failed_at = 0.0
-    with caplog.at_level(logging.WARNING, "ai.cache"):
+    with caplog.at_level(logging.WARNING, "ai.api"):
         await response_cache.store("ai:resp:y", {"content": "answer"})
     assert "could not write the response cache 'broken'" in caplog.text
     assert await response_cache.lookup("ai:resp:y") is None
