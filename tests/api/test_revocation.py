@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.core.cache import caches
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken
 
 from ai.api import authentication, revocation
 from ai.api.authentication import GatewayJWTAuthentication, arevoke_user, revoke_user
 from tests.api.conftest import STATUS, ApiClient
-from tests.fresh import run_python
+from tests.fresh import needs_shared_services, run_python, shared_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,23 +172,15 @@ def test_any_process_with_the_app_installed_publishes_user_changes():
     assert run_python(code).split() == ["True", "True"]
 
 
-@pytest.mark.skipif(
-    not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-    reason="needs a database and a cache another process can share (CI: PostgreSQL + Redis)",
-)
+@needs_shared_services
 async def test_a_user_deactivated_by_another_process_is_refused_here(user, api):
     assert await _code(api) is None  # cached here
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    test_db = connection.settings_dict["NAME"]  # pytest-django's test database
-    database_url = urlunsplit(parts._replace(path=f"/{test_db}"))
     code = (
         "import django; django.setup();"
         "from django.contrib.auth import get_user_model;"
         f"user = get_user_model().objects.get(pk={user.pk});"
         "user.is_active = False; user.save()"
     )
-    await asyncio.to_thread(
-        run_python, code, REDIS_URL=os.environ["REDIS_URL"], DATABASE_URL=database_url
-    )
+    await asyncio.to_thread(run_python, code, **shared_env())
     assert _cached(user)  # nothing reached this process's memory
     assert await _code(api) == "user_inactive"

@@ -4,32 +4,19 @@ the local-memory cache (no upstream, no Redis needed)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(tmp_path: Path, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
+from tests.fresh import run_module
 
 
 def test_governance_cost_measures_admit_and_settle(tmp_path):
-    stdout = _run(tmp_path, "bench.governance_cost", "-n", "200", "-c", "10")
+    stdout = run_module(tmp_path, "bench.governance_cost", "-n", "200", "-c", "10")
     match = re.search(r"memory: ([\d.]+) us CPU per request .* (\d+) requests", stdout)
     assert match, stdout
     assert float(match[1]) > 0 and int(match[2]) == 200
 
 
 def test_everything_on_answers_every_request(tmp_path):
-    stdout = _run(
+    stdout = run_module(
         tmp_path, "bench.everything_on", "offline", "-n", "200", "-c", "10",
         "--upstream", "http://127.0.0.1:9",
     )  # fmt: skip

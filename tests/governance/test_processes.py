@@ -5,67 +5,22 @@ the tests' project, with a default limit of 10 requests a minute."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import pytest
-from django.db import connection
 
 from tests.api.conftest import CHAT, STATUS
-from tests.fresh import ROOT
+from tests.fresh import gateway_process, needs_shared_services
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-        reason="needs a database and a Redis two processes can share (CI: PostgreSQL + Redis)",
-    ),
-]
-
-SERVE = (
-    "import sys, django; django.setup();"
-    "import uvicorn;"
-    "from ai.asgi import gateway_application;"
-    "uvicorn.run(gateway_application(), host='127.0.0.1', port=int(sys.argv[1]),"
-    " log_level='warning', lifespan='on')"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_shared_services]
 
 
 @pytest.fixture
 def servers(transactional_db):
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    test_db = connection.settings_dict["NAME"]  # pytest-django's test database
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "tests.governance.server_settings",
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{test_db}")),
-        "REDIS_URL": os.environ["REDIS_URL"],
-    }
-    ports = [_free_port(), _free_port()]
-    processes = [
-        subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env, cwd=str(ROOT))
-        for port in ports
-    ]
-    yield [f"http://127.0.0.1:{port}" for port in ports]
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    settings_module = "tests.governance.server_settings"
+    with gateway_process(settings_module) as one, gateway_process(settings_module) as two:
+        yield [one, two]
 
 
 async def _ready(client: httpx2.AsyncClient, url: str) -> None:

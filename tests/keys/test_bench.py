@@ -4,25 +4,12 @@ the numbers themselves are the bench's business, not a test's)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(tmp_path: Path, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
+from tests.fresh import run_module
 
 
 def test_inprocess_with_a_key_answers_every_request(tmp_path):
-    out = _run(
+    out = run_module(
         tmp_path, "bench.inprocess_key", "offline", "-n", "200", "-c", "10",
         "--upstream", "http://127.0.0.1:9",
     )  # fmt: skip
@@ -34,7 +21,7 @@ def test_inprocess_with_a_key_answers_every_request(tmp_path):
 
 
 def test_key_auth_compares_both_paths(tmp_path):
-    out = _run(tmp_path, "bench.key_auth", "-n", "200", "-c", "10")
+    out = run_module(tmp_path, "bench.key_auth", "-n", "200", "-c", "10")
     rows = re.findall(r"^(jwt|key) c=(\d+)\s+([\d.]+) us CPU", out, re.M)
     assert [(name, c) for name, c, _ in rows] == [
         ("jwt", "1"),

@@ -5,67 +5,24 @@ pass): a uvicorn gateway in a fresh interpreter, and ``manage.py ai_keys revoke`
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 
 from ai.api import key_auth
 from tests.api.conftest import STATUS
-from tests.fresh import ROOT, run_python
+from tests.fresh import gateway_process, needs_shared_services, run_python, shared_env
 from tests.keys.conftest import KeyClient
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-        reason="needs a database and a Redis two processes can share (CI: PostgreSQL + Redis)",
-    ),
-]
-
-SERVE = (
-    "import sys, django; django.setup();"
-    "import uvicorn;"
-    "from ai.asgi import gateway_application;"
-    "uvicorn.run(gateway_application(), host='127.0.0.1', port=int(sys.argv[1]),"
-    " log_level='warning')"
-)
-
-
-def _env() -> dict[str, str]:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    test_db = connection.settings_dict["NAME"]  # pytest-django's test database
-    return {
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{test_db}")),
-        "REDIS_URL": os.environ["REDIS_URL"],
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_shared_services]
 
 
 @pytest.fixture
 def other_gateway(transactional_db):
-    port = _free_port()
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "tests.settings", **_env()}
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env, cwd=str(ROOT))
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with gateway_process() as url:
+        yield url
 
 
 async def _status(client: httpx2.AsyncClient, url: str, key: str) -> httpx2.Response:
@@ -100,7 +57,7 @@ async def test_revoked_by_the_command_in_another_process_refused_here(make_key):
         "from django.core.management import call_command;"
         f"call_command('ai_keys', 'revoke', {key.prefix!r})"
     )
-    out = await asyncio.to_thread(run_python, code, **_env())
+    out = await asyncio.to_thread(run_python, code, **shared_env())
     assert f"Revoked {key.prefix}" in out
     assert key_auth._keys.get(key.secret_hash) is not None  # still cached here, stale
     response = await client.get(STATUS)
