@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -134,11 +135,15 @@ class Cooldowns:
         cache = _cache()
         key = _count_key(target)
         self._touched.add(target)
+        # The blocking incr in a thread, not aincr: Django's async incr is a get then a set
+        # (not atomic across processes, and the set gives the count the cache's default timeout
+        # instead of the window's); incr is Redis INCR (or a locked update) and keeps the expiry.
+        incr = sync_to_async(cache.incr, thread_sensitive=False)
         try:
             try:
-                count = await cache.aincr(key)
+                count = await incr(key)
             except ValueError:  # no count yet: this failure opens the window
-                count = 1 if await cache.aadd(key, 1, timeout=window) else await cache.aincr(key)
+                count = 1 if await cache.aadd(key, 1, timeout=window) else await incr(key)
             if count < threshold:
                 return False
             seconds = float(ai_settings.AI_COOLDOWN_SECONDS)

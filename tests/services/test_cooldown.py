@@ -8,6 +8,8 @@ cache; time moves by replacing the module's clock.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ai.services import ModelComplexity, cooldown
@@ -69,6 +71,19 @@ async def test_after_n_failures_the_target_is_skipped_without_a_call():
 
 async def test_fewer_failures_than_the_threshold_skip_nothing():
     await fail_openai(2)
+    CALLS.clear()
+    assert (await moderate())[0] == OPENAI
+    assert CALLS == [OPENAI]
+
+
+async def test_failures_older_than_the_window_do_not_count(settings):
+    # The count expires with the window that its first failure opened, in the cache itself
+    # (an increment must not give it the cache's default timeout).
+    settings.AI_COOLDOWN_WINDOW_SECONDS = 1
+    cooldown.board.reset()
+    await fail_openai(2)
+    await asyncio.sleep(1.3)
+    await fail_openai(1)
     CALLS.clear()
     assert (await moderate())[0] == OPENAI
     assert CALLS == [OPENAI]
