@@ -1,8 +1,10 @@
 """The app's settings, read from Django settings at call time.
 
 Every setting is a top-level Django setting named ``AI_*``. ``ai_settings.NAME`` returns the
-host's value or the default here, and is looked up on every access, so ``override_settings`` in
-tests and per-process environment changes are always seen. Nothing is read at import time.
+host's value or the default here, read on first use and kept until Django signals a settings
+change (``setting_changed``, as ``override_settings`` sends), like DRF's ``api_settings``; the
+provider settings, which fall back to the environment, are read on every access. Nothing is read
+at import time.
 
 The provider settings (keys, base URLs, Gemini's API version) have older unprefixed names, which
 are also the environment variables the vendors' SDKs document. Each resolves, in this order:

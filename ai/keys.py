@@ -61,10 +61,6 @@ def is_key(value: str) -> bool:
     return value.startswith(KEY_PREFIX)
 
 
-def prefix_of(full_key: str) -> str:
-    return full_key[: len(KEY_PREFIX) + PREFIX_CHARS]
-
-
 def clean_models(entries: Iterable[str]) -> list[str]:
     """``allowed_models`` entries stripped, empty ones dropped, duplicates removed. Raises
     ValueError naming an entry with whitespace inside."""

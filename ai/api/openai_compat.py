@@ -24,7 +24,7 @@ from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.openai_format import ChunkFrames, OpenAIChatRequest, chat_completion, openai_error
 from ai.api.renderers import ORJSONRenderer
-from ai.api.schema import GatewayAutoSchema, extend_schema
+from ai.api.schema import extend_schema
 from ai.api.sse import SSEResponse
 from ai.api.validation import validate
 from ai.api.views import cache_mode
@@ -38,8 +38,6 @@ ENDPOINT = "openai_chat_completions"
 
 class _OpenAIView(AsyncAPIView):
     """Answers errors in OpenAI's shape (this view only; the gateway's own stay as they are)."""
-
-    schema = GatewayAutoSchema()
 
     def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
         response = super().handle_exception(exc)  # status, headers and logging as everywhere

@@ -28,7 +28,6 @@ from ai.api.bodies import (
 from ai.api.errors import InvalidRequest
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import (  # also registers the auth scheme for the docs
-    GatewayAutoSchema,
     extend_schema,
 )
 from ai.api.sse import SSE_DESCRIPTION, SSEResponse
@@ -150,7 +149,6 @@ def _llm_responses(ok: type) -> dict[Any, Any]:
 
 
 class _LLMView(AsyncAPIView):
-    schema = GatewayAutoSchema()
     endpoint: ClassVar[str]
     body: ClassVar[type[CompletionsRequest | ChatRequest]]
 
