@@ -60,6 +60,26 @@ class UnknownProviderError(AIError, ValueError):
     default_message = "Unknown provider."
 
 
+class UnsupportedParameterError(AIError, ValueError):
+    """The request asks for something its target cannot do (a tool, an image, a parameter);
+    raised before any upstream call. ``param`` names it as the request did."""
+
+    status_code = 400
+    code = "unsupported_parameter"
+    default_message = "The target provider does not support a parameter of this request."
+
+    def __init__(self, message: str | None = None, *, param: str = "", **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.param = param
+
+    @classmethod
+    def of(cls, param: str, provider: str, why: str = "") -> UnsupportedParameterError:
+        message = f"{param} is not supported by the {provider} provider" + (
+            f": {why}" if why else "."
+        )
+        return cls(message, param=param, provider=provider)
+
+
 class NoRouteAvailableError(AIError):
     """Every target of a route belongs to a provider that is not configured."""
 

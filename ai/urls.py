@@ -4,7 +4,16 @@ under a prefix, ``path("llm/", include("ai.urls"))`` (then every path below star
 
 from django.urls import path
 
-from ai.api import health, keys, metrics, openai_compat, usage, views
+from ai.api import (
+    anthropic_compat,
+    health,
+    keys,
+    metrics,
+    openai_compat,
+    responses_compat,
+    usage,
+    views,
+)
 from ai.api.auth_views import TokenObtainPairView, TokenRefreshView
 
 app_name = "ai"
@@ -29,4 +38,19 @@ urlpatterns = [
         name="openai_chat_completions",
     ),
     path("api/v1/openai/models", openai_compat.OpenAIModelsView.as_view(), name="openai_models"),
+    path(
+        "api/v1/openai/responses",
+        responses_compat.ResponsesView.as_view(),
+        name="openai_responses",
+    ),
+    path(
+        "api/v1/anthropic/v1/messages",
+        anthropic_compat.AnthropicMessagesView.as_view(),
+        name="anthropic_messages",
+    ),
+    path(
+        "api/v1/anthropic/v1/messages/count_tokens",
+        anthropic_compat.AnthropicCountTokensView.as_view(),
+        name="anthropic_count_tokens",
+    ),
 ]

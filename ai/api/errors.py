@@ -89,7 +89,10 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
         if exc.status_code == 429 and exc.retry_after is not None:
             headers["Retry-After"] = str(max(0, math.ceil(exc.retry_after)))
         headers.update(getattr(exc, "headers", None) or {})  # the gateway's x-ratelimit-*
-        return exc.status_code, {"code": exc.code, "message": exc.message}, headers
+        error = {"code": exc.code, "message": exc.message}
+        if getattr(exc, "param", ""):  # UnsupportedParameterError names what it refused
+            error["fields"] = {exc.param: [exc.message]}  # type: ignore[attr-defined]
+        return exc.status_code, error, headers
     if isinstance(exc, Http404):
         return 404, {"code": "not_found", "message": "Not found."}, headers
     if isinstance(exc, PermissionDenied):

@@ -8,6 +8,7 @@ from typing import Any
 
 from ai.api.errors import describe, log_exception
 from ai.api.sse import DONE_FRAME, data_frame, delta_frame, error_frame
+from ai.providers.parts import ToolCallDelta
 
 
 class StreamFrames:
@@ -16,6 +17,19 @@ class StreamFrames:
 
     def delta(self, content: str) -> bytes:
         return delta_frame(content)
+
+    def tool_call(self, delta: ToolCallDelta) -> bytes:
+        """A piece of a streamed tool call: ``{"type": "tool_call", "index", "id", "name",
+        "arguments"}`` (``id`` and ``name`` on an index's first piece, then null)."""
+        return data_frame(
+            {
+                "type": "tool_call",
+                "index": delta.index,
+                "id": delta.id,
+                "name": delta.name,
+                "arguments": delta.arguments,
+            }
+        )
 
     def done(self, done: dict[str, Any]) -> Iterable[bytes]:
         """The frames ending a completed stream; ``done`` is the gateway's done event."""

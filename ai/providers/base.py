@@ -22,9 +22,21 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ai.exceptions import AIError, UpstreamError, UpstreamStreamError
+from ai.providers.parts import (
+    NO_OPTIONS,
+    ChatOptions,
+    ImagePart,
+    Part,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolCallBuilder,
+    ToolCallDelta,
+    ToolChoice,
+)
 
 
 class ModelComplexity(StrEnum):
@@ -40,6 +52,8 @@ class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    #: A tool's result, answering the assistant's tool call ``tool_call_id``.
+    TOOL = "tool"
 
 
 class FinishReason(StrEnum):
@@ -54,14 +68,49 @@ class FinishReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One turn. ``content`` is always the turn's text (what estimates, the classifier and the
+    cache read); ``parts`` is set when the turn has more than text (images), in order, text
+    parts included. An assistant turn may carry ``tool_calls``; a ``TOOL`` turn answers the
+    call ``tool_call_id`` (of function ``name``) with ``content`` as the result."""
+
     role: Role
     content: str
+    parts: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
             object.__setattr__(self, "role", Role(self.role))
         if not isinstance(self.content, str):
             raise TypeError(f"Message content must be str, not {type(self.content).__name__}")
+
+    @classmethod
+    def of_parts(cls, role: Role, parts: Sequence[Part], **kw: Any) -> Message:
+        """A turn from its parts: plain text when they are all text (joined by newlines)."""
+        text = "\n".join(p.text for p in parts if isinstance(p, TextPart))
+        rich = any(not isinstance(p, TextPart) for p in parts)
+        return cls(role, text, tuple(parts) if rich else (), **kw)
+
+    def content_parts(self) -> tuple[Part, ...]:
+        """The turn's content as parts (one text part for a plain-text turn)."""
+        if self.parts:
+            return self.parts
+        return (TextPart(self.content),) if self.content else ()
+
+    def canonical(self) -> list[Any]:
+        """A JSON-able value equal for equal turns (the response cache's key)."""
+        out: list[Any] = [self.role.value, self.content]
+        if self.parts or self.tool_calls or self.tool_call_id:
+            out.append([[type(p).__name__, *_fields(p)] for p in self.parts])
+            out.append([[c.id, c.name, c.arguments] for c in self.tool_calls])
+            out.append(self.tool_call_id)
+        return out
+
+
+def _fields(obj: Any) -> list[Any]:
+    return [getattr(obj, name) for name in obj.__slots__]
 
 
 #: Where token counts came from.
@@ -122,6 +171,8 @@ class LLMResponse:
     finish_reason: str
     latency_ms: float
     upstream_request_id: str | None = None
+    #: The functions the model asked to call (``finish_reason`` is then ``tool_calls``).
+    tool_calls: tuple[ToolCall, ...] = ()
     #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
     #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
     requested_model: str = ""
@@ -135,6 +186,7 @@ class ChatRequest:
     model: str
     temperature: float | None = None
     max_tokens: int | None = None
+    options: ChatOptions = NO_OPTIONS
 
 
 def estimate_tokens(text: str) -> int:
@@ -154,7 +206,8 @@ def split_system(messages: Iterable[Message]) -> tuple[str | None, list[Message]
 
 
 class LLMStream:
-    """An async iterator of content deltas from one upstream call, with usage at its end.
+    """An async iterator of deltas from one upstream call, with usage at its end: content
+    (``str``) and, when the model calls tools, :class:`ToolCallDelta` pieces.
 
     ``await stream.start()`` opens the upstream call and waits for its first delta, so that
     authentication, rate limits and connection failures raise before a caller commits to a
@@ -180,8 +233,9 @@ class LLMStream:
         self._reached_end = False
         self.error: AIError | None = None
         self._parts: list[str] = []
-        self._gen: AsyncIterator[str] | None = None
-        self._pending: str | None = None
+        self._tool_calls: ToolCallBuilder | None = None
+        self._gen: AsyncIterator[str | ToolCallDelta] | None = None
+        self._pending: str | ToolCallDelta | None = None
 
     @property
     def provider_name(self) -> str:
@@ -201,17 +255,17 @@ class LLMStream:
         except StopAsyncIteration:
             self._pending = None
 
-    async def _until_end(self) -> AsyncIterator[str]:
+    async def _until_end(self) -> AsyncIterator[str | ToolCallDelta]:
         # aclosing: closing this generator must close the provider's (and its upstream) at once.
         async with aclosing(self.provider._stream_chunks(self.request, self)) as chunks:
             async for chunk in chunks:
                 yield chunk
         self._reached_end = True
 
-    def __aiter__(self) -> AsyncIterator[str]:
+    def __aiter__(self) -> AsyncIterator[str | ToolCallDelta]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[str]:
+    async def _iterate(self) -> AsyncIterator[str | ToolCallDelta]:
         await self.start()
         if self._pending is not None:
             chunk, self._pending = self._pending, None
@@ -222,7 +276,7 @@ class LLMStream:
             except StopAsyncIteration:
                 return
 
-    async def _next(self) -> str:
+    async def _next(self) -> str | ToolCallDelta:
         assert self._gen is not None
         try:
             chunk = await self._gen.__anext__()
@@ -245,8 +299,18 @@ class LLMStream:
             raise self._failed(self.provider.translate_error(exc, model=self.model)) from exc
         if self.first_chunk_at is None:
             self.first_chunk_at = time.perf_counter()
-        self._parts.append(chunk)
+        if type(chunk) is str:
+            self._parts.append(chunk)
+        else:
+            if self._tool_calls is None:
+                self._tool_calls = ToolCallBuilder()
+            self._tool_calls.add(chunk)
         return chunk
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls streamed so far, reassembled."""
+        return () if self._tool_calls is None else self._tool_calls.calls()
 
     def _failed(self, err: AIError) -> AIError:
         self.error = err
@@ -306,6 +370,7 @@ class LLMStream:
             finish_reason=self.finish_reason or FinishReason.STOP.value,
             latency_ms=self.latency_ms,
             upstream_request_id=self.upstream_request_id,
+            tool_calls=self.tool_calls,
             requested_model=self.request.model,
         )
 
@@ -328,17 +393,35 @@ class BaseLLMProvider(ABC):
     api_key_setting: ClassVar[str | None] = None
     can_stream: ClassVar[bool] = True
 
+    #: The :class:`ChatOptions` names this provider honours (:meth:`ChatOptions.given`); a
+    #: request with any other is refused before the upstream call. ``extra`` fields are
+    #: refused unless ``passes_extra``.
+    supported_options: ClassVar[frozenset[str]] = frozenset()
+    passes_extra: ClassVar[bool] = False
+
     def _request(
         self,
         messages: Sequence[Message | dict],
         model: str | None,
         temperature: float | None,
         max_tokens: int | None,
+        options: ChatOptions | None = None,
     ) -> ChatRequest:
         msgs = _to_messages(messages)
         if not msgs:
             raise ValueError("messages must not be empty")
-        return ChatRequest(msgs, model or self.default_model, temperature, max_tokens)
+        options = options or NO_OPTIONS
+        if options is not NO_OPTIONS:
+            self.check_options(options)
+        return ChatRequest(msgs, model or self.default_model, temperature, max_tokens, options)
+
+    def check_options(self, options: ChatOptions) -> None:
+        """Raise :class:`ai.exceptions.UnsupportedParameterError` for an option this provider
+        cannot honour. Providers with finer rules (a tool choice it lacks) extend it."""
+        supported = self.supported_options
+        if self.passes_extra and options.extra:
+            supported = supported | frozenset(options.extra)
+        options.refuse(self.name, supported)
 
     async def complete(
         self,
@@ -346,8 +429,9 @@ class BaseLLMProvider(ABC):
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        options: ChatOptions | None = None,
     ) -> LLMResponse:
-        request = self._request(messages, model, temperature, max_tokens)
+        request = self._request(messages, model, temperature, max_tokens, options)
         started = time.perf_counter()
         try:
             response = await self._complete(request)
@@ -367,8 +451,9 @@ class BaseLLMProvider(ABC):
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        options: ChatOptions | None = None,
     ) -> LLMStream:
-        return LLMStream(self, self._request(messages, model, temperature, max_tokens))
+        return LLMStream(self, self._request(messages, model, temperature, max_tokens, options))
 
     async def complete_simple(
         self,
@@ -394,7 +479,9 @@ class BaseLLMProvider(ABC):
     async def _complete(self, request: ChatRequest) -> LLMResponse: ...
 
     @abstractmethod
-    def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]: ...
+    def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]: ...
 
     def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
         """Map an SDK or transport exception to the app's own error. Vendors override this and
@@ -417,13 +504,20 @@ __all__ = [
     "USAGE_ESTIMATED",
     "USAGE_REPORTED",
     "BaseLLMProvider",
+    "ChatOptions",
     "ChatRequest",
     "FinishReason",
+    "ImagePart",
     "LLMResponse",
     "LLMStream",
     "Message",
     "ModelComplexity",
     "Role",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
     "Usage",
     "estimate_tokens",
     "simple_messages",

@@ -25,6 +25,7 @@ from ai import governance, metrics
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
+from ai.providers.parts import NO_OPTIONS, ChatOptions, ToolCall, ToolCallDelta
 from ai.services import response_cache
 from ai.services.classifier import Classification, classify
 from ai.services.router import NOT_ALLOWED, ROUTE_HEADER, RouteTrace, get_llm_router
@@ -50,6 +51,8 @@ class LLMCall:
     auto: bool = False
     #: What the classifier decided, once it has (``complexity`` is then its class).
     classification: Classification | None = None
+    #: Tools, response format, stop sequences... (``ai.providers.parts``).
+    options: ChatOptions = NO_OPTIONS
 
     @property
     def overridden(self) -> bool:
@@ -61,6 +64,9 @@ class Frames(Protocol):
     happens, the frames say how it looks."""
 
     def delta(self, content: str) -> bytes: ...
+
+    def tool_call(self, delta: ToolCallDelta) -> bytes:
+        """A piece of a streamed tool call."""
 
     def done(self, done: dict[str, Any]) -> Any:
         """The frames (an iterable of bytes) ending a completed stream."""
@@ -174,6 +180,11 @@ def _allowed(call: LLMCall, targets: list[Any]) -> list[Any]:
     )
 
 
+def tool_calls_json(calls: tuple[ToolCall, ...]) -> list[dict[str, str]]:
+    """Tool calls in the gateway's own JSON (``id``, ``name``, ``arguments`` as JSON text)."""
+    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+
+
 def _money(cost: Decimal | None) -> str | None:
     return None if cost is None else format(cost, "f")
 
@@ -262,6 +273,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
     request, and gives back its token and budget reservations (it spent nothing)."""
     router = get_llm_router()
     messages, temperature, max_tokens = call.messages, call.temperature, call.max_tokens
+    options = call.options
     flight = metrics.request_started(outcome.endpoint)
     try:
         call, targets = await _admitted(router, call, outcome)
@@ -277,7 +289,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             outcome.cache = response_cache.MISS
         response: LLMResponse = await router.run(
             targets,
-            lambda p, route: p.complete(messages, route.model, temperature, max_tokens),
+            lambda p, route: p.complete(messages, route.model, temperature, max_tokens, options),
             overridden=call.overridden,
             trace=outcome.routing,
         )
@@ -299,6 +311,8 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             "latency_ms": round(response.latency_ms, 2),
             "cost": _money(outcome.cost),
         }
+        if response.tool_calls:
+            body["tool_calls"] = tool_calls_json(response.tool_calls)
         if cache_key is not None:
             await response_cache.store(cache_key, body)
         return body
@@ -325,6 +339,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
             call.messages,
             call.temperature,
             call.max_tokens,
+            call.options,
             overridden=call.overridden,
             trace=outcome.routing,
         )
@@ -351,7 +366,10 @@ async def _relay(
                 continue
             if outcome.ttft_ms is None:
                 outcome.ttft_ms = (time.perf_counter() - outcome.started) * 1000
-            yield frames.delta(delta)
+            if type(delta) is str:
+                yield frames.delta(delta)
+            else:
+                yield frames.tool_call(delta)
         response = stream.response
         outcome.model, outcome.usage = response.model, response.usage
         await _price(outcome, response)
@@ -366,6 +384,8 @@ async def _relay(
             "ttft_ms": None if stream.ttft_ms is None else round(stream.ttft_ms, 2),
             "cost": _money(outcome.cost),
         }
+        if response.tool_calls:
+            done["tool_calls"] = tool_calls_json(response.tool_calls)
         outcome.status = STATUS_OK
         for frame in frames.done(done):
             yield frame

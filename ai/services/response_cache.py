@@ -97,7 +97,8 @@ def key_for(call: Any, targets: Sequence[Any], user_id: int | None, mode: str | 
         return None
     canonical = orjson.dumps(
         [
-            [[m.role.value, m.content] for m in call.messages],
+            [m.canonical() for m in call.messages],
+            call.options.canonical(),
             [[t.provider, t.model] for t in targets],
             call.complexity.value if call.complexity is not None else None,
             call.temperature,

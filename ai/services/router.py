@@ -22,11 +22,13 @@ from ai.exceptions import (
     AIError,
     ModelNotFoundError,
     NoRouteAvailableError,
+    UnsupportedParameterError,
     UpstreamAuthenticationError,
     UpstreamPermissionError,
 )
 from ai.providers.base import (
     BaseLLMProvider,
+    ChatOptions,
     LLMResponse,
     LLMStream,
     Message,
@@ -162,12 +164,13 @@ class LLMRouter:
         messages: Sequence[Message | dict],
         temperature: float | None = None,
         max_tokens: int | None = None,
+        options: ChatOptions | None = None,
         *,
         overridden: bool = False,
         trace: RouteTrace | None = None,
     ) -> LLMStream:
         async def attempt(p: BaseLLMProvider, route: ModelRoute) -> LLMStream:
-            stream = p.stream(messages, route.model, temperature, max_tokens)
+            stream = p.stream(messages, route.model, temperature, max_tokens, options)
             await stream.start()
             return stream
 
@@ -326,8 +329,13 @@ def _retry_wait(err: AIError, attempt: int) -> float | None:
 
 
 def _falls_back(err: AIError) -> bool:
+    # UnsupportedParameterError: the next target may be able to do what this one cannot.
     return err.retryable or isinstance(
-        err, UpstreamAuthenticationError | UpstreamPermissionError | ModelNotFoundError
+        err,
+        UpstreamAuthenticationError
+        | UpstreamPermissionError
+        | ModelNotFoundError
+        | UnsupportedParameterError,
     )
 
 
