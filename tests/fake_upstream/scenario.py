@@ -23,6 +23,7 @@ finish=length       end with the vendor's "max tokens" reason instead of a norma
 cached=N            report N cached prompt tokens
 reasoning=N         report N reasoning / thinking tokens
 no_usage=1          report no usage at all
+tool_calls=N        with tools: call N tools (the first N in turn) instead of one
 ==================  ==========================================================================
 
 Usage the fake reports: prompt tokens = the number of whitespace-separated words in every input
@@ -56,6 +57,7 @@ class Scenario:
     cached: int = 0
     reasoning: int = 0
     no_usage: bool = False
+    tool_calls: int = 1
 
     @classmethod
     def parse(cls, texts: Iterable[str], defaults: Scenario | None = None) -> Scenario:
@@ -94,3 +96,45 @@ def reply_deltas(vendor: str, model: str, n: int) -> list[str]:
     """The content deltas the fake streams (and, joined, the non-streaming content)."""
     words = f"Hello from the fake {vendor} upstream serving {model}.".split()
     return [(" " if i else "") + words[i % len(words)] for i in range(n)]
+
+
+# --- tools and structured output: the same behaviour on every vendor's wire ------------------
+#
+# * A request that declares tools (and does not forbid them), whose last turn is not a tool
+#   result, is answered with a call to the forced tool, else the first one (``tool_calls=N``
+#   directive: N calls, to the first N tools in turn), with :func:`fake_arguments` of its schema.
+# * A request whose last turn is a tool result is answered with :func:`tool_reply` of it.
+# * A request asking for a JSON schema is answered with ``json.dumps(fake_arguments(schema))``.
+
+
+def fake_arguments(schema: dict | None) -> dict:
+    """A value for every required property of a JSON Schema object: strings ``"Paris"``
+    (its first enum value if it has one), numbers 1, booleans true, arrays [], objects {}
+    (filled in recursively)."""
+    schema = schema or {}
+    props = schema.get("properties") or {}
+    out: dict = {}
+    for name in schema.get("required") or list(props):
+        prop = props.get(name) or {}
+        kind = prop.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "string")
+        kind = str(kind or "string").lower()  # Gemini spells types in capitals
+        if prop.get("enum"):
+            out[name] = prop["enum"][0]
+        elif kind in ("integer", "number"):
+            out[name] = 1
+        elif kind == "boolean":
+            out[name] = True
+        elif kind == "array":
+            out[name] = []
+        elif kind == "object":
+            out[name] = fake_arguments(prop)
+        else:
+            out[name] = "Paris"
+    return out
+
+
+def tool_reply(result: str) -> str:
+    """The final answer after a tool result: it quotes the result, so a test sees it arrived."""
+    return f"The tool said: {result}"
