@@ -9,12 +9,22 @@ asked for (``[offline:gpt-4o] You said: ...``), and so does the row's ``requeste
 
 Enabled by ``AI_OFFLINE_ENABLED``; ``AI_OFFLINE_DELAY_MS`` adds a pause before the answer (and
 between streamed words, divided by the word count) to imitate a real upstream.
+
+It stands in for every vendor, so it accepts every option. With tools (and a tool choice that
+allows them) it calls the forced tool, else the first, with a sample of its arguments (every
+required property: strings "example", numbers 1, booleans true...); after a tool result it
+answers ``[offline:<model>] The tool said: <result>``; asked for a JSON schema it answers a
+sample of the schema as JSON text. Tool-calling code can be tested with no network.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
 
 from ai.conf import ai_settings
 from ai.providers.base import (
@@ -26,6 +36,53 @@ from ai.providers.base import (
     Role,
     Usage,
 )
+from ai.providers.parts import (
+    FUNCTION,
+    JSON_OBJECT,
+    JSON_SCHEMA,
+    NONE,
+    OPTION_NAMES,
+    ToolCall,
+    ToolCallDelta,
+)
+
+
+def sample(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A value for each required property of a JSON Schema object (all when none is listed)."""
+    schema = schema or {}
+    props = schema.get("properties") or {}
+    out: dict[str, Any] = {}
+    for name in schema.get("required") or list(props):
+        prop = props.get(name) or {}
+        kind = prop.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "string")
+        kind = str(kind or "string").lower()
+        if prop.get("enum"):
+            out[name] = prop["enum"][0]
+        else:
+            out[name] = {"integer": 1, "number": 1, "boolean": True, "array": []}.get(kind)
+            if kind == "object":
+                out[name] = sample(prop)
+            elif out[name] is None:
+                out[name] = "example"
+    return out
+
+
+def tool_calls_for(request: ChatRequest) -> tuple[ToolCall, ...]:
+    """The call the offline model makes: none without tools, when tools are forbidden, or when
+    the last turn is already a tool result."""
+    options = request.options
+    choice = options.tool_choice
+    if not options.tools or (choice is not None and choice.mode == NONE):
+        return ()
+    if request.messages[-1].role is Role.TOOL:
+        return ()
+    name = choice.name if choice is not None and choice.mode == FUNCTION else None
+    tool = next((t for t in options.tools if t.name == name), options.tools[0])
+    arguments = orjson.dumps(sample(tool.parameters)).decode()
+    digest = hashlib.sha256(f"{len(request.messages)}:{tool.name}".encode()).hexdigest()[:24]
+    return (ToolCall(f"call_{digest}", tool.name, arguments),)
 
 
 def _words(text: str) -> int:
@@ -39,9 +96,19 @@ ECHO_MODEL = "offline-echo"
 class OfflineProvider(BaseLLMProvider):
     name = "offline"
     default_model = ECHO_MODEL
+    supported_options = frozenset(OPTION_NAMES)
+    passes_extra = True
 
     @staticmethod
     def answer(request: ChatRequest) -> str:
+        last = request.messages[-1]
+        if last.role is Role.TOOL:
+            return f"[offline:{request.model}] The tool said: {last.content.strip()}"
+        response_format = request.options.response_format
+        if response_format is not None and response_format.type == JSON_SCHEMA:
+            return orjson.dumps(sample(response_format.schema)).decode()
+        if response_format is not None and response_format.type == JSON_OBJECT:
+            return '{"answer": "offline"}'
         last_user = next((m.content for m in reversed(request.messages) if m.role is Role.USER), "")
         text = f"[offline:{request.model}] You said: {last_user.strip()}"
         if request.max_tokens is not None:
@@ -63,18 +130,32 @@ class OfflineProvider(BaseLLMProvider):
         delay = ai_settings.AI_OFFLINE_DELAY_MS / 1000
         if delay:
             await asyncio.sleep(delay)
-        text = self.answer(request)
+        calls = tool_calls_for(request)
+        text = "" if calls else self.answer(request)
         return LLMResponse(
             content=text,
             model=ECHO_MODEL,
             provider=self.name,
-            usage=self.usage(request, text),
-            finish_reason=self.finish_reason(request, text),
+            usage=self.usage(request, text + "".join(c.arguments for c in calls)),
+            finish_reason=FinishReason.TOOL_CALLS.value
+            if calls
+            else self.finish_reason(request, text),
             latency_ms=0.0,
+            tool_calls=calls,
         )
 
-    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
+    async def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]:
         stream.model = ECHO_MODEL
+        calls = tool_calls_for(request)
+        if calls:
+            for index, call in enumerate(calls):
+                yield ToolCallDelta(index, call.id, call.name)
+                yield ToolCallDelta(index, arguments=call.arguments)
+            stream.usage = self.usage(request, "".join(c.arguments for c in calls))
+            stream.finish_reason = FinishReason.TOOL_CALLS.value
+            return
         text = self.answer(request)
         words = text.split(" ")
         pause = ai_settings.AI_OFFLINE_DELAY_MS / 1000 / max(len(words), 1)

@@ -138,7 +138,7 @@ class ChatOptions:
 
     def given(self) -> list[str]:
         """The names of the options this request sets."""
-        names = [name for name in _SCALARS if getattr(self, name) not in _UNSET]
+        names = [name for name in OPTION_NAMES if getattr(self, name) not in _UNSET]
         return names + list(self.extra)
 
     def refuse(self, provider: str, supported: frozenset[str], *, why: str = "") -> None:
@@ -172,7 +172,8 @@ class ChatOptions:
         ]
 
 
-_SCALARS = (
+#: Every ChatOptions name but ``extra``, as ChatOptions.given() names them.
+OPTION_NAMES = (
     "tools",
     "tool_choice",
     "parallel_tool_calls",
