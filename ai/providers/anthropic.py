@@ -9,6 +9,9 @@ argument in 2.x but still a field of the request body; a stream reports input us
 ``message_start`` and the cumulative output on ``message_delta``; errors inside a 200 stream
 arrive as ``event: error``; a mid-stream drop surfaces as a raw ``httpx2`` error, not an SDK
 one.
+
+Requests and responses are translated to and from the Messages wire in
+:mod:`ai.providers._anthropic_wire` (blocks, tools, structured output as a forced tool).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ai.exceptions import (
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
+from ai.providers import _anthropic_wire as wire
 from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
@@ -43,17 +47,15 @@ from ai.providers.base import (
     FinishReason,
     LLMResponse,
     LLMStream,
-    Role,
     Usage,
     estimate_tokens,
-    split_system,
 )
 from ai.providers.errors import status_error
+from ai.providers.parts import NO_OPTIONS, ChatOptions, ToolCallDelta
 
 #: Passed explicitly: with ``base_url=None`` the SDK would read ``ANTHROPIC_BASE_URL``.
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-#: ``max_tokens`` is required by the Messages API; used when a request sets none.
-DEFAULT_MAX_TOKENS = 4096
+DEFAULT_MAX_TOKENS = wire.DEFAULT_MAX_TOKENS
 
 FINISH_REASONS = {
     "end_turn": FinishReason.STOP.value,
@@ -119,17 +121,23 @@ def _http_client(timeout: float) -> httpx2.AsyncClient:
 
 
 class _StreamState:
-    __slots__ = ("stopped", "usage")
+    __slots__ = ("blocks", "calls", "forced", "stopped", "usage")
 
-    def __init__(self) -> None:
+    def __init__(self, forced: str | None) -> None:
         self.usage: dict[str, Any] = {}
         self.stopped = False
+        #: The forced JSON tool's name (structured output), whose input is the answer's text.
+        self.forced = forced
+        #: Content block index -> the tool call's ordinal, or -1 for the forced JSON tool.
+        self.blocks: dict[int, int] = {}
+        self.calls = 0
 
 
 class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider):
     name = "anthropic"
     default_model = "claude-sonnet-4-5-20250929"
     api_key_setting = "ANTHROPIC_API_KEY"
+    supported_options = wire.SUPPORTED_OPTIONS
 
     def __init__(self) -> None:
         self._clients: PerLoop[anthropic.AsyncAnthropic] = PerLoop(self._make_client)
@@ -160,24 +168,9 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
 
     # -- calls -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _params(request: ChatRequest) -> dict[str, Any]:
-        system, conversation = split_system(request.messages)
-        params: dict[str, Any] = {
-            "model": request.model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": [
-                {"role": "assistant" if m.role is Role.ASSISTANT else "user", "content": m.content}
-                for m in conversation
-            ],
-        }
-        if system is not None:
-            params["system"] = system
-        if request.temperature is not None:
-            # anthropic 2.x removed `temperature` from create(); the Messages API body still
-            # takes it (whether the live API still honours it is unverified: reference §2.2).
-            params["temperature"] = request.temperature
-        return params
+    def check_options(self, options: ChatOptions) -> None:
+        super().check_options(options)
+        wire.check_options(options, self.name)
 
     async def _post(self, request: ChatRequest, *, stream: bool) -> httpx2.Response:
         """The call, made by the SDK (auth and version headers, timeout; status and connection
@@ -185,7 +178,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
         SDK's generic ``post`` rather than ``messages.create``, which walks every message
         through its typed transform (gateway CPU per request at c=50, in-process against the
         fake: 2.2 ms this way, 3.2-3.8 ms through ``messages.with_raw_response.create``)."""
-        params = self._params(request)
+        params = wire.request_body(request)
         if stream:
             params["stream"] = True
         return await sdk_post(
@@ -199,10 +192,8 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
     async def _complete(self, request: ChatRequest) -> LLMResponse:
         raw = await self._post(request, stream=False)
         body = orjson.loads(raw.content)
-        content = "".join(
-            block.get("text") or ""
-            for block in body.get("content") or ()
-            if block.get("type") == "text"
+        content, tool_calls, as_json = wire.parse_content(
+            body.get("content") or [], wire.json_tool(request.options)
         )
         usage = body.get("usage")
         return LLMResponse(
@@ -210,13 +201,37 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             model=body.get("model") or request.model,
             provider=self.name,
             usage=usage_from(usage) if usage else estimated_usage(request, content),
-            finish_reason=finish_reason(body.get("stop_reason")),
+            finish_reason=FinishReason.STOP.value
+            if as_json
+            else finish_reason(body.get("stop_reason")),
             latency_ms=0.0,
             upstream_request_id=raw.headers.get("request-id") or body.get("id"),
+            tool_calls=tool_calls,
         )
 
-    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
-        state = _StreamState()
+    async def count_tokens(self, request: ChatRequest) -> int:
+        """The prompt's input tokens as Anthropic counts them (``POST
+        /v1/messages/count_tokens``, the messages body without what that endpoint refuses)."""
+        if request.options is not NO_OPTIONS:
+            self.check_options(request.options)
+        try:
+            raw = await sdk_post(
+                self.client,
+                anthropic_compat.PREPARED,
+                "/v1/messages/count_tokens",
+                orjson.dumps(wire.count_tokens_body(request)),
+                stream=False,
+            )
+            return int(orjson.loads(raw.content)["input_tokens"])
+        except AIError:
+            raise
+        except Exception as exc:
+            raise self.translate_error(exc, model=request.model) from exc
+
+    async def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]:
+        state = _StreamState(wire.json_tool(request.options))
         try:
             # Status errors raise here, before any delta; the body is closed in `finally`, also
             # on aclose() or cancellation.
@@ -225,9 +240,22 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                 stream.upstream_request_id = response.headers.get("request-id")
                 async for event, data in aiter_sse(response.aiter_bytes()):
                     if event == "content_block_delta":
-                        delta = orjson.loads(data).get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            yield delta["text"]
+                        payload = orjson.loads(data)
+                        delta = payload.get("delta") or {}
+                        kind = delta.get("type")
+                        if kind == "text_delta":
+                            if delta.get("text"):
+                                yield delta["text"]
+                        elif kind == "input_json_delta" and delta.get("partial_json"):
+                            call = state.blocks.get(payload.get("index"))
+                            if call == -1:  # the forced JSON tool: its input is the answer
+                                yield delta["partial_json"]
+                            elif call is not None:
+                                yield ToolCallDelta(call, arguments=delta["partial_json"])
+                    elif event == "content_block_start":
+                        piece = self._block_start(orjson.loads(data), state)
+                        if piece is not None:
+                            yield piece
                     else:
                         self._on_event(event, data, stream, state)
             finally:
@@ -248,6 +276,22 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                 request_id=stream.upstream_request_id,
             )
         stream.finish_reason = stream.finish_reason or FinishReason.STOP.value
+        if state.forced is not None and stream.finish_reason == FinishReason.TOOL_CALLS.value:
+            stream.finish_reason = FinishReason.STOP.value  # answered through the JSON tool
+
+    @staticmethod
+    def _block_start(payload: dict[str, Any], state: _StreamState) -> ToolCallDelta | None:
+        """A ``tool_use`` block opens a tool call, numbered by call (0, 1, ...) as OpenAI's
+        deltas are, not by content block."""
+        block = payload.get("content_block") or {}
+        if block.get("type") != "tool_use":
+            return None
+        if state.forced is not None and block.get("name") == state.forced:
+            state.blocks[payload.get("index")] = -1
+            return None
+        ordinal = state.blocks[payload.get("index")] = state.calls
+        state.calls += 1
+        return ToolCallDelta(ordinal, id=block.get("id") or "", name=block.get("name") or "")
 
     def _on_event(self, event: str, data: bytes, stream: LLMStream, state: _StreamState) -> None:
         """Record what a non-content event reports on the stream (ping and others are ignored)."""

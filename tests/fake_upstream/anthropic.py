@@ -11,6 +11,15 @@ frame. Both auth styles are accepted: ``Authorization: Bearer`` (anthropic 2.x) 
 Token accounting, chosen so every vendor's normalised numbers agree: the prompt's word count is
 split into ``input_tokens`` + ``cache_read_input_tokens`` (= ``cached``); ``output_tokens`` =
 deltas + ``reasoning`` (it is inclusive), with ``output_tokens_details.thinking_tokens``.
+
+Tools follow scenario.py's convention in Anthropic's wire: ``tool_use`` blocks (ids
+``toolu_<hex>``, ``input`` = :func:`fake_arguments` of the tool's ``input_schema``) and
+``stop_reason: tool_use``; streamed as content_block_start (``input: {}``), ``input_json_delta``
+fragments and content_block_stop per call. ``tool_choice`` ``{"type": "tool"}`` forces one call to
+that tool, ``none`` forbids them, ``disable_parallel_tool_use`` caps them at one. A last user turn
+with ``tool_result`` blocks is answered with :func:`tool_reply` of their text (joined by
+newlines). Structured output reaches Anthropic as a forced tool, so it needs nothing more.
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}`` (the prompt's word count).
 """
 
 from __future__ import annotations
@@ -21,7 +30,13 @@ import uuid
 import orjson
 from aiohttp import web
 
-from tests.fake_upstream.scenario import Scenario, fake_prompt_tokens, reply_deltas
+from tests.fake_upstream.scenario import (
+    Scenario,
+    fake_arguments,
+    fake_prompt_tokens,
+    reply_deltas,
+    tool_reply,
+)
 from tests.fake_upstream.server import (
     BAD_KEY,
     FakeUpstream,
@@ -60,18 +75,21 @@ def error_response(status: int, scenario: Scenario, request_id: str, message: st
 
 
 def input_texts(body: dict) -> list[str]:
-    """Every input text: the system prompt (a string or text blocks) and each message's content."""
+    """Every input text: the system prompt (a string or text blocks) and each message's content,
+    tool results included."""
     texts: list[str] = []
 
     def add(content: object) -> None:
         if isinstance(content, str):
             texts.append(content)
         elif isinstance(content, list):
-            texts.extend(
-                block.get("text") or ""
-                for block in content
-                if isinstance(block, dict) and isinstance(block.get("text"), str)
-            )
+            for block in content:
+                if not isinstance(block, dict):
+                    continue
+                if isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+                elif block.get("type") == "tool_result":
+                    add(block.get("content"))
 
     add(body.get("system"))
     for message in body.get("messages") or []:
@@ -93,6 +111,66 @@ def output_usage(scenario: Scenario, deltas: int) -> dict:
     if scenario.reasoning:
         usage["output_tokens_details"] = {"thinking_tokens": scenario.reasoning}
     return usage
+
+
+def tool_results(body: dict) -> list[str] | None:
+    """The texts of the tool results in the last turn, or None when it has none."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    content = last.get("content")
+    if last.get("role") != "user" or not isinstance(content, list):
+        return None
+    results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+    if not results:
+        return None
+    texts: list[str] = []
+    for result in results:
+        inner: list[str] = []
+        input_texts_of(result.get("content"), inner)
+        texts.append("".join(inner))
+    return texts
+
+
+def input_texts_of(content: object, into: list[str]) -> None:
+    if isinstance(content, str):
+        into.append(content)
+    elif isinstance(content, list):
+        into.extend(b["text"] for b in content if isinstance(b, dict) and "text" in b)
+
+
+def tool_uses(body: dict, scenario: Scenario) -> list[dict]:
+    """The tool_use blocks the convention calls for (none when tools are absent or forbidden)."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    choice = body.get("tool_choice") or {}
+    if not tools or choice.get("type") == "none":
+        return []
+    if choice.get("type") == "tool":
+        chosen = [t for t in tools if t["name"] == choice.get("name")] or tools[:1]
+    else:
+        n = 1 if choice.get("disable_parallel_tool_use") else max(scenario.tool_calls, 1)
+        chosen = [tools[i % len(tools)] for i in range(n)]
+    return [
+        {
+            "type": "tool_use",
+            "id": f"toolu_{uuid.uuid4().hex[:24]}",
+            "name": tool["name"],
+            "input": fake_arguments(tool.get("input_schema")),
+        }
+        for tool in chosen
+    ]
+
+
+def text_deltas(text: str) -> list[str]:
+    words = text.split(" ")
+    return [(" " if i else "") + word for i, word in enumerate(words)]
+
+
+def fragments(value: dict) -> list[str]:
+    """A tool call's input as streamed: an empty first fragment (as Anthropic sends), then the
+    JSON text in about three pieces."""
+    text = orjson.dumps(value).decode()
+    step = max(len(text) // 3, 1)
+    return ["", *(text[i : i + step] for i in range(0, len(text), step))]
 
 
 def authorized(request: web.Request) -> bool:
@@ -120,9 +198,20 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             return await drop(request)
 
         model = body["model"]
-        deltas = reply_deltas("anthropic", model, scenario.chunks)
+        results = tool_results(body)
+        calls = [] if results is not None else tool_uses(body, scenario)
+        if results is not None:
+            deltas = text_deltas(tool_reply("\n".join(results)))
+        elif calls:
+            deltas = []
+        else:
+            deltas = reply_deltas("anthropic", model, scenario.chunks)
+        pieces = [fragments(call["input"]) for call in calls]
+        produced = len(deltas) + sum(len(p) for p in pieces)
         prompt_tokens = fake_prompt_tokens(texts)
         stop_reason = STOP_REASONS.get(scenario.finish, scenario.finish)
+        if calls and scenario.finish == "stop":
+            stop_reason = "tool_use"
         message = {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
@@ -132,16 +221,17 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         headers = {"request-id": request_id}
 
         if not body.get("stream"):
+            content = [{"type": "text", "text": "".join(deltas)}] if deltas else []
             result = {
                 **message,
-                "content": [{"type": "text", "text": "".join(deltas)}],
+                "content": content + calls,
                 "stop_reason": stop_reason,
                 "stop_sequence": None,
             }
             if not scenario.no_usage:
                 result["usage"] = {
                     **input_usage(scenario, prompt_tokens),
-                    **output_usage(scenario, len(deltas)),
+                    **output_usage(scenario, produced),
                     "service_tier": "standard",
                 }
             return json_response(result, headers=headers)
@@ -160,48 +250,69 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 "service_tier": "standard",
             }
         await send("message_start", {"type": "message_start", "message": start})
-        await send(
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        )
-        await send("ping", {"type": "ping"})
-        for i, delta in enumerate(deltas):
-            if scenario.drop_after is not None and i == scenario.drop_after:
-                return await drop(request)
-            if scenario.error_after is not None and i == scenario.error_after:
-                error = {
-                    "type": "error",
-                    "error": {"type": "overloaded_error", "message": "Overloaded"},
-                }
-                await send("error", error)
-                await response.write_eof()
-                return response
-            if scenario.chunk_delay:
-                await asyncio.sleep(scenario.chunk_delay)
+        # (content_block, its deltas) in order; every delta counts for drop_after / error_after.
+        blocks: list[tuple[dict, list[dict]]] = []
+        if deltas or not calls:
+            text_block = [{"type": "text_delta", "text": d} for d in deltas]
+            blocks.append(({"type": "text", "text": ""}, text_block))
+        for call, parts in zip(calls, pieces, strict=True):
+            block = {**call, "input": {}}
+            blocks.append((block, [{"type": "input_json_delta", "partial_json": p} for p in parts]))
+        sent = 0
+        for index, (block, block_deltas) in enumerate(blocks):
             await send(
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "text_delta", "text": delta},
-                },
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": block},
             )
-        if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
-            return await drop(request)
-        await send("content_block_stop", {"type": "content_block_stop", "index": 0})
+            if index == 0:
+                await send("ping", {"type": "ping"})
+            for delta in block_deltas:
+                if scenario.drop_after is not None and sent == scenario.drop_after:
+                    return await drop(request)
+                if scenario.error_after is not None and sent == scenario.error_after:
+                    error = {
+                        "type": "error",
+                        "error": {"type": "overloaded_error", "message": "Overloaded"},
+                    }
+                    await send("error", error)
+                    await response.write_eof()
+                    return response
+                if scenario.chunk_delay:
+                    await asyncio.sleep(scenario.chunk_delay)
+                await send(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+                sent += 1
+            last = index == len(blocks) - 1
+            if last and scenario.drop_after is not None and scenario.drop_after <= sent:
+                return await drop(request)
+            await send("content_block_stop", {"type": "content_block_stop", "index": index})
         message_delta: dict = {
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason, "stop_sequence": None},
         }
         if not scenario.no_usage:
-            message_delta["usage"] = output_usage(scenario, len(deltas))
+            message_delta["usage"] = output_usage(scenario, produced)
         await send("message_delta", message_delta)
         await send("message_stop", {"type": "message_stop"})
         await response.write_eof()
         return response
 
+    async def count_tokens(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        server.record(request, body)
+        request_id = f"req_{uuid.uuid4().hex[:24]}"
+        texts = input_texts(body)
+        scenario = server.scenario(texts)
+        if not authorized(request):
+            return error_response(401, scenario, request_id, "invalid x-api-key")
+        status = server.failing_status(scenario)
+        if status:
+            return error_response(status, scenario, request_id)
+        return json_response(
+            {"input_tokens": fake_prompt_tokens(texts)}, headers={"request-id": request_id}
+        )
+
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)

@@ -1,0 +1,237 @@
+"""The translation core to and from Anthropic's Messages wire (``POST /v1/messages``).
+
+Request: system turns become the ``system`` string; user and assistant turns keep their text, or
+become content blocks when they carry more (``image``, ``tool_use``); a ``TOOL`` turn becomes a
+user turn with a ``tool_result`` block. Anthropic requires the roles to alternate, so consecutive
+turns of one role are merged into one (parallel tool results become one user turn, results
+first, as the API wants them). Structured output (``response_format`` json_schema / json_object)
+goes out as a forced tool named after the schema, and that tool's input comes back as the
+response text (LiteLLM does the same; anthropic 2.x's ``output_config`` is not in the project's
+SDK reference, so it is not relied on).
+
+Response: ``text`` blocks join into the content, ``tool_use`` blocks become :class:`ToolCall`
+objects with their ``input`` as JSON text; streamed ``tool_use`` blocks become
+:class:`ToolCallDelta` pieces numbered by call (0, 1, ...), not by content block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ai.exceptions import UnsupportedParameterError
+from ai.providers.base import ChatRequest, Message, Role
+from ai.providers.parts import (
+    FUNCTION,
+    JSON_OBJECT,
+    JSON_SCHEMA,
+    NO_OPTIONS,
+    NONE,
+    REQUIRED,
+    ChatOptions,
+    ImagePart,
+    TextPart,
+    ToolCall,
+)
+
+#: ``max_tokens`` is required by the Messages API; used when a request sets none.
+DEFAULT_MAX_TOKENS = 4096
+#: The forced tool's name when a response format has no name of its own.
+JSON_TOOL = "json_output"
+#: What ``POST /v1/messages/count_tokens`` takes of a messages body (it refuses the rest).
+COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice")
+
+SUPPORTED_OPTIONS = frozenset(
+    {
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "stop",
+        "top_p",
+        "top_k",
+        "user",
+        "metadata",
+    }
+)
+
+
+def check_options(options: ChatOptions, provider: str) -> None:
+    """The rules beyond :data:`SUPPORTED_OPTIONS`: structured output is a forced tool here, so
+    it cannot share the request with tools of the caller's own."""
+    fmt = options.response_format
+    if fmt is not None and fmt.type in (JSON_OBJECT, JSON_SCHEMA) and options.tools:
+        raise UnsupportedParameterError.of(
+            "response_format",
+            provider,
+            "Anthropic gets structured output through a forced tool, which cannot be combined "
+            "with tools.",
+        )
+
+
+def json_tool(options: ChatOptions) -> str | None:
+    """The forced tool's name when the request asks for JSON output, else None."""
+    fmt = options.response_format
+    if fmt is None or fmt.type not in (JSON_OBJECT, JSON_SCHEMA):
+        return None
+    return fmt.name or JSON_TOOL
+
+
+def request_body(request: ChatRequest) -> dict[str, Any]:
+    """The Messages API body for ``request`` (without ``stream``)."""
+    system: list[str] = []
+    messages: list[dict[str, Any]] = []
+    last_role = ""
+    for m in request.messages:
+        if m.role is Role.SYSTEM:
+            system.append(m.content)
+            continue
+        role = "assistant" if m.role is Role.ASSISTANT else "user"
+        plain = not (m.parts or m.tool_calls or m.role is Role.TOOL)
+        if role != last_role:
+            messages.append({"role": role, "content": m.content if plain else _blocks(m)})
+            last_role = role
+        else:  # Anthropic wants the roles to alternate: one turn of both
+            _merge(messages[-1], [{"type": "text", "text": m.content}] if plain else _blocks(m))
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": messages,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None:
+        # anthropic 2.x removed `temperature` from create(); the Messages API body still
+        # takes it (whether the live API still honours it is unverified: reference §2.2).
+        body["temperature"] = request.temperature
+    if request.options is not NO_OPTIONS:
+        _add_options(body, request.options)
+    return body
+
+
+def count_tokens_body(request: ChatRequest) -> dict[str, Any]:
+    body = request_body(request)
+    return {key: body[key] for key in COUNT_TOKENS_FIELDS if key in body}
+
+
+def _merge(turn: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
+    content = turn["content"]
+    if isinstance(content, str):
+        content = turn["content"] = [{"type": "text", "text": content}] if content else []
+    content.extend(blocks)
+    if turn["role"] == "user":
+        # tool_result blocks must open the user turn that answers the tool calls.
+        content.sort(key=lambda block: block["type"] != "tool_result")
+    # Anthropic refuses empty text blocks (an assistant turn that only called tools has none).
+    content[:] = [b for b in content if b["type"] != "text" or b["text"]]
+
+
+def _blocks(m: Message) -> list[dict[str, Any]]:
+    if m.role is Role.TOOL:
+        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
+        if m.parts:
+            block["content"] = [_part(p) for p in m.parts]
+        elif m.content:
+            block["content"] = m.content
+        return [block]
+    blocks = [_part(p) for p in m.content_parts()]
+    blocks = [b for b in blocks if b["type"] != "text" or b["text"]]
+    for call in m.tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call)})
+    return blocks
+
+
+def _part(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if part.url:
+        source = {"type": "url", "url": part.url}
+    else:
+        source = {"type": "base64", "media_type": part.media_type, "data": part.data}
+    return {"type": "image", "source": source}
+
+
+def _input(call: ToolCall) -> dict[str, Any]:
+    """A tool call's arguments as the object Anthropic's ``tool_use.input`` must be."""
+    try:
+        value = orjson.loads(call.arguments or "{}")
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise UnsupportedParameterError(
+            f"The arguments of tool call {call.id!r} must be a JSON object for Anthropic.",
+            param="messages",
+            provider="anthropic",
+        )
+    return value
+
+
+def _add_options(body: dict[str, Any], options: ChatOptions) -> None:
+    tools = [
+        {
+            "name": tool.name,
+            **({"description": tool.description} if tool.description else {}),
+            "input_schema": dict(tool.parameters) or {"type": "object", "properties": {}},
+        }
+        for tool in options.tools
+    ]
+    choice: dict[str, Any] | None = None
+    if options.tool_choice is not None:
+        mode = options.tool_choice.mode
+        if mode == FUNCTION:
+            choice = {"type": "tool", "name": options.tool_choice.name}
+        else:
+            choice = {"type": {REQUIRED: "any", NONE: "none"}.get(mode, "auto")}
+    forced = json_tool(options)
+    if forced is not None:
+        fmt = options.response_format
+        assert fmt is not None
+        tools.append(
+            {
+                "name": forced,
+                "description": fmt.description or "Answer with JSON matching this schema.",
+                "input_schema": dict(fmt.schema or {}) or {"type": "object"},
+            }
+        )
+        choice = {"type": "tool", "name": forced}
+    if tools:
+        body["tools"] = tools
+        if options.parallel_tool_calls is False and (choice or {}).get("type") != "none":
+            choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
+        if choice is not None:
+            body["tool_choice"] = choice
+    elif choice is not None and choice["type"] != "none":
+        body["tool_choice"] = choice  # the upstream says what is wrong with it
+    if options.stop:
+        body["stop_sequences"] = list(options.stop)
+    if options.top_p is not None:
+        body["top_p"] = options.top_p
+    if options.top_k is not None:
+        body["top_k"] = options.top_k
+    # Anthropic's metadata has one field, user_id; other metadata keys are not forwarded (they
+    # are labels for the caller and change nothing in the answer).
+    user = options.user or (options.metadata or {}).get("user_id")
+    if user:
+        body["metadata"] = {"user_id": user}
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+def parse_content(
+    blocks: list[dict[str, Any]], forced: str | None
+) -> tuple[str, tuple[ToolCall, ...], bool]:
+    """``(text, tool calls, answered by the forced JSON tool)`` of a response's content."""
+    text: list[str] = []
+    calls: list[ToolCall] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text":
+            text.append(block.get("text") or "")
+        elif kind == "tool_use":
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            if forced is not None and block.get("name") == forced:
+                return arguments, (), True  # the JSON answer alone: any text would spoil it
+            calls.append(ToolCall(block.get("id") or "", block.get("name") or "", arguments))
+    return "".join(text), tuple(calls), False
