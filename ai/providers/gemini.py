@@ -16,6 +16,12 @@ raises its own status errors (``errors.ClientError`` / ``ServerError``, also for
   cut any stream longer than ``AI_REQUEST_TIMEOUT``; with httpx2 it is per read. So the SDK gets
   no timeout and this module enforces ``AI_REQUEST_TIMEOUT`` on both transports: for the whole
   non-streaming call, and for a stream until its first chunk and between chunks.
+* **Tools.** Gemini names the function in a tool result, not the call: the name comes from the
+  assistant turn whose call the result answers. Gemini gives calls no ids (it may in future):
+  the gateway makes ``call_<hex>`` ones. It sends whole calls, so a streamed call is one
+  :class:`ToolCallDelta` with all its arguments. It ends a turn of calls with ``STOP``, reported
+  as ``tool_calls``. It cannot be held to one call per turn (``parallel_tool_calls=False`` is
+  refused), fetch image URLs (refused: send a data URL), or take unknown fields.
 * **Errors.** Timeouts, refused connections and drops are not wrapped by genai (raw httpx2 or
   aiohttp exceptions): :func:`ai.providers._http.transport_error` maps them. A bad key is a 400
   ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, mapped to an authentication error. A 429
@@ -46,6 +52,7 @@ from ai.conf import ai_settings, setting_hint
 from ai.exceptions import (
     AIError,
     ProviderNotConfiguredError,
+    UnsupportedParameterError,
     UpstreamAuthenticationError,
     UpstreamConnectionError,
     UpstreamError,
@@ -56,7 +63,6 @@ from ai.providers._gemini_wire import (
     each_within,
     error_reasons,
     gemini_body,
-    gemini_contents,
     gemini_model_path,
     gemini_usage,
     http_status,
@@ -64,6 +70,7 @@ from ai.providers._gemini_wire import (
     read_typed,
     retry_info,
     status_name,
+    with_calls,
 )
 from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
@@ -79,6 +86,7 @@ from ai.providers.base import (
     estimate_tokens,
 )
 from ai.providers.errors import status_error
+from ai.providers.parts import ChatOptions, ToolCallDelta
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,8 @@ logger = logging.getLogger(__name__)
 #: of the same name behind the host's back.
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
-_AFC_OFF = types.AutomaticFunctionCallingConfig(disable=True)
+#: One SDK call = one upstream call: no hidden continuation hops or tool loops (typed wire).
+_ONE_CALL = {"automatic_continuation": False, "automatic_function_calling": {"disable": True}}
 
 
 def _check_transport(transport: str) -> str:
@@ -156,6 +165,11 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
     #: "raw": the SDK's request layer + orjson (fast); "typed": only the SDK's public API (what
     #: is used when :mod:`ai._compat.genai`'s checks fail).
     wire: ClassVar[str] = "raw" if genai_compat.RAW_WIRE_OK else "typed"
+    #: ``user`` and ``metadata`` are accepted and not sent (they do not change the answer).
+    supported_options = frozenset(
+        ("tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "top_p",
+         "top_k", "seed", "presence_penalty", "frequency_penalty", "user", "metadata")
+    )  # fmt: skip
 
     def __init__(self) -> None:
         _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
@@ -181,16 +195,22 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         type(self).wire = "typed"
         return False
 
-    def _config(self, request: ChatRequest, **extra: Any) -> types.GenerateContentConfig:
-        system, _ = gemini_contents(request)
-        return types.GenerateContentConfig(
-            system_instruction=system,
-            temperature=request.temperature,
-            max_output_tokens=request.max_tokens,
-            # One SDK call = one upstream call: no hidden continuation hops or tool loops.
-            automatic_continuation=False,
-            automatic_function_calling=_AFC_OFF,
-            **extra,
+    def check_options(self, options: ChatOptions) -> None:
+        super().check_options(options)
+        if options.parallel_tool_calls is False:
+            raise UnsupportedParameterError.of(
+                "parallel_tool_calls", self.name, "Gemini may call several functions at once."
+            )
+
+    @staticmethod
+    def _config(body: dict[str, Any], **extra: Any) -> types.GenerateContentConfig:
+        """The typed wire's config: the raw body's own dicts validated into the SDK's models
+        (they take camelCase keys), so both wires send the same request."""
+        config = {
+            key: body[key] for key in ("systemInstruction", "tools", "toolConfig") if key in body
+        }
+        return types.GenerateContentConfig.model_validate(
+            {**body.get("generationConfig", {}), **config, **_ONE_CALL, **extra}
         )
 
     # -- calls ---------------------------------------------------------------------------------
@@ -198,20 +218,19 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
     async def _complete(self, request: ChatRequest) -> LLMResponse:
         client = self.client
         path = gemini_model_path(request.model)
+        body = gemini_body(request)  # refuses what Gemini cannot take, before any call
         async with asyncio.timeout(client.timeout):
             if self._raw(client):
-                body = gemini_body(request)
                 raw = await genai_compat.post(client.api, f"{path}:generateContent", body)
             else:  # the SDK's supported raw mode for non-streaming calls
-                _, contents = gemini_contents(request)
-                config = self._config(request, should_return_http_response=True)
+                config = self._config(body, should_return_http_response=True)
                 response = await client.genai.aio.models.generate_content(
-                    model=path, contents=contents, config=config
+                    model=path, contents=body["contents"], config=config
                 )
                 raw = response.sdk_http_response
         try:
             data = orjson.loads(raw.body or "{}")
-            content, finish = read_response(data)
+            content, calls, finish = read_response(data)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise UpstreamError(
                 "Gemini sent a response the gateway could not read.",
@@ -231,10 +250,14 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
             finish_reason=finish or FinishReason.STOP.value,
             latency_ms=0.0,
             upstream_request_id=data.get("responseId"),
+            tool_calls=calls,
         )
 
-    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
-        """Yield text deltas; record model, response id, finish reason and (cumulative) usage.
+    async def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]:
+        """Yield text deltas and one :class:`ToolCallDelta` per call (Gemini sends whole calls);
+        record model, response id, finish reason and (cumulative) usage.
 
         Status errors raise from the first step, so at ``stream.start()``. The HTTP response is
         closed in ``finally`` however this generator ends; every wait is bounded by
@@ -243,19 +266,24 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         client = self.client
         path = gemini_model_path(request.model)
         wire = self._raw_chunks if self._raw(client) else self._typed_chunks
-        chunks = wire(client, path, request)
+        chunks = wire(client, path, gemini_body(request))
+        called = 0
         try:
-            async for text, finish, usage, model, response_id in chunks:
+            async for text, calls, finish, usage, model, response_id in chunks:
                 if usage is not None:
                     stream.usage = usage
                 if finish is not None:
-                    stream.finish_reason = finish
+                    # The calls and the STOP that ends them may come in different chunks.
+                    stream.finish_reason = with_calls(finish, called > 0 or bool(calls))
                 if model:
                     stream.model = model
                 if response_id and stream.upstream_request_id is None:
                     stream.upstream_request_id = response_id
                 if text:
                     yield text
+                for call in calls:
+                    yield ToolCallDelta(called, call.id, call.name, call.arguments)
+                    called += 1
         except AIError as err:
             err.model = err.model or stream.model
             err.request_id = err.request_id or stream.upstream_request_id
@@ -275,13 +303,13 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
             )
 
     async def _raw_chunks(
-        self, client: _Client, path: str, request: ChatRequest
+        self, client: _Client, path: str, request_body: dict[str, Any]
     ) -> AsyncIterator[Chunk]:
         """The SDK sends the request and raises status errors; the SSE body is read here, and
         closed here (the SDK's own stream iterator is only closed by the garbage collector)."""
         url = f"{path}:streamGenerateContent?alt=sse"
         async with asyncio.timeout(client.timeout):
-            body = await genai_compat.post_stream(client.api, url, gemini_body(request))
+            body = await genai_compat.post_stream(client.api, url, request_body)
         is_httpx = isinstance(body, httpx2.Response)
         pieces = body.aiter_bytes() if is_httpx else body.content.iter_any()
         decoder = SSEDecoder(keep_stray=True)
@@ -322,19 +350,18 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
                 provider=self.name,
                 upstream_status=code if isinstance(code, int) else None,
             )
-        text, finish = read_response(payload)
+        text, calls, finish = read_response(payload)
         usage = gemini_usage(payload.get("usageMetadata"))
-        return text, finish, usage, payload.get("modelVersion"), payload.get("responseId")
+        return text, calls, finish, usage, payload.get("modelVersion"), payload.get("responseId")
 
     async def _typed_chunks(
-        self, client: _Client, path: str, request: ChatRequest
+        self, client: _Client, path: str, body: dict[str, Any]
     ) -> AsyncIterator[Chunk]:
         """The public API. Its HTTP response closes only when the garbage collector finalises
         the SDK's generators (they form a reference cycle), so an early stop lingers a little."""
-        _, contents = gemini_contents(request)
         async with asyncio.timeout(client.timeout):
             chunks = await client.genai.aio.models.generate_content_stream(
-                model=path, contents=contents, config=self._config(request)
+                model=path, contents=body["contents"], config=self._config(body)
             )
         try:
             async for chunk in each_within(chunks, client.timeout):
