@@ -31,11 +31,13 @@ from ai.conf import ai_settings, setting_hint
 from ai.exceptions import (
     AIError,
     ProviderNotConfiguredError,
+    UnsupportedParameterError,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
+from ai.providers import _openai_wire as wire
 from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
@@ -51,6 +53,7 @@ from ai.providers.base import (
     estimate_tokens,
 )
 from ai.providers.errors import status_error
+from ai.providers.parts import ChatOptions, ToolCall, ToolCallDelta
 
 #: Passed explicitly when OPENAI_BASE_URL is None, so the SDK never falls back to the
 #: ``OPENAI_BASE_URL`` environment variable behind the host's back.
@@ -61,14 +64,6 @@ TRANSPORTS = ("httpx2", "aiohttp")
 REQUEST_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
 #: How long to keep reading after ``data: [DONE]`` so the connection goes back to the pool.
 DRAIN_SECONDS = 0.1
-
-FINISH_REASONS: dict[str, str] = {
-    "stop": FinishReason.STOP.value,
-    "length": FinishReason.LENGTH.value,
-    "tool_calls": FinishReason.TOOL_CALLS.value,
-    "function_call": FinishReason.TOOL_CALLS.value,
-    "content_filter": FinishReason.CONTENT_FILTER.value,
-}
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -89,32 +84,12 @@ def _check_transport(transport: str) -> str:
     return transport
 
 
-def _finish(value: str | None) -> str | None:
-    """Our FinishReason value; a reason OpenAI adds later counts as a normal stop."""
-    if not value:
-        return None
-    return FINISH_REASONS.get(value, FinishReason.STOP.value)
-
-
-def _usage(data: dict[str, Any] | None) -> Usage | None:
-    """Our Usage from an OpenAI ``usage`` object (cached is part of prompt, reasoning of
-    completion, as OpenAI counts them)."""
-    if not data:
-        return None
-    prompt_details = data.get("prompt_tokens_details") or {}
-    completion_details = data.get("completion_tokens_details") or {}
-    return Usage.of(
-        data.get("prompt_tokens") or 0,
-        data.get("completion_tokens") or 0,
-        total=data.get("total_tokens"),
-        cached=prompt_details.get("cached_tokens") or 0,
-        reasoning=completion_details.get("reasoning_tokens") or 0,
-    )
-
-
-def _estimated_usage(request: ChatRequest, content: str) -> Usage:
+def _estimated_usage(
+    request: ChatRequest, content: str, tool_calls: tuple[ToolCall, ...] = ()
+) -> Usage:
     prompt = estimate_tokens("".join(m.content for m in request.messages))
-    return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
+    completion = content + "".join(c.name + c.arguments for c in tool_calls)
+    return Usage.of(prompt, estimate_tokens(completion), source=USAGE_ESTIMATED)
 
 
 def _error_label(error: object) -> str | None:
@@ -134,6 +109,9 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     name = "openai"
     default_model = "gpt-4o"
     api_key_setting = "OPENAI_API_KEY"
+    supported_options = wire.SUPPORTED_OPTIONS
+    #: Fields the gateway does not know go into the body as they are (OpenAI's own wire).
+    passes_extra = True
 
     def __init__(self) -> None:
         _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
@@ -175,21 +153,17 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
 
     # -- calls ---------------------------------------------------------------------------------
 
+    def check_options(self, options: ChatOptions) -> None:
+        reserved = wire.RESERVED.intersection(options.extra)
+        if reserved:
+            raise UnsupportedParameterError.of(
+                min(reserved), self.name, "the gateway sets it; it cannot be an extra field."
+            )
+        super().check_options(options)
+
     @staticmethod
     def _params(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
-        }
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            params["max_completion_tokens"] = request.max_tokens
-        if stream:
-            params["stream"] = True
-            # Without it OpenAI streams no usage at all.
-            params["stream_options"] = {"include_usage": True}
-        return params
+        return wire.body(request, stream=stream)
 
     async def _post(self, request: ChatRequest, *, stream: bool) -> httpx2.Response:
         """The call, made by the SDK (auth, headers, timeout; status and connection errors raised
@@ -213,6 +187,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             message = choice.get("message") or {}
             # A refusal is the model's answer to show, in place of content.
             content = message.get("content") or message.get("refusal") or ""
+            tool_calls = wire.tool_calls(message)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise UpstreamError(
                 "OpenAI sent a response the gateway could not read.",
@@ -225,14 +200,18 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             content=content,
             model=data.get("model") or request.model,
             provider=self.name,
-            usage=_usage(data.get("usage")) or _estimated_usage(request, content),
-            finish_reason=_finish(choice.get("finish_reason")) or FinishReason.STOP.value,
+            usage=wire.usage(data.get("usage")) or _estimated_usage(request, content, tool_calls),
+            finish_reason=wire.finish(choice.get("finish_reason")) or FinishReason.STOP.value,
             latency_ms=0.0,
             upstream_request_id=request_id or data.get("id"),
+            tool_calls=tool_calls,
         )
 
-    async def _stream_chunks(self, request: ChatRequest, stream: LLMStream) -> AsyncIterator[str]:
-        """Yield content deltas; record model, request id, finish reason and usage on ``stream``.
+    async def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]:
+        """Yield content deltas (``str``) and tool-call pieces (:class:`ToolCallDelta`, OpenAI's
+        own delta shape); record model, request id, finish reason and usage on ``stream``.
 
         Status errors raise from the call itself, so at ``stream.start()`` before any delta. The
         response is closed in ``finally`` however the generator ends (done, error, ``aclose()``
@@ -258,11 +237,14 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                             text = delta.get("content") or delta.get("refusal")
                             if text:
                                 yield text
+                            if delta.get("tool_calls"):
+                                for piece in self._tool_call_deltas(delta["tool_calls"], stream):
+                                    yield piece
                         if choice.get("finish_reason"):
-                            stream.finish_reason = _finish(choice["finish_reason"])
+                            stream.finish_reason = wire.finish(choice["finish_reason"])
                     usage = payload.get("usage")
                     if usage:  # the last chunk, with choices == []
-                        stream.usage = _usage(usage)
+                        stream.usage = wire.usage(usage)
                 if done:
                     break
             if done:
@@ -285,19 +267,28 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                 request_id=stream.upstream_request_id,
             )
 
+    def _tool_call_deltas(self, items: object, stream: LLMStream) -> list[ToolCallDelta]:
+        try:
+            return wire.tool_call_deltas(items)  # type: ignore[arg-type]
+        except (KeyError, TypeError, AttributeError):
+            raise self._unreadable_event(stream) from None
+
+    def _unreadable_event(self, stream: LLMStream) -> UpstreamStreamError:
+        return UpstreamStreamError(
+            "OpenAI sent a stream event the gateway could not read.",
+            provider=self.name,
+            model=stream.model,
+            upstream_status=200,
+            request_id=stream.upstream_request_id,
+        )
+
     def _load_event(self, data: bytes, stream: LLMStream) -> dict[str, Any]:
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
-            raise UpstreamStreamError(
-                "OpenAI sent a stream event the gateway could not read.",
-                provider=self.name,
-                model=stream.model,
-                upstream_status=200,
-                request_id=stream.upstream_request_id,
-            )
+            raise self._unreadable_event(stream)
         if payload.get("error"):
             # In-band: the stream started with 200, then OpenAI reported a failure.
             raise self._in_band_error(payload["error"], stream.model, stream.upstream_request_id)

@@ -4,6 +4,14 @@ SSE frames are ``data: <json>\\n\\n`` with no event names, ending with ``data: [
 comes on a last chunk whose ``choices`` is empty, only when ``stream_options.include_usage``.
 Errors are ``{"error": {"message", "type", "param", "code"}}`` with an ``x-request-id`` header.
 
+Tools and structured output follow scenario.py's convention in OpenAI's shape:
+``message.tool_calls`` (ids ``call_<hex>``, arguments as JSON text) with finish_reason
+``tool_calls``. Streamed, the first delta of call ``index`` has its id, type and
+``function.name`` with ``arguments: ""``, then the arguments come in about three fragments.
+``parallel_tool_calls: false`` means one call at most. Content parts are read for their text
+(directives, prompt tokens); image parts add no tokens and are counted in the
+``x-fake-image-parts`` response header.
+
 Azure OpenAI's form of the same endpoint is served too:
 ``POST /openai/deployments/{deployment}/chat/completions?api-version=...``, authenticated by an
 ``api-key`` header or an ``Authorization: Bearer`` Entra ID token.
@@ -12,13 +20,22 @@ Azure OpenAI's form of the same endpoint is served too:
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 import uuid
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fake_upstream.scenario import Scenario, fake_prompt_tokens, reply_deltas
+from tests.fake_upstream.scenario import (
+    Scenario,
+    fake_arguments,
+    fake_prompt_tokens,
+    reply_deltas,
+    tool_reply,
+)
 from tests.fake_upstream.server import (
     BAD_KEY,
     FakeUpstream,
@@ -39,6 +56,8 @@ ERRORS = {
     503: ("server_error", None),
 }
 FINISH = {"stop": "stop", "length": "length"}
+#: How many fragments a streamed tool call's arguments (or a tool-driven text) arrive in.
+FRAGMENTS = 3
 
 
 def error_response(status: int, scenario: Scenario, request_id: str, message: str | None = None):
@@ -70,14 +89,92 @@ def usage_body(scenario: Scenario, prompt_tokens: int, completion_tokens: int) -
     }
 
 
+def message_text(message: dict) -> str:
+    """A message's text: its string content, or its text parts joined by newlines."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def image_parts(messages: list) -> int:
+    return sum(
+        1
+        for m in messages
+        if isinstance(m.get("content"), list)
+        for p in m["content"]
+        if isinstance(p, dict) and p.get("type") == "image_url"
+    )
+
+
+def fragments(text: str, n: int = FRAGMENTS) -> list[str]:
+    size = max(1, math.ceil(len(text) / n))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def plan(body: dict, scenario: Scenario) -> tuple[list[str] | None, list[dict]]:
+    """What to answer: ``(text deltas, [])``, ``([], tool calls)``, or ``(None, [])`` for the
+    usual reply (scenario.py's convention for tools and structured output)."""
+    messages = body.get("messages") or []
+    if messages and messages[-1].get("role") == "tool":
+        return fragments(tool_reply(message_text(messages[-1]))), []
+    tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
+    choice = body.get("tool_choice")
+    if tools and choice != "none":
+        if isinstance(choice, dict):
+            name = (choice.get("function") or {}).get("name")
+            tools = [t for t in tools if t["name"] == name] or tools
+        n = 1 if body.get("parallel_tool_calls") is False else scenario.tool_calls
+        calls = [
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {
+                    "name": tools[i % len(tools)]["name"],
+                    "arguments": json.dumps(
+                        fake_arguments(tools[i % len(tools)].get("parameters"))
+                    ),
+                },
+            }
+            for i in range(max(1, n))
+        ]
+        return [], calls
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return fragments(json.dumps(fake_arguments(schema))), []
+    if fmt.get("type") == "json_object":
+        return fragments('{"ok": true}'), []
+    return None, []
+
+
+def stream_deltas(deltas: list[str], calls: list[dict]) -> list[dict[str, Any]]:
+    """The ``delta`` objects of a stream after its first (which opens the assistant turn)."""
+    if not calls:
+        return [{"content": d} for d in deltas]
+    out: list[dict[str, Any]] = []
+    for index, call in enumerate(calls):
+        function = call["function"]
+        head = {**call, "index": index, "function": {"name": function["name"], "arguments": ""}}
+        out.append({"tool_calls": [head]})
+        for piece in fragments(function["arguments"]):
+            out.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    return out
+
+
 def add_routes(app: web.Application, server: FakeUpstream) -> None:
     async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
         server.record(request, body)
         request_id = f"req_{uuid.uuid4().hex[:16]}"
-        texts = [m.get("content") or "" for m in body.get("messages", [])]
-        texts = [t if isinstance(t, str) else "" for t in texts]
+        messages = body.get("messages", [])
+        texts = [message_text(m) for m in messages]
         scenario = server.scenario(texts)
+        images = image_parts(messages)
         auth = request.headers.get("Authorization", "")
         if "deployment" in request.match_info and request.headers.get("api-key"):
             auth = f"Bearer {request.headers['api-key']}"  # Azure's key header
@@ -98,11 +195,17 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             return await drop(request)
 
         model = body["model"]
-        deltas = reply_deltas("openai", model, scenario.chunks)
+        deltas, calls = plan(body, scenario)
+        if deltas is None:
+            deltas = reply_deltas("openai", model, scenario.chunks)
         prompt_tokens = fake_prompt_tokens(texts)
-        finish = FINISH.get(scenario.finish, scenario.finish)
+        finish = "tool_calls" if calls else FINISH.get(scenario.finish, scenario.finish)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        pieces = stream_deltas(deltas, calls)
+        headers = {"x-request-id": request_id}
+        if images:
+            headers["x-fake-image-parts"] = str(images)
 
         if not body.get("stream"):
             result = {
@@ -115,7 +218,8 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                         "index": 0,
                         "message": {
                             "role": "assistant",
-                            "content": "".join(deltas),
+                            "content": None if calls else "".join(deltas),
+                            **({"tool_calls": calls} if calls else {}),
                             "refusal": None,
                             "annotations": [],
                         },
@@ -125,13 +229,13 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 ],
                 "usage": None
                 if scenario.no_usage
-                else usage_body(scenario, prompt_tokens, len(deltas)),
+                else usage_body(scenario, prompt_tokens, len(pieces)),
                 "service_tier": "default",
                 "system_fingerprint": "fp_fake",
             }
-            return json_response(result, headers={"x-request-id": request_id})
+            return json_response(result, headers=headers)
 
-        response = await start_sse(request, {"x-request-id": request_id})
+        response = await start_sse(request, headers)
         head = {
             "id": completion_id,
             "object": "chat.completion.chunk",
@@ -146,8 +250,11 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         def choice(delta: dict, finish_reason: str | None = None) -> list:
             return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
-        await send(choice({"role": "assistant", "content": "", "refusal": None}))
-        for i, delta in enumerate(deltas):
+        opening: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        if calls:  # OpenAI opens a tool-calling turn with its first call's head
+            opening = {"role": "assistant", "content": None, **pieces.pop(0), "refusal": None}
+        await send(choice(opening))
+        for i, delta in enumerate(pieces):
             if scenario.drop_after is not None and i == scenario.drop_after:
                 return await drop(request)
             if scenario.error_after is not None and i == scenario.error_after:
@@ -164,13 +271,13 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 return response
             if scenario.chunk_delay:
                 await asyncio.sleep(scenario.chunk_delay)
-            await send(choice({"content": delta}))
-        if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
+            await send(choice(delta))
+        if scenario.drop_after is not None and scenario.drop_after >= len(pieces):
             return await drop(request)
         await send(choice({}, finish))
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         if include_usage and not scenario.no_usage:
-            await send([], usage_body(scenario, prompt_tokens, len(deltas)))
+            await send([], usage_body(scenario, prompt_tokens, len(pieces) + bool(calls)))
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
