@@ -39,6 +39,8 @@ from ai.providers.parts import (
 DEFAULT_MAX_TOKENS = 4096
 #: The forced tool's name when a response format has no name of its own.
 JSON_TOOL = "json_output"
+#: The inline image types the Messages API takes.
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 #: What ``POST /v1/messages/count_tokens`` takes of a messages body (it refuses the rest).
 COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice")
 
@@ -147,6 +149,12 @@ def _part(part: TextPart | ImagePart) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if part.url:
         source = {"type": "url", "url": part.url}
+    elif part.media_type not in IMAGE_TYPES:
+        raise UnsupportedParameterError(
+            f"Anthropic takes JPEG, PNG, GIF and WebP images, not {part.media_type or 'untyped'}.",
+            param="messages",
+            provider="anthropic",
+        )
     else:
         source = {"type": "base64", "media_type": part.media_type, "data": part.data}
     return {"type": "image", "source": source}

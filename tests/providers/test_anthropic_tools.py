@@ -8,7 +8,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ai.exceptions import UnsupportedParameterError, UpstreamAuthenticationError
+from ai.exceptions import (
+    UnsupportedParameterError,
+    UpstreamAuthenticationError,
+    UpstreamStreamError,
+)
 from ai.providers._anthropic_wire import request_body
 from ai.providers.base import ChatRequest, Message, Role
 from ai.providers.parts import (
@@ -199,6 +203,16 @@ async def test_tool_choice(provider, fake_upstream, choice, parallel, wire, call
     assert response.finish_reason == ("tool_calls" if calls else "stop")
 
 
+async def test_error_inside_a_tool_call_stream(provider):
+    stream = provider.stream(ask("go [[fake:error_after=2]]"), model=MODEL, options=TOOLS)
+    pieces: list = []
+    with pytest.raises(UpstreamStreamError):
+        async for piece in stream:
+            pieces.append(piece)
+    assert [p.index for p in pieces] == [0, 0]  # the call's start and its first fragment
+    assert stream.finish_reason == "error"
+
+
 async def test_tool_call_arguments_must_be_an_object(provider, fake_upstream):
     bad = [
         Message(Role.USER, "hi"),
@@ -240,6 +254,17 @@ async def test_images_base64_and_url(provider, fake_upstream):
         }
     ]
     assert response.usage.prompt_tokens == 2  # the text only
+
+
+async def test_image_type_anthropic_lacks_is_refused(provider, fake_upstream):
+    bmp = Message.of_parts(
+        Role.USER, [TextPart("What is it?"), ImagePart(data=PNG, media_type="image/bmp")]
+    )
+    with pytest.raises(UnsupportedParameterError) as caught:
+        await provider.complete([bmp], model=MODEL)
+    assert caught.value.param == "messages"
+    assert "image/bmp" in caught.value.message
+    assert fake_upstream.requests == []
 
 
 # -- structured output ---------------------------------------------------------------------------
@@ -414,6 +439,44 @@ TRANSLATIONS = [
             "tool_choice": {"type": "none"},
         },
         id="no-parameters-and-none",
+    ),
+    pytest.param(
+        [
+            Message(Role.ASSISTANT, "", tool_calls=(ToolCall("toolu_2", "snap", "{}"),)),
+            Message.of_parts(
+                Role.TOOL,
+                [TextPart("the photo"), ImagePart(url="https://example.com/p.png")],
+                tool_call_id="toolu_2",
+            ),
+        ],
+        ChatOptions(stop=("x",), user="u"),
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "toolu_2", "name": "snap", "input": {}}],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": "toolu_2",
+                            "content": [
+                                {"type": "text", "text": "the photo"},
+                                {
+                                    "type": "image",
+                                    "source": {"type": "url", "url": "https://example.com/p.png"},
+                                },
+                            ],
+                        }
+                    ],
+                },
+            ],
+            "stop_sequences": ["x"],
+            "metadata": {"user_id": "u"},
+        },
+        id="tool-result-with-an-image",
     ),
 ]
 
