@@ -16,6 +16,14 @@ Errors are ``{"error": {"code", "message", "status", "details"?}}``; the key tra
 sends it; with ``retry_after=S`` also ``retry-after`` headers.
 Google sends no request-id header; ``responseId`` in the body identifies a response.
 
+Tools and structured output follow :mod:`tests.fake_upstream.scenario`'s convention in Gemini's
+wire: ``functionCall`` parts (no ids, as the Developer API sends them; one SSE frame per call,
+``finishReason: STOP`` on the last), a ``functionResponse`` last turn answered with
+``tool_reply`` of its ``response.result``, ``responseJsonSchema`` / ``responseSchema`` answered
+with JSON text. Like the real API, the fake refuses unknown part fields, bad ``inlineData`` and
+function ``parameters`` / ``responseSchema`` keys outside Gemini's Schema
+(``additionalProperties``...).
+
 Gemini-only scenario values: ``finish=none`` ends a stream cleanly but without any
 ``finishReason`` (a cut an intermediary made look clean); ``finish=safety`` (or any other Google
 reason, lower case) is sent upper-cased. :data:`DISCONNECTED` collects the ``responseId`` of
@@ -25,13 +33,22 @@ every stream whose client went away before its end, so tests can see that a stre
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fake_upstream.scenario import Scenario, fake_prompt_tokens, reply_deltas
+from tests.fake_upstream.scenario import (
+    Scenario,
+    fake_arguments,
+    fake_prompt_tokens,
+    reply_deltas,
+    tool_reply,
+)
 from tests.fake_upstream.server import (
     BAD_KEY,
     FakeUpstream,
@@ -71,6 +88,16 @@ GENERATION_FIELDS = {
     "responseJsonSchema", "responseLogprobs", "logprobs", "responseModalities",
     "thinkingConfig", "mediaResolution", "speechConfig",
 }  # fmt: skip
+PART_FIELDS = {
+    "text", "inlineData", "fileData", "functionCall", "functionResponse", "thought",
+    "thoughtSignature", "executableCode", "codeExecutionResult",
+}  # fmt: skip
+SCHEMA_FIELDS = {
+    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+    "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
+    "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum",
+}  # fmt: skip
+SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
 THINKING_FIELDS = {
     "thinkingBudget", "thinking_budget", "includeThoughts", "include_thoughts",
     "thinkingLevel", "thinking_level",
@@ -132,7 +159,102 @@ def unknown_field(body: dict) -> str | None:
             return (
                 f"Unknown name \"{key}\" at 'generation_config.thinking_config': Cannot find field."
             )
+    if "responseSchema" in config:
+        problem = schema_problem(config["responseSchema"], "generation_config.response_schema")
+        if problem:
+            return problem
+    for i, content in enumerate(body.get("contents") or []):
+        for j, part in enumerate(content.get("parts") or []):
+            problem = part_problem(part, f"contents[{i}].parts[{j}]")
+            if problem:
+                return problem
+    for i, tool in enumerate(body.get("tools") or []):
+        for j, declaration in enumerate(tool.get("functionDeclarations") or []):
+            where = f"tools[{i}].function_declarations[{j}].parameters"
+            problem = schema_problem(declaration.get("parameters"), where)
+            if problem:
+                return problem
     return None
+
+
+def part_problem(part: dict, where: str) -> str | None:
+    for key in part:
+        if key not in PART_FIELDS:
+            return f"Unknown name \"{key}\" at '{where}': Cannot find field."
+    if "inlineData" in part:
+        blob = part["inlineData"]
+        if not blob.get("mimeType"):
+            return f"{where}.inline_data: mime_type is required."
+        try:
+            base64.b64decode(blob.get("data") or "", validate=True)
+        except binascii.Error:
+            return f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES): invalid base64."
+    if "functionCall" in part and not isinstance(part["functionCall"].get("args", {}), dict):
+        return f"Invalid value at '{where}.function_call.args' (google.protobuf.Struct)."
+    if "functionResponse" in part:
+        response = part["functionResponse"]
+        if not response.get("name") or not isinstance(response.get("response"), dict):
+            return f"{where}.function_response: name and a response object are required."
+    return None
+
+
+def schema_problem(schema: object, where: str) -> str | None:
+    """The real API's 400 for a schema key outside Gemini's Schema (an OpenAPI subset)."""
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"Invalid value at '{where}': a Schema object is expected."
+    for key, value in schema.items():
+        if key not in SCHEMA_FIELDS:
+            return f"Unknown name \"{key}\" at '{where}': Cannot find field."
+        if key == "type" and str(value).upper() not in SCHEMA_TYPES:
+            return (
+                f"Invalid value at '{where}.type' (type.googleapis.com/google.ai.Type), {value!r}"
+            )
+    nested = [(f"{where}.properties[{n}]", p) for n, p in (schema.get("properties") or {}).items()]
+    nested += [(f"{where}.any_of[{i}]", b) for i, b in enumerate(schema.get("anyOf") or [])]
+    if "items" in schema:
+        nested.append((f"{where}.items", schema["items"]))
+    for inner_where, inner in nested:
+        problem = schema_problem(inner, inner_where)
+        if problem:
+            return problem
+    return None
+
+
+def answer(body: dict, scenario: Scenario) -> tuple[list[dict], str] | None:
+    """The tool convention (scenario.py, bottom): (parts, finish) for a request that declares
+    tools, answers one or asks for a JSON schema; None for the default reply."""
+    contents = body.get("contents") or [{}]
+    last = [
+        p["functionResponse"] for p in contents[-1].get("parts") or [] if "functionResponse" in p
+    ]
+    config = body.get("generationConfig") or {}
+    if last:
+        result = last[-1]["response"].get("result", last[-1]["response"])
+        return text_parts(tool_reply(result if isinstance(result, str) else json.dumps(result)))
+    declarations = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+    calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if declarations and calling.get("mode") != "NONE":
+        allowed = calling.get("allowedFunctionNames") if calling.get("mode") == "ANY" else None
+        chosen = [d for d in declarations if d["name"] in allowed] if allowed else declarations
+        calls = [chosen[i % len(chosen)] for i in range(max(scenario.tool_calls, 1))]
+        parts = [
+            {"functionCall": {"name": d["name"], "args": fake_arguments(
+                d.get("parameters") or d.get("parametersJsonSchema"))}}
+            for d in calls
+        ]  # fmt: skip
+        return parts, "STOP"
+    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    if schema:
+        return text_parts(json.dumps(fake_arguments(schema)))
+    return None
+
+
+def text_parts(text: str) -> tuple[list[dict], str]:
+    """A text answer as several text parts, a word each (joined: ``text``)."""
+    words = text.split(" ")
+    return [{"text": (" " if i else "") + w} for i, w in enumerate(words)], "STOP"
 
 
 def input_texts(body: dict) -> list[str]:
@@ -163,8 +285,9 @@ def usage_metadata(scenario: Scenario, prompt_tokens: int, candidates_tokens: in
     return usage
 
 
-def candidate(text: str, finish: str | None = None) -> dict:
-    result: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+def candidate(text: str | dict, finish: str | None = None) -> dict:
+    part = {"text": text} if isinstance(text, str) else text
+    result: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
     if finish:
         result["finishReason"] = finish
     return result
@@ -174,12 +297,13 @@ async def stream_frames(
     request: web.Request,
     response: web.StreamResponse,
     scenario: Scenario,
-    deltas: list[str],
+    deltas: list[str] | list[dict],
     finish: str | None,
     head: dict[str, str],
     prompt_tokens: int,
 ) -> None:
-    """Write the SSE frames of one stream, honouring drop_after / error_after / chunk_delay."""
+    """Write the SSE frames of one stream (a text piece or a part each), honouring
+    drop_after / error_after / chunk_delay."""
 
     async def send(frame: dict) -> None:
         await response.write(b"data: " + orjson.dumps(frame) + b"\r\n\r\n")
@@ -204,6 +328,13 @@ async def stream_frames(
     if scenario.drop_after is not None and scenario.drop_after >= len(deltas):
         await drop(request)
     await response.write_eof()
+
+
+def merge_text(parts: list[dict]) -> list[dict]:
+    """The parts of a whole answer: text pieces joined into one part."""
+    if all("text" in p for p in parts):
+        return [{"text": "".join(p["text"] for p in parts)}]
+    return parts
 
 
 def add_routes(app: web.Application, server: FakeUpstream) -> None:
@@ -238,13 +369,21 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if scenario.drop_after == 0:
             return await drop(request)
 
-        deltas = reply_deltas("gemini", model, scenario.chunks)
+        special = answer(body, scenario)
+        deltas: list[Any] = reply_deltas("gemini", model, scenario.chunks)
         prompt_tokens = fake_prompt_tokens(texts)
         finish = FINISH.get(scenario.finish, scenario.finish.upper())
+        if special is not None:
+            deltas, finish = special
         head = {"modelVersion": f"{model}-001", "responseId": uuid.uuid4().hex[:22]}
 
         if method == "generateContent":
-            result: dict[str, Any] = {"candidates": [candidate("".join(deltas), finish)]}
+            if special is None:
+                whole = candidate("".join(deltas), finish)
+            else:
+                whole = candidate("", finish)
+                whole["content"]["parts"] = merge_text(deltas)
+            result: dict[str, Any] = {"candidates": [whole]}
             if not scenario.no_usage:
                 result["usageMetadata"] = usage_metadata(scenario, prompt_tokens, len(deltas))
             return json_response({**result, **head})
