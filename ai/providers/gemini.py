@@ -205,7 +205,8 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
     @staticmethod
     def _config(body: dict[str, Any], **extra: Any) -> types.GenerateContentConfig:
         """The typed wire's config: the raw body's own dicts validated into the SDK's models
-        (they take camelCase keys), so both wires send the same request."""
+        (they take camelCase keys), so both wires send the same request (the SDK re-encodes inline
+        image bytes, as ``mime_type`` and URL-safe base64, which Google reads too)."""
         config = {
             key: body[key] for key in ("systemInstruction", "tools", "toolConfig") if key in body
         }

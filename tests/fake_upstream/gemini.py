@@ -182,12 +182,12 @@ def part_problem(part: dict, where: str) -> str | None:
         if key not in PART_FIELDS:
             return f"Unknown name \"{key}\" at '{where}': Cannot find field."
     if "inlineData" in part:
+        # Google's JSON parser takes proto field names too (the typed SDK sends "mime_type"),
+        # and bytes in either base64 alphabet (the SDK sends the URL-safe one).
         blob = part["inlineData"]
-        if not blob.get("mimeType"):
+        if not (blob.get("mimeType") or blob.get("mime_type")):
             return f"{where}.inline_data: mime_type is required."
-        try:
-            base64.b64decode(blob.get("data") or "", validate=True)
-        except binascii.Error:
+        if inline_bytes(blob) is None:
             return f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES): invalid base64."
     if "functionCall" in part and not isinstance(part["functionCall"].get("args", {}), dict):
         return f"Invalid value at '{where}.function_call.args' (google.protobuf.Struct)."
@@ -196,6 +196,15 @@ def part_problem(part: dict, where: str) -> str | None:
         if not response.get("name") or not isinstance(response.get("response"), dict):
             return f"{where}.function_response: name and a response object are required."
     return None
+
+
+def inline_bytes(blob: dict) -> bytes | None:
+    """The bytes of an ``inlineData`` blob, or None if its data is not base64."""
+    data = str(blob.get("data") or "")
+    try:
+        return base64.b64decode(data.replace("-", "+").replace("_", "/"), validate=True)
+    except binascii.Error:
+        return None
 
 
 def schema_problem(schema: object, where: str) -> str | None:
