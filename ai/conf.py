@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "AI_OFFLINE_DELAY_MS": 0,
     # Per upstream attempt, in seconds.
     "AI_REQUEST_TIMEOUT": 60.0,
+    # A stream quiet for this many seconds gets an SSE comment (": keep-alive"), so proxies that
+    # cut idle connections do not end it. 0: none (one task less per stream).
+    "AI_SSE_KEEPALIVE_SECONDS": 15.0,
     # The gateway owns retries (the SDKs are built with max_retries=0).
     "AI_MAX_RETRIES": 2,
     "AI_RETRY_BACKOFF_MS": 250,

@@ -28,6 +28,9 @@ from typing import Any
 import orjson
 from django.http import StreamingHttpResponse
 
+from ai.api.keepalive import with_keepalive
+from ai.conf import ai_settings
+
 CONTENT_TYPE = "text/event-stream"
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -69,6 +72,8 @@ class SSEResponse(StreamingHttpResponse):
       recording usage) runs at once rather than whenever the garbage collector gets to it.
     * A middleware may replace ``streaming_content`` (GZipMiddleware wraps it): then that is
       what is sent, and the frames' generator is still closed at the end.
+    * ``AI_SSE_KEEPALIVE_SECONDS`` > 0: a ``: keep-alive`` comment after that long without a
+      frame (``ai.api.keepalive``), so proxies do not cut a quiet stream.
     * Under WSGI, ``__iter__`` relays the frames from the loop the view ran on
       (``ai.api.wsgi``); Django's own would read them to the end first, in a new loop.
     """
@@ -92,9 +97,13 @@ class SSEResponse(StreamingHttpResponse):
     async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         async with aclosing(self._frames) as frames:  # type: ignore[type-var]
             if self._wrapped:
+                # A middleware's wrapper (GZip) sends no keep-alive: a comment would corrupt it.
                 frames = super().__aiter__()
-            async for frame in frames:
-                yield frame
+            elif interval := float(ai_settings.AI_SSE_KEEPALIVE_SECONDS or 0):
+                frames = with_keepalive(frames, interval)
+            async with aclosing(frames) as relayed:
+                async for frame in relayed:
+                    yield frame
 
     def __iter__(self) -> Iterator[bytes]:
         from ai.api import wsgi
