@@ -172,11 +172,14 @@ async def test_bad_token_is_an_authentication_error(live, usage_events):
         ({"n": 2}, "n"),
         ({"temperature": 5}, "temperature"),
         ({"max_completion_tokens": 0}, "max_completion_tokens"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"tools": [{"type": "function", "function": {"name": "f f"}}]}, "tools[0].function"),
+        ({"response_format": {"type": "json_schema"}}, "response_format"),
         ({"logprobs": True}, "logprobs"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0]"),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
+        (
+            {"messages": [{"role": "user", "content": "x"}, {"role": "tool", "content": "x"}]},
+            "messages[1].tool_call_id",
+        ),
         ({"model": ""}, "model"),
     ],
 )
@@ -243,6 +246,9 @@ async def test_models_list(client):
     assert owners["claude-sonnet-4-5-20250929"] == "anthropic"
     assert owners["gemini-2.5-flash"] == "gemini"
     assert owners["offline-echo"] == "offline"  # the default model
+    routes = ["simple", "moderate", "complex", "search", "auto"]
+    assert [model.id for model in models][-5:] == routes
+    assert {owners[route] for route in routes} == {"gateway"}
     assert all(model.object == "model" for model in models)
 
 
