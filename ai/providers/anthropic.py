@@ -120,6 +120,10 @@ def _http_client(timeout: float) -> httpx2.AsyncClient:
     )
 
 
+#: The content block of the forced JSON tool (structured output): its input is the answer's text.
+_JSON_ANSWER = -1
+
+
 class _StreamState:
     __slots__ = ("blocks", "calls", "forced", "stopped", "usage")
 
@@ -128,7 +132,7 @@ class _StreamState:
         self.stopped = False
         #: The forced JSON tool's name (structured output), whose input is the answer's text.
         self.forced = forced
-        #: Content block index -> the tool call's ordinal, or -1 for the forced JSON tool.
+        #: Content block index -> the tool call's ordinal, or _JSON_ANSWER.
         self.blocks: dict[int, int] = {}
         self.calls = 0
 
@@ -196,14 +200,14 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             body.get("content") or [], wire.json_tool(request.options)
         )
         usage = body.get("usage")
+        # Structured output came as the forced tool's call: for the caller, a normal stop.
+        reason = FinishReason.STOP.value if as_json else finish_reason(body.get("stop_reason"))
         return LLMResponse(
             content=content,
             model=body.get("model") or request.model,
             provider=self.name,
             usage=usage_from(usage) if usage else estimated_usage(request, content),
-            finish_reason=FinishReason.STOP.value
-            if as_json
-            else finish_reason(body.get("stop_reason")),
+            finish_reason=reason,
             latency_ms=0.0,
             upstream_request_id=raw.headers.get("request-id") or body.get("id"),
             tool_calls=tool_calls,
@@ -248,7 +252,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                                 yield delta["text"]
                         elif kind == "input_json_delta" and delta.get("partial_json"):
                             call = state.blocks.get(payload.get("index"))
-                            if call == -1:  # the forced JSON tool: its input is the answer
+                            if call == _JSON_ANSWER:
                                 yield delta["partial_json"]
                             elif call is not None:
                                 yield ToolCallDelta(call, arguments=delta["partial_json"])
@@ -287,7 +291,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
         if block.get("type") != "tool_use":
             return None
         if state.forced is not None and block.get("name") == state.forced:
-            state.blocks[payload.get("index")] = -1
+            state.blocks[payload.get("index")] = _JSON_ANSWER
             return None
         ordinal = state.blocks[payload.get("index")] = state.calls
         state.calls += 1
