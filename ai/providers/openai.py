@@ -10,7 +10,9 @@ non-stream typed ``create()`` 3.8 / 2.4 ms, ``with_raw_response`` 2.8 / 1.8 ms, 
 ``create()`` deep-walks every message through its TypedDict transform and builds a pydantic
 object per chunk; that is what the raw route saves.
 
-Wire: https://platform.openai.com/docs/api-reference/chat (``POST {base}/chat/completions``).
+Wire: https://platform.openai.com/docs/api-reference/chat (``POST {base}/chat/completions``); the
+body (content parts, tools, response formats, options) and what is read back (tool calls whole
+and as stream deltas, finish reasons, usage) are in :mod:`ai.providers._openai_wire`.
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     # -- calls ---------------------------------------------------------------------------------
 
     def check_options(self, options: ChatOptions) -> None:
+        """Everything but ``top_k``; ``extra`` fields go into the body as sent, except those
+        the gateway itself sets (``model``, ``messages``, ``stream``, ``stream_options``)."""
         reserved = wire.RESERVED.intersection(options.extra)
         if reserved:
             raise UnsupportedParameterError.of(

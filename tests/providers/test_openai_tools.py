@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from ai.exceptions import UnsupportedParameterError
-from ai.providers._openai_wire import body
+from ai.providers._openai_wire import body, tool_call_deltas, tool_calls
 from ai.providers.base import ChatRequest, Message, Role
 from ai.providers.parts import (
     ChatOptions,
@@ -465,3 +465,50 @@ TABLE = [
 def test_request_translation(messages, options, expected):
     request = ChatRequest(tuple(messages), "gpt-x", options=options)
     assert body(request, stream=False) == {"model": "gpt-x", **expected}
+
+
+# -- reading real payloads -----------------------------------------------------------------------
+
+
+def test_reading_a_tool_calling_message():
+    message = {  # a real gpt-4o message with two calls
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_9xKj",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+            },
+            {"id": "call_2bQz", "type": "function", "function": {"name": "noop", "arguments": ""}},
+        ],
+        "refusal": None,
+        "annotations": [],
+    }
+    assert tool_calls(message) == (
+        ToolCall("call_9xKj", "get_weather", '{"city":"Paris"}'),
+        ToolCall("call_2bQz", "noop", "{}"),
+    )
+    assert tool_calls({"role": "assistant", "content": "hi", "tool_calls": None}) == ()
+
+
+def test_reading_streamed_tool_call_deltas():
+    chunks = [  # delta.tool_calls of consecutive gpt-4o chunks
+        [
+            {
+                "index": 0,
+                "id": "call_9xKj",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ],
+        [{"index": 0, "function": {"arguments": '{"ci'}}],
+        [{"index": 0, "function": {"arguments": 'ty":"Paris"}'}}],
+    ]
+    assert [d for items in chunks for d in tool_call_deltas(items)] == [
+        ToolCallDelta(0, "call_9xKj", "get_weather", ""),
+        ToolCallDelta(0, None, None, '{"ci'),
+        ToolCallDelta(0, None, None, 'ty":"Paris"}'),
+    ]
+    with pytest.raises(KeyError):  # the provider turns this into UpstreamStreamError
+        tool_call_deltas([{"function": {"arguments": "{}"}}])
