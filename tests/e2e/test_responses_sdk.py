@@ -1,0 +1,279 @@
+"""The Responses API judged by the official openai SDK: ``client.responses.create`` (JSON and
+``stream=True``), ``client.responses.stream`` and ``client.responses.parse`` against the gateway
+under its real ASGI server, each upstream provider's real SDK talking to the fake upstream in its
+vendor's wire; the ledger rows are the real ledger's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import openai
+import pytest
+from asgiref.sync import sync_to_async
+from pydantic import BaseModel
+
+from ai.models import UsageRecord
+from ai.usage import flush_usage
+from tests.fake_upstream import fake_prompt_tokens, reply_deltas
+from tests.fake_upstream.scenario import fake_arguments, tool_reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENDPOINT = "openai_responses"
+#: (model as the client names it, provider, the model the fake says it serves)
+TARGETS = [
+    pytest.param("gpt-4o-mini", "openai", "gpt-4o-mini", id="openai"),
+    pytest.param("claude-haiku-4-5", "anthropic", "claude-haiku-4-5", id="anthropic"),
+    pytest.param("gemini/gemini-2.5-flash", "gemini", "gemini-2.5-flash", id="gemini"),
+]
+WEATHER = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": WEATHER,
+    "strict": True,
+}
+INSTRUCTIONS = "Be brief."
+
+
+def _client(live, token: str) -> openai.AsyncOpenAI:
+    # No SDK retries: every failure reaches the test as the gateway answered it.
+    return openai.AsyncOpenAI(
+        api_key=token, base_url=f"{live.url}/api/v1/openai", max_retries=0, timeout=10
+    )
+
+
+@pytest.fixture
+async def client(live, token):
+    async with _client(live, token) as sdk:
+        yield sdk
+
+
+async def rows(n: int) -> list[UsageRecord]:
+    """The ledger's rows, once there are ``n`` (a stream records after its last event)."""
+    for _ in range(100):
+        await flush_usage()
+        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
+        if len(found) >= n:
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) == n, found
+    return found
+
+
+def _as_input(items) -> list[dict]:
+    """Output items given back as input, as a client does (``response.output``)."""
+    return [item.model_dump(exclude_none=True) for item in items]
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_create_text(client, model, provider, served):
+    text = "tell me about Paris [[fake:cached=2]]"
+    response = await client.responses.create(model=model, input=text, instructions=INSTRUCTIONS)
+
+    request_id = response._request_id
+    assert response.id == f"resp_{request_id}"
+    assert response.object == "response" and response.status == "completed"
+    assert response.output_text == "".join(reply_deltas(provider, served, 5))
+    assert response.model.startswith(served)  # Gemini reports a version: "-001"
+    assert response.instructions == INSTRUCTIONS
+    prompt = fake_prompt_tokens([INSTRUCTIONS, text])
+    usage = response.usage
+    assert (usage.input_tokens, usage.output_tokens) == (prompt, 5)
+    assert usage.total_tokens == prompt + 5
+    assert usage.input_tokens_details.cached_tokens == 2
+
+    [row] = await rows(1)
+    assert (row.endpoint, row.provider, row.status, row.streamed) == (
+        ENDPOINT,
+        provider,
+        "ok",
+        False,
+    )
+    assert row.request_id == request_id
+    assert (row.prompt_tokens, row.completion_tokens) == (prompt, 5)
+    assert row.cost is not None and row.cost > 0
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_function_call_round_trip(client, model, provider, served):
+    question = {"role": "user", "content": "What is the weather in Paris?"}
+    first = await client.responses.create(model=model, input=[question], tools=[WEATHER_TOOL])
+
+    [call] = [item for item in first.output if item.type == "function_call"]
+    assert call.name == "get_weather" and call.status == "completed"
+    assert json.loads(call.arguments) == fake_arguments(WEATHER)
+    assert call.call_id
+    assert first.output_text == ""
+    assert first.tools[0].name == "get_weather"
+
+    result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    final = await client.responses.create(
+        model=model, input=[question, *_as_input(first.output), result], tools=[WEATHER_TOOL]
+    )
+    assert final.output_text == tool_reply("sunny")
+    assert [item.type for item in final.output] == ["message"]
+    first_row, final_row = await rows(2)
+    assert first_row.provider == final_row.provider == provider
+    assert final_row.completion_tokens > 0
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_stream_helper_with_a_function_tool(client, model, provider, served):
+    async with client.responses.stream(
+        model=model, input="Weather in Paris?", tools=[WEATHER_TOOL]
+    ) as stream:
+        events = [event async for event in stream]
+        final = await stream.get_final_response()
+
+    kinds = [event.type for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    arguments = [e for e in events if e.type == "response.function_call_arguments.delta"]
+    assert arguments
+    # The helper's running snapshot ends with the whole arguments.
+    assert json.loads(arguments[-1].snapshot) == fake_arguments(WEATHER)
+    [done] = [e for e in events if e.type == "response.function_call_arguments.done"]
+    assert json.loads(done.arguments) == fake_arguments(WEATHER)
+    [call] = [item for item in final.output if item.type == "function_call"]
+    assert call.arguments == done.arguments and call.name == "get_weather"
+    # The strict tool's arguments, parsed by the helper.
+    assert call.parsed_arguments == fake_arguments(WEATHER)
+    assert final.usage.output_tokens > 0
+    [row] = await rows(1)
+    assert (row.endpoint, row.status, row.streamed) == (ENDPOINT, "ok", True)
+    assert row.completion_tokens == final.usage.output_tokens
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_stream_helper_text(client, model, provider, served):
+    async with client.responses.stream(
+        model=model, input="tell me [[fake:chunks=7]]", instructions=INSTRUCTIONS
+    ) as stream:
+        deltas = [e.delta async for e in stream if e.type == "response.output_text.delta"]
+        final = await stream.get_final_response()
+
+    expected = "".join(reply_deltas(provider, served, 7))
+    assert len(deltas) == 7 and "".join(deltas) == expected
+    assert final.output_text == expected
+    assert final.usage.output_tokens == 7
+    prompt = fake_prompt_tokens([INSTRUCTIONS, "tell me [[fake:chunks=7]]"])
+    assert final.usage.input_tokens == prompt
+    [row] = await rows(1)
+    assert (row.completion_tokens, row.streamed) == (7, True)
+    assert row.request_id == final.id.removeprefix("resp_")
+
+
+async def test_create_with_stream_true(client):
+    stream = await client.responses.create(model="gpt-4o-mini", input="hi there", stream=True)
+    events = [event async for event in stream]
+    request_id = stream.response.headers["x-request-id"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "".join(reply_deltas("openai", "gpt-4o-mini", 5))
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    assert completed.response.id == f"resp_{request_id}"
+    assert completed.response.output_text == text
+    assert completed.response.usage.output_tokens == 5
+    [row] = await rows(1)
+    assert (row.request_id, row.streamed, row.completion_tokens) == (request_id, True, 5)
+
+
+async def test_sync_client_stream_helper(live, token):
+    def run() -> tuple[list[str], str]:
+        sdk = openai.OpenAI(
+            api_key=token, base_url=f"{live.url}/api/v1/openai", max_retries=0, timeout=10
+        )
+        with sdk, sdk.responses.stream(model="gpt-4o-mini", input="hello") as stream:
+            kinds = [event.type for event in stream]
+            return kinds, stream.get_final_response().output_text
+
+    kinds, text = await asyncio.to_thread(run)
+    assert kinds[-1] == "response.completed"
+    assert text == "".join(reply_deltas("openai", "gpt-4o-mini", 5))
+
+
+class Weather(BaseModel):
+    city: str
+
+
+async def test_parse_with_a_json_schema(client):
+    parsed = await client.responses.parse(
+        model="gpt-4o-mini", input="Weather as JSON", text_format=Weather
+    )
+    assert parsed.output_parsed == Weather(city="Paris")
+
+
+async def test_mid_stream_failure_ends_with_error_and_response_failed(client):
+    async with client.responses.stream(
+        model="gpt-4o-mini", input="[[fake:chunks=10 drop_after=3]]"
+    ) as stream:
+        events = [event async for event in stream]
+        with pytest.raises(RuntimeError, match=r"response\.completed"):
+            await stream.get_final_response()
+
+    kinds = [event.type for event in events]
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert kinds.count("response.output_text.delta") == 3
+    error, failed = events[-2:]
+    assert error.code == "upstream_connection_error"
+    assert failed.response.status == "failed" and failed.response.error.code == "server_error"
+    assert failed.response.output[0].status == "incomplete"
+    [row] = await rows(1)
+    assert (row.status, row.error_code) == ("error", "upstream_connection_error")
+    assert row.streamed
+    assert row.completion_tokens > 0
+
+
+async def test_previous_response_id_is_a_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.responses.create(
+            model="gpt-4o-mini", input="and then?", previous_response_id="resp_123"
+        )
+    error = caught.value
+    assert error.status_code == 400
+    assert error.param == "previous_response_id" and error.type == "invalid_request_error"
+    assert "does not store responses" in error.message
+    with pytest.raises(openai.BadRequestError):
+        async with client.responses.stream(
+            model="gpt-4o-mini", input="and then?", previous_response_id="resp_123"
+        ):
+            pass
+    await rows(0)
+
+
+async def test_an_option_the_target_cannot_honour_is_named_as_sent(client):
+    """Anthropic gets structured output through a forced tool: not with tools of the caller's
+    own. The 400 names ``text.format``, as the request did."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.responses.create(
+            model="claude-haiku-4-5",
+            input="Weather?",
+            tools=[WEATHER_TOOL],
+            text={"format": {"type": "json_object"}},
+        )
+    assert caught.value.param == "text.format"
+    assert caught.value.code == "unsupported_parameter"
+
+
+async def test_errors_are_the_sdks_classes(live, client):
+    async with _client(live, "not-a-token") as anonymous:
+        with pytest.raises(openai.AuthenticationError):
+            await anonymous.responses.create(model="gpt-4o-mini", input="hi")
+    with pytest.raises(openai.NotFoundError):
+        await client.responses.create(model="no-such-model", input="hi")
+    with pytest.raises(openai.RateLimitError) as caught:
+        await client.responses.create(
+            model="gpt-4o-mini", input="[[fake:status=429 retry_after=7]]"
+        )
+    assert caught.value.response.headers["retry-after"] == "7"
+    with pytest.raises(openai.InternalServerError):
+        await client.responses.create(model="gpt-4o-mini", input="[[fake:status=500]]")
