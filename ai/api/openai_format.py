@@ -128,13 +128,21 @@ class ContentPart(RequestBody):
         return self
 
 
+#: What the SDK's response objects carry when an application sends them back as messages
+#: (``messages.append(completion.choices[0].message)``, the stream helpers' and ``parse``'s
+#: messages): read-only output, ignored.
+Echoed = Annotated[Any, WithJsonSchema({"description": "Output echoed back; ignored."})]
+
+
 class FunctionCall(RequestBody):
     name: Annotated[str, Field(pattern=_FUNCTION_NAME), Says("Is not a valid function name.")]
     arguments: Annotated[str, Says("Must be a string (the arguments as JSON text).")]
+    parsed_arguments: Echoed = None
 
 
 class ToolCallIn(RequestBody):
     id: Annotated[str, Field(min_length=1)]
+    index: Echoed = None
     type: Annotated[
         Literal["function"],
         Says('Must be "function".'),
@@ -164,6 +172,8 @@ class OpenAIMessage(RequestBody):
     tool_call_id: str | None = None
     #: What an assistant turn echoed back from a response carries.
     refusal: str | None = None
+    annotations: Echoed = None
+    parsed: Echoed = None
     audio: Annotated[None, UNSUPPORTED, ONLY_NULL] = None
     function_call: Annotated[None, Says("Deprecated by OpenAI: use tool_calls."), ONLY_NULL] = None
 

@@ -1,0 +1,344 @@
+"""The official openai SDK, sync (``openai.OpenAI``) and async (``openai.AsyncOpenAI``), against
+the gateway under its real ASGI server, each upstream provider's real SDK talking to the fake
+upstream: text, streams, a full tool round trip (create, and the SDK's stream helper
+reassembling streamed tool calls), structured output through ``parse``, and the exception
+class the SDK raises for each error status. Every call leaves one ledger row with its usage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import openai
+import pytest
+from asgiref.sync import sync_to_async
+from pydantic import BaseModel
+
+from ai.models import ApiKey, UsageRecord
+from ai.usage import flush_usage
+from tests.fake_upstream import reply_deltas
+from tests.fake_upstream.scenario import fake_arguments, tool_reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: model asked for -> the vendor whose wire it goes over (and whose fake answers).
+TARGETS = {
+    "gpt-4o-mini": "openai",
+    "claude-sonnet-4-5": "anthropic",
+    "gemini-2.5-flash": "gemini",
+}
+#: Targets whose provider translates tools and response formats.
+TOOL_TARGETS = list(TARGETS)
+
+WEATHER = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "The city."},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city", "unit"],
+    "additionalProperties": False,
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "parameters": WEATHER,
+        },
+    }
+]
+ASK = [
+    {"role": "developer", "content": "Use the tools."},
+    {"role": "user", "content": "What is the weather in Paris?"},
+]
+RESULT = "sunny, 21 C"
+
+
+class Weather(BaseModel):
+    city: str
+    temperature: int
+    sunny: bool
+
+
+def base_url(live) -> str:
+    return f"{live.url}/api/v1/openai"
+
+
+def sync_client(live, api_key: str) -> openai.OpenAI:
+    # No SDK retries: every failure reaches the test as the gateway answered it.
+    return openai.OpenAI(api_key=api_key, base_url=base_url(live), max_retries=0, timeout=10)
+
+
+def async_client(live, api_key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url(live), max_retries=0, timeout=10)
+
+
+@pytest.fixture
+async def aclient(live, token):
+    async with async_client(live, token) as client:
+        yield client
+
+
+async def rows(n: int) -> list[UsageRecord]:
+    """The ledger's rows, once there are ``n`` (a stream records after its last frame)."""
+    found: list[UsageRecord] = []
+    for _ in range(100):
+        await flush_usage()
+        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
+        if len(found) >= n:
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) == n, found
+    return found
+
+
+def assert_rows_have_usage(found: list[UsageRecord], request_ids: list[str], vendor: str):
+    assert [row.request_id for row in found] == request_ids
+    for row in found:
+        assert (row.status, row.provider, row.endpoint) == ("ok", vendor, "openai_chat_completions")
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0
+        assert row.total_tokens == row.prompt_tokens + row.completion_tokens
+
+
+def reply(model: str) -> str:
+    return "".join(reply_deltas(TARGETS[model], model, 5))
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_async_text_stream_and_not(aclient, model):
+    plain = await aclient.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "Say hello."}]
+    )
+    completion = plain.parse()
+    assert completion.choices[0].message.content == reply(model)
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.model.startswith(model)  # Gemini reports a version: "...-001"
+
+    stream = await aclient.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Say hello."}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == reply(model)
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+    request_ids = [plain.headers["x-request-id"], stream.response.headers["x-request-id"]]
+    found = await rows(2)
+    assert_rows_have_usage(found, request_ids, TARGETS[model])
+    assert found[1].streamed and found[1].total_tokens == chunks[-1].usage.total_tokens
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_sync_text_stream_and_not(live, token, model):
+    def run() -> list[str]:
+        with sync_client(live, token) as client:
+            raw = client.chat.completions.with_raw_response.create(
+                model=model, messages=[{"role": "user", "content": "Say hello."}]
+            )
+            assert raw.parse().choices[0].message.content == reply(model)
+            with client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Say hello."}], stream=True
+            ) as stream:
+                text = "".join(c.choices[0].delta.content or "" for c in stream)
+            assert text == reply(model)
+            return [raw.headers["x-request-id"], stream.response.headers["x-request-id"]]
+
+    request_ids = await asyncio.to_thread(run)
+    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", TOOL_TARGETS)
+async def test_async_tool_round_trip(aclient, model):
+    raw = await aclient.chat.completions.with_raw_response.create(
+        model=model, messages=ASK, tools=TOOLS
+    )
+    first = raw.parse()
+    [choice] = first.choices
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.type == "function" and call.id
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == fake_arguments(WEATHER)
+
+    # The SDK's own message object goes back as it is, as applications do.
+    messages = [*ASK, choice.message, {"role": "tool", "tool_call_id": call.id, "content": RESULT}]
+    final_raw = await aclient.chat.completions.with_raw_response.create(
+        model=model, messages=messages, tools=TOOLS
+    )
+    final = final_raw.parse()
+    assert final.choices[0].message.content == tool_reply(RESULT)
+    assert final.choices[0].finish_reason == "stop"
+    assert not final.choices[0].message.tool_calls
+
+    request_ids = [raw.headers["x-request-id"], final_raw.headers["x-request-id"]]
+    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+
+
+@pytest.mark.parametrize("model", TOOL_TARGETS)
+async def test_streamed_tool_calls_in_openais_delta_shape(aclient, model):
+    stream = await aclient.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Weather in Paris and Rome? [[fake:tool_calls=2]]"}],
+        tools=[*TOOLS, {"type": "function", "function": {"name": "get_time"}}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    pieces = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or ()]
+    by_index: dict[int, list] = {}
+    for piece in pieces:
+        by_index.setdefault(piece.index, []).append(piece)
+    assert sorted(by_index) == [0, 1]
+    for index, (head, *rest) in by_index.items():
+        assert head.id and head.type == "function" and head.function.arguments == ""
+        assert head.function.name == ["get_weather", "get_time"][index]
+        for piece in rest:  # then argument fragments only
+            assert piece.id is None and piece.type is None and piece.function.name is None
+    arguments = ["".join(p.function.arguments for p in by_index[i]) for i in (0, 1)]
+    assert [json.loads(a) for a in arguments] == [fake_arguments(WEATHER), {}]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    assert chunks[-1].usage.total_tokens > 0
+    [row] = await rows(1)
+    assert row.streamed and row.status == "ok" and row.total_tokens > 0
+
+
+@pytest.mark.parametrize("model", TOOL_TARGETS)
+async def test_sync_stream_helper_tool_round_trip(live, token, model):
+    def run() -> list[str]:
+        with sync_client(live, token) as client:
+            with client.chat.completions.stream(model=model, messages=ASK, tools=TOOLS) as stream:
+                events = [event.type for event in stream]
+                first = stream.get_final_completion()
+            # The helper keeps the raw response to itself; the id says the request id.
+            request_ids = [first.id.removeprefix("chatcmpl-")]
+            assert "tool_calls.function.arguments.done" in events
+            [choice] = first.choices
+            assert choice.finish_reason == "tool_calls"
+            [call] = choice.message.tool_calls
+            assert call.function.name == "get_weather"
+            assert json.loads(call.function.arguments) == fake_arguments(WEATHER)
+
+            messages = [
+                *ASK,
+                choice.message,
+                {"role": "tool", "tool_call_id": call.id, "content": RESULT},
+            ]
+            with client.chat.completions.stream(
+                model=model, messages=messages, tools=TOOLS
+            ) as stream:
+                final = stream.get_final_completion()
+            request_ids.append(final.id.removeprefix("chatcmpl-"))
+            assert final.choices[0].message.content == tool_reply(RESULT)
+            return request_ids
+
+    request_ids = await asyncio.to_thread(run)
+    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+
+
+@pytest.mark.parametrize("model", TOOL_TARGETS)
+async def test_parse_with_a_pydantic_model(aclient, model):
+    raw = await aclient.chat.completions.with_raw_response.parse(
+        model=model,
+        messages=[{"role": "user", "content": "The weather in Paris, as JSON."}],
+        response_format=Weather,
+    )
+    parsed = raw.parse().choices[0].message.parsed
+    assert isinstance(parsed, Weather)
+    assert parsed == Weather.model_validate(fake_arguments(Weather.model_json_schema()))
+    assert_rows_have_usage(await rows(1), [raw.headers["x-request-id"]], TARGETS[model])
+
+
+# --- errors: the SDK raises its own class for each status -----------------------------------
+
+
+async def test_bad_request_names_the_param(aclient):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=ASK,
+            tools=TOOLS,
+            tool_choice={"type": "function", "function": {"name": "nope"}},
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.param == "tool_choice.function.name"
+    assert caught.value.code == "invalid_request"
+
+
+async def test_an_unknown_field_goes_to_openai_and_is_refused_elsewhere(aclient):
+    ok = await aclient.chat.completions.create(
+        model="gpt-4o-mini", messages=ASK, extra_body={"prediction_hint": "x"}
+    )
+    assert ok.choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(
+            model="claude-sonnet-4-5", messages=ASK, extra_body={"prediction_hint": "x"}
+        )
+    error = caught.value
+    assert (error.status_code, error.code, error.param) == (
+        400,
+        "unsupported_parameter",
+        "prediction_hint",
+    )
+    assert error.type == "invalid_request_error" and "anthropic" in error.message
+
+
+async def test_authentication_error(live):
+    async with async_client(live, "aig_nokey123_" + "x" * 40) as client:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            await client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+    assert caught.value.status_code == 401
+
+
+async def test_a_key_not_allowed_the_model_is_permission_denied(live, user):
+    _key, full_key = await sync_to_async(ApiKey.issue)(
+        user, "only gemini", allowed_models=["gemini/*"]
+    )
+    async with async_client(live, full_key) as client:
+        allowed = await client.chat.completions.create(model="gemini-2.5-flash", messages=ASK)
+        assert allowed.choices[0].message.content
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            await client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+    assert caught.value.status_code == 403
+    assert caught.value.code == "model_not_allowed"
+
+
+async def test_unknown_model_is_not_found(aclient):
+    with pytest.raises(openai.NotFoundError) as caught:
+        await aclient.chat.completions.create(model="no-such-model", messages=ASK)
+    assert (caught.value.status_code, caught.value.code) == (404, "model_not_found")
+
+
+async def test_upstream_rate_limit(aclient):
+    with pytest.raises(openai.RateLimitError) as caught:
+        await aclient.chat.completions.create(
+            model="claude-sonnet-4-5",
+            messages=[{"role": "user", "content": "[[fake:status=429 retry_after=3]]"}],
+        )
+    assert caught.value.status_code == 429
+    assert caught.value.response.headers["retry-after"] == "3"
+
+
+@pytest.mark.parametrize(("upstream", "status"), [(503, 503), (500, 503)])
+async def test_upstream_failure_is_an_internal_server_error(aclient, upstream, status):
+    with pytest.raises(openai.InternalServerError) as caught:
+        await aclient.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[{"role": "user", "content": f"[[fake:status={upstream}]]"}],
+        )
+    assert caught.value.status_code == status
+    assert caught.value.type == "api_error"
+    [row] = await rows(1)
+    assert row.status == "error" and row.request_id == caught.value.response.headers["x-request-id"]
