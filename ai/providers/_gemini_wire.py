@@ -37,6 +37,12 @@ from ai.providers.parts import (
 #: Model ids go into the URL path: allow Google's shapes only ("gemini-2.5-flash",
 #: "models/...", "tunedModels/...").
 MODEL_ID = re.compile(r"(?:models/|tunedModels/)?[A-Za-z0-9][A-Za-z0-9._\-]*")
+#: Gemini 3 refuses a function call sent back without the thought signature it came with, and
+#: the gateway's clients do not keep signatures (OpenAI and Anthropic tool calls have no such
+#: field). Google's documented stand-in for a call it did not sign skips that check:
+#: https://ai.google.dev/gemini-api/docs/thought-signatures
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+GENERATION = re.compile(r"gemini-(\d+)")
 
 FINISH_REASONS: dict[str, str] = {
     "STOP": FinishReason.STOP.value,
@@ -88,6 +94,8 @@ def gemini_contents(request: ChatRequest) -> tuple[str | None, list[dict[str, An
     system, rest = split_system(request.messages)
     contents: list[dict[str, Any]] = []
     names: dict[str, str] | None = None
+    generation = GENERATION.search(request.model)
+    signed = generation is not None and int(generation[1]) >= 3
     for message in rest:
         if message.role is Role.TOOL:
             if not message.name and names is None:
@@ -99,7 +107,11 @@ def gemini_contents(request: ChatRequest) -> tuple[str | None, list[dict[str, An
                 parts = [content_part(p) for p in message.parts if not _empty(p)]
             else:  # plain text: the common case, kept cheap
                 parts = [{"text": message.content}] if message.content else []
-            parts += [function_call(call) for call in message.tool_calls]
+            if message.tool_calls:
+                calls = [function_call(call) for call in message.tool_calls]
+                if signed:  # only the first call of a step carries a signature
+                    calls[0]["thoughtSignature"] = SKIP_SIGNATURE
+                parts += calls
         if not parts:
             continue
         if contents and contents[-1]["role"] == role:

@@ -36,6 +36,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import uuid
 from typing import Any
 
@@ -97,6 +98,7 @@ SCHEMA_FIELDS = {
     "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
     "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum",
 }  # fmt: skip
+GENERATION = re.compile(r"gemini-(\d+)")
 SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
 THINKING_FIELDS = {
     "thinkingBudget", "thinking_budget", "includeThoughts", "include_thoughts",
@@ -231,7 +233,36 @@ def schema_problem(schema: object, where: str) -> str | None:
     return None
 
 
-def answer(body: dict, scenario: Scenario) -> tuple[list[dict], str] | None:
+def signs(model: str) -> bool:
+    """Gemini 3 and later sign their function calls and want the signatures back."""
+    generation = GENERATION.search(model)
+    return generation is not None and int(generation[1]) >= 3
+
+
+def signature_problem(model: str, body: dict) -> str | None:
+    """Gemini 3's 400 for a function call of the current turn (the model turns after the last
+    user text) sent back without its ``thoughtSignature`` (on the first call of each step)."""
+    if not signs(model):
+        return None
+    contents = body.get("contents") or []
+    start = max(
+        (i for i, c in enumerate(contents)
+         if c.get("role") == "user" and any("text" in p for p in c.get("parts") or [])),
+        default=0,
+    )  # fmt: skip
+    for content in contents[start:]:
+        calls = [p for p in content.get("parts") or [] if "functionCall" in p]
+        if calls and "thoughtSignature" not in calls[0]:
+            name = calls[0]["functionCall"].get("name")
+            return (
+                "Function call is missing a thought_signature in functionCall parts. This is "
+                "required for tools to work correctly, and missing thought_signature may lead "
+                f"to degraded model performance. Additional data, function call `{name}`."
+            )
+    return None
+
+
+def answer(body: dict, scenario: Scenario, model: str) -> tuple[list[dict], str] | None:
     """The tool convention (scenario.py, bottom): (parts, finish) for a request that declares
     tools, answers one or asks for a JSON schema; None for the default reply."""
     contents = body.get("contents") or [{}]
@@ -253,6 +284,8 @@ def answer(body: dict, scenario: Scenario) -> tuple[list[dict], str] | None:
                 d.get("parameters") or d.get("parametersJsonSchema"))}}
             for d in calls
         ]  # fmt: skip
+        if signs(model):
+            parts[0]["thoughtSignature"] = base64.b64encode(b"fake signature").decode()
         return parts, "STOP"
     schema = config.get("responseJsonSchema") or config.get("responseSchema")
     if schema:
@@ -370,6 +403,9 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if problem:
             return json_response(error_body(400, f"Invalid JSON payload received. {problem}"),
                                  status=400)  # fmt: skip
+        problem = signature_problem(model, body)
+        if problem:
+            return json_response(error_body(400, problem), status=400)
         if scenario.delay:
             await asyncio.sleep(scenario.delay)
         status = server.failing_status(scenario)
@@ -378,7 +414,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if scenario.drop_after == 0:
             return await drop(request)
 
-        special = answer(body, scenario)
+        special = answer(body, scenario, model)
         deltas: list[Any] = reply_deltas("gemini", model, scenario.chunks)
         prompt_tokens = fake_prompt_tokens(texts)
         finish = FINISH.get(scenario.finish, scenario.finish.upper())

@@ -120,6 +120,14 @@ async def test_tool_call(gemini, fake_upstream):
     assert "toolConfig" not in body
 
 
+async def test_signed_tool_call(gemini, fake_upstream):
+    # Gemini 3 signs its calls (thoughtSignature beside functionCall); the call reads the same.
+    response = await gemini.complete(ask(), model="gemini-3-fake", options=with_tools())
+    assert [(c.name, json.loads(c.arguments)) for c in response.tool_calls] == [
+        ("get_weather", WEATHER_ARGS)
+    ]
+
+
 async def test_tool_call_stream(gemini, fake_upstream):
     stream = gemini.stream(
         ask("[[fake:tool_calls=2]] weather and time"),
@@ -217,6 +225,27 @@ async def test_tool_result_round_trip(gemini, fake_upstream):
                 }
             ],
         },
+    ]
+
+
+async def test_gemini_3_gets_a_stand_in_thought_signature(gemini, fake_upstream):
+    calls = (ToolCall("c1", "get_weather", "{}"), ToolCall("c2", "get_time", "{}"))
+    messages = [
+        Message(Role.USER, "both"),
+        Message(Role.ASSISTANT, "", tool_calls=calls),
+        Message(Role.TOOL, "sunny", tool_call_id="c1"),
+        Message(Role.TOOL, "noon", tool_call_id="c2"),
+    ]
+    response = await gemini.complete(messages, model="gemini-3-pro-fake")
+
+    assert response.content == tool_reply("noon")  # the fake refuses a call sent unsigned
+    # Gemini 3 wants the first call of a step signed; clients never keep signatures.
+    assert sent(fake_upstream)["contents"][1]["parts"] == [
+        {
+            "functionCall": {"name": "get_weather", "args": {}},
+            "thoughtSignature": "skip_thought_signature_validator",
+        },
+        {"functionCall": {"name": "get_time", "args": {}}},
     ]
 
 
