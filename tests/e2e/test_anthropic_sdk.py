@@ -1,0 +1,352 @@
+"""The official anthropic SDK, sync (``anthropic.Anthropic``) and async
+(``anthropic.AsyncAnthropic``), against the gateway under its real ASGI server, each upstream
+provider's real SDK talking to the fake upstream: text, streams (raw events and the SDK's
+``messages.stream`` helper), a full tool round trip on Claude and on translated targets,
+count_tokens, and the exception class the SDK raises for each error status. Every message
+leaves one ledger row with its usage, under the ``request-id`` the SDK reads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import pytest
+from asgiref.sync import sync_to_async
+
+from ai.models import ApiKey, UsageRecord
+from ai.usage import flush_usage
+from tests.fake_upstream import fake_prompt_tokens, reply_deltas
+from tests.fake_upstream.scenario import fake_arguments, tool_reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENDPOINT = "anthropic_messages"
+#: model asked for -> the vendor whose wire it goes over (and whose fake answers).
+TARGETS = {
+    "claude-haiku-4-5": "anthropic",
+    "gpt-4o-mini": "openai",
+    "gemini-2.5-flash": "gemini",
+}
+WEATHER = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "The city."},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city", "unit"],
+}
+TOOLS = [{"name": "get_weather", "description": "The weather in a city.", "input_schema": WEATHER}]
+SYSTEM = "Use the tools."
+ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+RESULT = "sunny, 21 C"
+
+
+def base_url(live) -> str:
+    return f"{live.url}/api/v1/anthropic"
+
+
+def sync_client(live, api_key: str) -> anthropic.Anthropic:
+    # No SDK retries: every failure reaches the test as the gateway answered it.
+    return anthropic.Anthropic(api_key=api_key, base_url=base_url(live), max_retries=0, timeout=10)
+
+
+def async_client(live, api_key: str) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        api_key=api_key, base_url=base_url(live), max_retries=0, timeout=10
+    )
+
+
+@pytest.fixture
+async def aclient(live, token):
+    """``api_key`` = the user's JWT: the SDK sends it as ``x-api-key``."""
+    async with async_client(live, token) as client:
+        yield client
+
+
+async def rows(n: int) -> list[UsageRecord]:
+    """The ledger's rows, once there are ``n`` (a stream records after its last frame)."""
+    found: list[UsageRecord] = []
+    for _ in range(100):
+        await flush_usage()
+        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
+        if len(found) >= n:
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) == n, found
+    return found
+
+
+def assert_rows_have_usage(found: list[UsageRecord], request_ids: list[str], vendor: str):
+    assert [row.request_id for row in found] == request_ids
+    for row in found:
+        assert (row.status, row.provider, row.endpoint) == ("ok", vendor, ENDPOINT)
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0
+        assert row.total_tokens == row.prompt_tokens + row.completion_tokens
+
+
+def reply(model: str) -> str:
+    return "".join(reply_deltas(TARGETS[model], model, 5))
+
+
+def request_id(message: anthropic.types.Message) -> str:
+    assert message.id.startswith("msg_")
+    return message.id.removeprefix("msg_")
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_async_create_stream_and_stream_helper(aclient, model):
+    say = [{"role": "user", "content": "Say hello."}]
+    message = await aclient.messages.create(
+        model=model, max_tokens=256, system="Be brief.", messages=say
+    )
+    assert message._request_id == request_id(message)  # the request-id header
+    assert [block.type for block in message.content] == ["text"]
+    assert message.content[0].text == reply(model)
+    assert message.stop_reason == "end_turn"
+    assert message.model.startswith(model)  # Gemini reports a version: "...-001"
+    prompt = fake_prompt_tokens(["Be brief.", "Say hello."])
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (prompt, 5)
+
+    stream = await aclient.messages.create(model=model, max_tokens=256, messages=say, stream=True)
+    events = [event async for event in stream]
+    assert [e.type for e in events] == [
+        "message_start",
+        "content_block_start",
+        *["content_block_delta"] * 5,
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta") == reply(model)
+    assert events[-2].delta.stop_reason == "end_turn"
+    assert events[-2].usage.output_tokens == 5
+    streamed_id = stream.response.headers["request-id"]
+
+    async with aclient.messages.stream(model=model, max_tokens=256, messages=say) as helper:
+        text = "".join([piece async for piece in helper.text_stream])
+        final = await helper.get_final_message()
+    assert text == final.content[0].text == reply(model)
+    assert final.usage.input_tokens == fake_prompt_tokens(["Say hello."])  # message_delta's
+    assert final.usage.output_tokens == 5 and final.stop_reason == "end_turn"
+
+    ids = [request_id(message), streamed_id, request_id(final)]
+    found = await rows(3)
+    assert_rows_have_usage(found, ids, TARGETS[model])
+    assert [row.streamed for row in found] == [False, True, True]
+    assert found[0].prompt_tokens == prompt
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_sync_create_and_stream_helper(live, token, model):
+    def run() -> list[str]:
+        with sync_client(live, token) as client:
+            message = client.messages.create(model=model, max_tokens=64, messages=ASK)
+            assert message.content[0].text == reply(model)
+            with client.messages.stream(model=model, max_tokens=64, messages=ASK) as stream:
+                final = stream.get_final_message()
+            assert final.content[0].text == reply(model)
+            return [request_id(message), request_id(final)]
+
+    request_ids = await asyncio.to_thread(run)
+    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_async_tool_round_trip(aclient, model):
+    first = await aclient.messages.create(
+        model=model, max_tokens=256, system=SYSTEM, messages=ASK, tools=TOOLS
+    )
+    assert first.stop_reason == "tool_use"
+    [call] = [block for block in first.content if block.type == "tool_use"]
+    assert call.id and call.name == "get_weather"
+    assert call.input == fake_arguments(WEATHER)
+
+    # The SDK's own content blocks go back as they are, as applications do.
+    messages = [
+        *ASK,
+        {"role": "assistant", "content": first.content},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": call.id, "content": RESULT}],
+        },
+    ]
+    final = await aclient.messages.create(
+        model=model, max_tokens=256, system=SYSTEM, messages=messages, tools=TOOLS
+    )
+    assert final.stop_reason == "end_turn"
+    assert [block.type for block in final.content] == ["text"]
+    assert final.content[0].text == tool_reply(RESULT)
+    assert_rows_have_usage(await rows(2), [request_id(first), request_id(final)], TARGETS[model])
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_sync_stream_helper_tool_round_trip(live, token, model):
+    def run() -> list[str]:
+        with sync_client(live, token) as client:
+            with client.messages.stream(
+                model=model,
+                max_tokens=256,
+                messages=ASK,
+                tools=TOOLS,
+                tool_choice={"type": "tool", "name": "get_weather"},
+            ) as stream:
+                kinds = [event.type for event in stream]
+                first = stream.get_final_message()
+            assert "input_json" in kinds  # the helper's event for an input_json_delta
+            assert first.stop_reason == "tool_use"
+            [call] = first.content
+            assert call.type == "tool_use" and call.input == fake_arguments(WEATHER)
+
+            messages = [
+                *ASK,
+                {"role": "assistant", "content": first.content},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": call.id, "content": RESULT}],
+                },
+            ]
+            with client.messages.stream(
+                model=model, max_tokens=256, messages=messages, tools=TOOLS
+            ) as stream:
+                final = stream.get_final_message()
+            assert final.content[0].text == tool_reply(RESULT)
+            return [request_id(first), request_id(final)]
+
+    request_ids = await asyncio.to_thread(run)
+    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+
+
+async def test_two_streamed_tool_calls_are_two_blocks(aclient):
+    """OpenAI's streamed tool-call deltas become two tool_use blocks with their own indexes,
+    reassembled by the SDK's helper."""
+    tools = [*TOOLS, {"name": "get_time", "input_schema": {"type": "object"}}]
+    async with aclient.messages.stream(
+        model="gpt-4o-mini",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "Weather and time? [[fake:tool_calls=2]]"}],
+        tools=tools,
+    ) as stream:
+        final = await stream.get_final_message()
+    assert [(b.type, b.name) for b in final.content] == [
+        ("tool_use", "get_weather"),
+        ("tool_use", "get_time"),
+    ]
+    assert [b.input for b in final.content] == [fake_arguments(WEATHER), {}]
+    assert final.stop_reason == "tool_use"
+
+
+# --- count_tokens ---------------------------------------------------------------------------
+
+
+async def test_count_tokens(aclient):
+    counted = await aclient.messages.count_tokens(
+        model="claude-haiku-4-5", system="Be brief.", messages=ASK
+    )
+    assert counted.input_tokens == fake_prompt_tokens(["Be brief.", ASK[0]["content"]])
+    assert "estimated" not in counted.model_dump()
+
+    estimated = await aclient.messages.count_tokens(
+        model="gpt-4o-mini", system="Be brief.", messages=ASK, tools=TOOLS
+    )
+    assert estimated.input_tokens > 0
+    assert estimated.model_dump()["estimated"] is True
+    assert await rows(0) == []  # counting generates nothing: no ledger row
+
+
+# --- errors: the SDK raises its own class for each status -----------------------------------
+
+
+async def test_bad_request_names_the_field(aclient):
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await aclient.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=256,
+            messages=ASK,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+        )
+    error = caught.value
+    assert error.status_code == 400 and error.type == "invalid_request_error"
+    assert error.body["error"]["fields"].keys() == {"thinking"}
+    assert error.request_id == error.body["request_id"]
+
+
+async def test_authentication_error(live):
+    async with async_client(live, "aig_nokey123_" + "x" * 40) as client:
+        with pytest.raises(anthropic.AuthenticationError) as caught:
+            await client.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=ASK)
+    assert caught.value.status_code == 401
+    assert caught.value.type == "authentication_error"
+
+
+async def test_a_key_works_and_is_refused_a_model_it_does_not_allow(live, user):
+    _key, full_key = await sync_to_async(ApiKey.issue)(
+        user, "only gemini", allowed_models=["gemini/*"]
+    )
+    async with async_client(live, full_key) as client:
+        allowed = await client.messages.create(
+            model="gemini-2.5-flash", max_tokens=64, messages=ASK
+        )
+        assert allowed.content[0].text == reply("gemini-2.5-flash")
+        with pytest.raises(anthropic.PermissionDeniedError) as caught:
+            await client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=ASK)
+    assert caught.value.status_code == 403
+    assert caught.value.type == "permission_error"
+
+
+async def test_unknown_model_is_not_found(aclient):
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        await aclient.messages.create(model="no-such-model", max_tokens=9, messages=ASK)
+    assert (caught.value.status_code, caught.value.type) == (404, "not_found_error")
+
+
+async def test_upstream_rate_limit(aclient):
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        await aclient.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "[[fake:status=429 retry_after=3]]"}],
+        )
+    assert caught.value.status_code == 429
+    assert caught.value.response.headers["retry-after"] == "3"
+    [row] = await rows(1)
+    assert (row.status, row.endpoint) == ("error", ENDPOINT)
+    assert row.request_id == caught.value.request_id
+
+
+@pytest.mark.parametrize(("upstream", "status"), [(500, 503), (529, 503)])
+async def test_upstream_failure_is_an_internal_server_error(aclient, upstream, status):
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        await aclient.messages.create(
+            model="gpt-4o-mini",
+            max_tokens=64,
+            messages=[{"role": "user", "content": f"[[fake:status={upstream}]]"}],
+        )
+    assert caught.value.status_code == status
+    assert caught.value.type == "overloaded_error"
+    [row] = await rows(1)
+    assert row.status == "error" and row.request_id == caught.value.request_id
+
+
+async def test_failure_mid_stream_raises_while_iterating(aclient):
+    stream = await aclient.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "[[fake:chunks=10 drop_after=3]]"}],
+        stream=True,
+    )
+    texts: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        async for event in stream:
+            if event.type == "content_block_delta":
+                texts.append(event.delta.text)
+    assert len(texts) == 3
+    assert caught.value.body["error"]["code"] == "upstream_connection_error"
+    [row] = await rows(1)
+    assert (row.status, row.streamed, row.endpoint) == ("error", True, ENDPOINT)
+    assert row.completion_tokens > 0
