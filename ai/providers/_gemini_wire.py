@@ -177,7 +177,8 @@ def function_response(message: Message, names: Mapping[str, str]) -> dict[str, A
 def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int = 0) -> Any:
     """A JSON Schema in Gemini's dialect: only :data:`SCHEMA_KEYS`, types in capitals, local
     ``$ref`` inlined from ``$defs`` / ``definitions``, ``oneOf`` read as ``anyOf``, ``const``
-    as a one-value ``enum``, a ``null`` type or branch as ``nullable``."""
+    as a one-value ``enum``, a ``null`` type or branch as ``nullable``. Gemini's ``enum`` holds
+    strings only: an enum of other values is left out (the type still holds)."""
     if not isinstance(schema, Mapping) or depth > 16:
         return {}
     if defs is None:
@@ -214,6 +215,8 @@ def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int
             out[key] = gemini_schema(value, defs, depth + 1)
         elif key in SCHEMA_KEYS:
             out[key] = value
+    if "enum" in out and not all(isinstance(v, str) for v in out["enum"] or [None]):
+        del out["enum"]
     return out
 
 

@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 
 import httpx2
 import orjson
+import pydantic
 from django.core.exceptions import ImproperlyConfigured
 from google import genai
 from google.genai import errors as genai_errors
@@ -96,6 +97,13 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
 #: One SDK call = one upstream call: no hidden continuation hops or tool loops (typed wire).
 _ONE_CALL = {"automatic_continuation": False, "automatic_function_calling": {"disable": True}}
+#: The request option behind a typed config field the SDK refused.
+_OPTION_OF = {
+    "toolConfig": "tool_choice",
+    "responseJsonSchema": "response_format",
+    "responseMimeType": "response_format",
+    "stopSequences": "stop",
+}
 
 
 def _check_transport(transport: str) -> str:
@@ -210,9 +218,17 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         config = {
             key: body[key] for key in ("systemInstruction", "tools", "toolConfig") if key in body
         }
-        return types.GenerateContentConfig.model_validate(
-            {**body.get("generationConfig", {}), **config, **_ONE_CALL, **extra}
-        )
+        try:
+            return types.GenerateContentConfig.model_validate(
+                {**body.get("generationConfig", {}), **config, **_ONE_CALL, **extra}
+            )
+        except pydantic.ValidationError as err:  # the raw wire would send it; this SDK cannot
+            where = err.errors()[0]["loc"][0] if err.errors() else "request"
+            raise UnsupportedParameterError(
+                f"The Gemini SDK cannot send this request's {where}.",
+                param=_OPTION_OF.get(str(where), str(where)),
+                provider="gemini",
+            ) from None
 
     # -- calls ---------------------------------------------------------------------------------
 

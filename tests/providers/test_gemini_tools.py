@@ -432,6 +432,7 @@ async def test_parallel_tool_calls_true_is_accepted(gemini, fake_upstream):
         ({"type": "string", "minLength": 1, "strict": True}, {"type": "STRING", "minLength": 1}),
         ({"type": ["integer", "null"]}, {"type": "INTEGER", "nullable": True}),
         ({"const": "x"}, {"enum": ["x"]}),
+        ({"type": "integer", "enum": [1, 2]}, {"type": "INTEGER"}),  # Gemini: string enums only
         (
             {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
             {"nullable": True, "type": "STRING", "default": None},
