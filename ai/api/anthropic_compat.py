@@ -28,11 +28,8 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
 from ai import governance, keys
-from ai.api.anthropic_format import (
-    AnthropicCountTokensRequest,
-    AnthropicMessagesRequest,
-    validate_body,
-)
+from ai.api.anthropic_blocks import validate_body
+from ai.api.anthropic_format import AnthropicCountTokensRequest, AnthropicMessagesRequest
 from ai.api.anthropic_wire import MessageFrames, anthropic_error, message
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.model_names import resolve

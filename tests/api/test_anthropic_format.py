@@ -10,11 +10,8 @@ import base64
 import orjson
 import pytest
 
-from ai.api.anthropic_format import (
-    AnthropicCountTokensRequest,
-    AnthropicMessagesRequest,
-    validate_body,
-)
+from ai.api.anthropic_blocks import validate_body
+from ai.api.anthropic_format import AnthropicCountTokensRequest, AnthropicMessagesRequest
 from ai.api.anthropic_wire import MessageFrames, anthropic_error, message
 from ai.api.errors import InvalidRequest
 from ai.providers.base import Message, ModelComplexity, Role
