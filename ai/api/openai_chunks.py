@@ -129,17 +129,18 @@ class ChunkFrames(StreamFrames):
             chunk["usage"] = None
         return data_frame(chunk)
 
-    def _start(self) -> bytes:
+    def _start(self, content: str | None = "") -> bytes:
+        # OpenAI's first chunk: content "" before text, null before tool calls.
         if self.started:
             return b""
         self.started = True
-        return self._chunk({"role": "assistant", "content": "", "refusal": None})
+        return self._chunk({"role": "assistant", "content": content, "refusal": None})
 
     def delta(self, content: str) -> bytes:
         return self._start() + self._chunk({"content": content})
 
     def tool_call(self, delta: ToolCallDelta) -> bytes:
-        frames = self._start()
+        frames = self._start(None)
         if delta.index not in self.calls:
             self.calls.add(delta.index)
             first = {

@@ -84,7 +84,7 @@ class OpenAIChatCompletionsView(_OpenAIView):
             request_id=self.request_id,
             endpoint=ENDPOINT,
             user_id=request.user.pk,
-            complexity="",
+            complexity=call.complexity.value if call.complexity else "",  # "auto": classified
             started=time.perf_counter(),
         )
         if call.stream:

@@ -197,6 +197,8 @@ async def test_streamed_tool_calls_in_openais_delta_shape(aclient, model):
         stream_options={"include_usage": True},
     )
     chunks = [chunk async for chunk in stream]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[0].choices[0].delta.content is None  # no text: null, as OpenAI sends it
     pieces = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or ()]
     by_index: dict[int, list] = {}
     for piece in pieces:
@@ -227,6 +229,7 @@ async def test_sync_stream_helper_tool_round_trip(live, token, model):
             assert "tool_calls.function.arguments.done" in events
             [choice] = first.choices
             assert choice.finish_reason == "tool_calls"
+            assert choice.message.content is None
             [call] = choice.message.tool_calls
             assert call.function.name == "get_weather"
             assert json.loads(call.function.arguments) == fake_arguments(WEATHER)
@@ -342,3 +345,65 @@ async def test_upstream_failure_is_an_internal_server_error(aclient, upstream, s
     assert caught.value.type == "api_error"
     [row] = await rows(1)
     assert row.status == "error" and row.request_id == caught.value.response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("model", TOOL_TARGETS)
+async def test_async_stream_helper_parses_structured_output(aclient, model):
+    async with aclient.chat.completions.stream(
+        model=model,
+        messages=[{"role": "user", "content": "The weather in Paris, as JSON."}],
+        response_format=Weather,
+    ) as stream:
+        deltas = [event.delta async for event in stream if event.type == "content.delta"]
+        final = await stream.get_final_completion()
+    parsed = final.choices[0].message.parsed
+    assert parsed == Weather.model_validate(fake_arguments(Weather.model_json_schema()))
+    assert "".join(deltas) == final.choices[0].message.content
+    [row] = await rows(1)
+    assert row.streamed and row.request_id == final.id.removeprefix("chatcmpl-")
+
+
+# --- images, routes -------------------------------------------------------------------------
+
+PNG = (  # one pixel
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_an_image_as_a_data_url(aclient, model):
+    raw = await aclient.chat.completions.with_raw_response.create(
+        model=model,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this image?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                ],
+            }
+        ],
+    )
+    assert raw.parse().choices[0].message.content == reply(model)
+    assert_rows_have_usage(await rows(1), [raw.headers["x-request-id"]], TARGETS[model])
+
+
+async def test_routes_are_models(live, token):
+    def run() -> tuple[list[str], list[str]]:
+        with sync_client(live, token) as client:
+            listed = [model.id for model in client.models.list()]
+            ids = []
+            for route in ("simple", "auto"):
+                raw = client.chat.completions.with_raw_response.create(
+                    model=route, messages=[{"role": "user", "content": "Hi."}]
+                )
+                assert raw.parse().choices[0].message.content
+                ids.append(raw.headers["x-request-id"])
+            return listed, ids
+
+    listed, request_ids = await asyncio.to_thread(run)
+    assert {"gpt-4o", "simple", "moderate", "complex", "search", "auto"} <= set(listed)
+    found = await rows(2)
+    assert [row.request_id for row in found] == request_ids
+    assert [row.complexity for row in found][:1] == ["simple"]  # "auto": what it classified
+    assert all(row.status == "ok" and row.total_tokens > 0 for row in found)
