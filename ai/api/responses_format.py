@@ -2,14 +2,13 @@
 the one :class:`~ai.services.gateway.LLMCall` every surface builds, and the ``response``
 object it is answered with (``ai.api.responses_stream`` writes the streamed events).
 
-The body is validated in two steps. The Pydantic model checks the scalar fields (model,
-temperature, max_output_tokens...), as the gateway's other bodies do; the typed lists (input
-items and their content parts, tools, ``tool_choice``, ``text.format``) are objects told apart
-by their ``type``, each checked by its own model in :meth:`ResponsesRequest.to_call`, so every
-error names its path (``input[2].content[0].image_url``) and an unsupported type is named.
+The body is validated in two steps. The Pydantic model here checks the scalar fields (model,
+temperature, max_output_tokens...), as the gateway's other bodies do; then the typed lists
+(input items, tools, ``tool_choice``, ``text.format``) are checked and translated by
+``ai.api.responses_items``, all their errors reported at once.
 
 The gateway stores nothing: ``previous_response_id`` and ``conversation`` are refused (send the
-whole conversation in ``input``), ``store`` and ``metadata`` are accepted, ``metadata`` echoed.
+whole conversation in ``input``), ``store`` is accepted and ``metadata`` only echoed.
 """
 
 from __future__ import annotations
@@ -19,46 +18,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
-import orjson
-from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, Discriminator, Field, Tag, WithJsonSchema
 
 from ai.api.bodies import MODEL_MESSAGES, MaxTokens, ModelId, Stream, Temperature
 from ai.api.errors import InvalidRequest
 from ai.api.model_names import routing_of, split_model
-from ai.api.validation import RequestBody, Says, fail, field_errors, type_name
-from ai.conf import ai_settings
-from ai.providers.base import FinishReason, Message, Role
-from ai.providers.parts import (
-    FUNCTION,
-    JSON_OBJECT,
-    JSON_SCHEMA,
-    ChatOptions,
-    ImagePart,
-    Part,
-    ResponseFormat,
-    TextPart,
-    Tool,
-    ToolCall,
-    ToolChoice,
+from ai.api.responses_items import (
+    Errors,
+    FunctionTool,
+    messages_of,
+    response_format_of,
+    tool_choice_of,
+    tool_of,
 )
+from ai.api.validation import RequestBody, Says, fail
+from ai.providers.base import FinishReason, Message, Role
+from ai.providers.parts import ChatOptions
 from ai.services.gateway import LLMCall
 
-#: The Responses API's roles (``developer`` is its newer name for ``system``).
-ROLES = {
-    "user": Role.USER,
-    "system": Role.SYSTEM,
-    "developer": Role.SYSTEM,
-    "assistant": Role.ASSISTANT,
-}
-#: What a function without ``parameters`` takes.
-NO_PARAMETERS: Mapping[str, Any] = {"type": "object", "properties": {}}
 NOT_STORED = (
     "Is not supported: this gateway does not store responses; send the whole conversation in input."
 )
 ONLY_DEFAULT = Says("Is not supported by this gateway (only the default value).")
-#: A function name, as OpenAI allows it.
-FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"
-_TEXT = Field(description="The text.")
 #: Why an answer is incomplete, by the gateway's finish reason.
 _INCOMPLETE = {
     FinishReason.LENGTH.value: "max_output_tokens",
@@ -66,200 +47,7 @@ _INCOMPLETE = {
 }
 
 
-# --- typed objects inside the body ----------------------------------------------------------
-
-
-class InputText(RequestBody):
-    type: Literal["input_text"]
-    text: Annotated[str, _TEXT]
-
-    def part(self) -> Part:
-        return TextPart(self.text)
-
-
-class OutputText(RequestBody):
-    """An earlier answer's text, as the API returned it (annotations and logprobs ignored)."""
-
-    type: Literal["output_text"]
-    text: Annotated[str, _TEXT]
-    annotations: list[Any] | None = None
-    logprobs: list[Any] | None = None
-
-    def part(self) -> Part:
-        return TextPart(self.text)
-
-
-class Refusal(RequestBody):
-    type: Literal["refusal"]
-    refusal: str
-
-    def part(self) -> Part:
-        return TextPart(self.refusal)
-
-
-def _image_url(url: str) -> str:
-    if not url.startswith(("https://", "data:")):
-        raise fail("bad_image_url", "Must be an https URL or a data URL.")
-    try:
-        ImagePart.from_url(url)
-    except ValueError as err:
-        raise fail("bad_image_url", str(err)) from None
-    return url
-
-
-def _no_file(file_id: str) -> str:
-    raise fail("no_files", "Is not supported: this gateway stores no files; send image_url.")
-
-
-class InputImage(RequestBody):
-    type: Literal["input_image"]
-    image_url: Annotated[
-        str | None,
-        AfterValidator(lambda v: v if v is None else _image_url(v)),
-        Field(description="An https URL or a data URL (`data:image/png;base64,...`)."),
-    ] = None
-    file_id: Annotated[str | None, AfterValidator(lambda v: v if v is None else _no_file(v))] = None
-    detail: Literal["low", "high", "auto", "original"] | None = None
-
-    def part(self) -> Part:
-        if not self.image_url:
-            raise InvalidRequest({"image_url": ["Give image_url."]})
-        detail = None if self.detail in (None, "original") else self.detail
-        return ImagePart.from_url(self.image_url, detail)
-
-
-PART_TYPES: dict[str, type[RequestBody]] = {
-    "input_text": InputText,
-    "output_text": OutputText,
-    "refusal": Refusal,
-    "input_image": InputImage,
-}
-
-
-class MessageItem(RequestBody):
-    """A message: ``content`` a string, or content parts (``input_text``, ``input_image``; an
-    earlier answer's ``output_text``)."""
-
-    type: Literal["message"] | None = None
-    role: Annotated[
-        Literal[tuple(ROLES)],  # type: ignore[valid-type]
-        Says(f"Must be one of: {', '.join(ROLES)}."),
-    ]
-    content: Annotated[
-        Annotated[str, Tag("string")] | Annotated[list[dict[str, Any]], Tag("parts")],
-        Discriminator(lambda v: "parts" if isinstance(v, list) else "string"),
-        Says(
-            "Must be a string or an array of content parts, not {type}.",
-            item="Must be an object with a type.",
-        ),
-    ]
-    # Given back with an earlier answer's items; ignored.
-    id: str | None = None
-    status: str | None = None
-    phase: str | None = None
-
-
-def _json_object_text(arguments: str) -> str:
-    try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        raise fail("bad_arguments", "Must be a JSON object, as text.") from None
-    if not isinstance(value, dict):
-        raise fail("bad_arguments", "Must be a JSON object, as text.")
-    return arguments
-
-
-class FunctionCallItem(RequestBody):
-    """A function call of an earlier answer."""
-
-    type: Literal["function_call"]
-    call_id: Annotated[str, Field(min_length=1)]
-    name: Annotated[str, Field(pattern=FUNCTION_NAME)]
-    arguments: Annotated[str, AfterValidator(_json_object_text)]
-    id: str | None = None
-    status: str | None = None
-
-
-class FunctionCallOutputItem(RequestBody):
-    """The result of the function call ``call_id``: a string, or ``input_text`` parts."""
-
-    type: Literal["function_call_output"]
-    call_id: Annotated[str, Field(min_length=1)]
-    output: Annotated[
-        Annotated[str, Tag("string")] | Annotated[list[InputText], Tag("parts")],
-        Discriminator(lambda v: "parts" if isinstance(v, list) else "string"),
-        Says(
-            "Must be a string or an array of input_text parts, not {type}.",
-            item="Only input_text parts are supported.",
-        ),
-    ]
-    id: str | None = None
-    status: str | None = None
-
-    @property
-    def text(self) -> str:
-        return self.output if isinstance(self.output, str) else "".join(p.text for p in self.output)
-
-
-ITEM_TYPES: dict[str, type[RequestBody]] = {
-    "message": MessageItem,
-    "function_call": FunctionCallItem,
-    "function_call_output": FunctionCallOutputItem,
-}
-
-
-class FunctionTool(RequestBody):
-    type: Literal["function"]
-    name: Annotated[
-        str,
-        Field(pattern=FUNCTION_NAME),
-        Says("Must be 1 to 64 letters, digits, underscores or dashes."),
-    ]
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-    def tool(self) -> Tool:
-        return Tool(
-            self.name, self.description or "", self.parameters or NO_PARAMETERS, self.strict
-        )
-
-    def echo(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.parameters or dict(NO_PARAMETERS),
-            "strict": self.strict,
-        }
-
-
-class FunctionChoice(RequestBody):
-    type: Literal["function"]
-    name: str
-
-
-class TextFormat(RequestBody):
-    type: Literal["text"]
-
-
-class JsonObjectFormat(RequestBody):
-    type: Literal["json_object"]
-
-
-class JsonSchemaFormat(RequestBody):
-    type: Literal["json_schema"]
-    name: Annotated[str, Field(pattern=FUNCTION_NAME)]
-    schema_: Annotated[dict[str, Any], Field(alias="schema")]
-    description: str | None = None
-    strict: bool | None = None
-
-
-FORMAT_TYPES: dict[str, type[RequestBody]] = {
-    "text": TextFormat,
-    "json_object": JsonObjectFormat,
-    "json_schema": JsonSchemaFormat,
-}
+# --- the request ------------------------------------------------------------------------------
 
 
 class ResponsesTextConfig(RequestBody):
@@ -274,9 +62,6 @@ class ResponsesTextConfig(RequestBody):
 
 class ResponsesStreamOptions(RequestBody):
     include_obfuscation: bool | None = None
-
-
-# --- the request ----------------------------------------------------------------------------
 
 
 def _names_a_model(model: str) -> str:
@@ -386,13 +171,15 @@ class ResponsesRequest(RequestBody):
     def to_call(self) -> ResponsesCall:
         """The call, or :class:`InvalidRequest` naming every bad input item, tool, tool choice
         or text format."""
-        errors: dict[str, list[str]] = {}
-        messages = _messages(self.input, errors)
+        errors: Errors = {}
+        messages = messages_of(self.input, errors)
         if self.instructions and self.instructions.strip():
             messages.insert(0, Message(Role.SYSTEM, self.instructions))
-        tools = [tool for i, raw in enumerate(self.tools or ()) if (tool := _tool(raw, i, errors))]
-        choice = _tool_choice(self.tool_choice, tools, errors)
-        response_format = _response_format(self.text, errors)
+        tools = [
+            tool for i, raw in enumerate(self.tools or ()) if (tool := tool_of(raw, i, errors))
+        ]
+        choice = tool_choice_of(self.tool_choice, tools, errors)
+        response_format = response_format_of(self.text and self.text.format, errors)
         if errors:
             raise InvalidRequest(errors)
         options = ChatOptions(
@@ -435,151 +222,7 @@ class ResponsesRequest(RequestBody):
         }
 
 
-def _typed(
-    value: Any,
-    models: Mapping[str, type[RequestBody]],
-    path: str,
-    errors: dict[str, list[str]],
-    *,
-    what: str,
-    default: str | None = None,
-) -> Any:
-    """``value`` validated by the model of its ``type``; None (and ``errors`` filled in, under
-    ``path``) when it is not one."""
-    if not isinstance(value, dict):
-        errors[path] = [f"Must be an object, not {type_name(value)}."]
-        return None
-    kind = value.get("type", default)
-    model = models.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        supported = ", ".join(models)
-        shown = "missing" if kind is None else repr(kind)[:60]
-        errors[f"{path}.type"] = [f"Unsupported {what} type ({shown}). Supported: {supported}."]
-        return None
-    try:
-        return model.model_validate(value)
-    except ValidationError as err:
-        for sub, messages in field_errors(model, err).items():
-            errors[path if sub == "body" else f"{path}.{sub}"] = messages
-        return None
-
-
-def _messages(given: str | list[dict[str, Any]], errors: dict[str, list[str]]) -> list[Message]:
-    """The conversation: a string is one user message. Function calls join the assistant turn
-    they follow (or make one); a function call output must answer an earlier call."""
-    if isinstance(given, str):
-        if not given.strip():
-            errors["input"] = ["Must not be blank."]
-        return [Message(Role.USER, given)]
-    if not given:
-        errors["input"] = ["Must contain at least one input item."]
-        return []
-    limit = int(ai_settings.AI_MAX_MESSAGES)
-    if len(given) > limit:
-        errors["input"] = [f"Must contain at most {limit} items."]
-        return []
-    messages: list[Message] = []
-    calls: dict[str, str] = {}  # call id -> function name
-    for i, raw in enumerate(given):
-        path = f"input[{i}]"
-        item = _typed(raw, ITEM_TYPES, path, errors, what="input item", default="message")
-        if isinstance(item, MessageItem):
-            message = _message(item, path, errors)
-            if message is not None:
-                messages.append(message)
-        elif isinstance(item, FunctionCallItem):
-            call = ToolCall(item.call_id, item.name, item.arguments)
-            calls[item.call_id] = item.name
-            last = messages[-1] if messages else None
-            if last is not None and last.role is Role.ASSISTANT:
-                messages[-1] = Message(
-                    Role.ASSISTANT, last.content, last.parts, (*last.tool_calls, call)
-                )
-            else:
-                messages.append(Message(Role.ASSISTANT, "", tool_calls=(call,)))
-        elif isinstance(item, FunctionCallOutputItem):
-            if item.call_id not in calls:
-                errors[f"{path}.call_id"] = [
-                    "Must answer a function_call item earlier in input (the gateway stores "
-                    "no earlier responses)."
-                ]
-                continue
-            messages.append(
-                Message(Role.TOOL, item.text, tool_call_id=item.call_id, name=calls[item.call_id])
-            )
-    if not errors and not any(m.role is Role.USER for m in messages):
-        errors["input"] = ["Must contain at least one user message."]
-    return messages
-
-
-def _message(item: MessageItem, path: str, errors: dict[str, list[str]]) -> Message | None:
-    role = ROLES[item.role]
-    known = len(errors)
-    if isinstance(item.content, str):
-        parts: list[Part] = [TextPart(item.content)]
-    else:
-        parts = []
-        for j, raw in enumerate(item.content):
-            where = f"{path}.content[{j}]"
-            part = _typed(raw, PART_TYPES, where, errors, what="content part")
-            if isinstance(part, InputImage):
-                if role is not Role.USER:
-                    errors[where] = ["Images are only supported in user messages."]
-                    continue
-                if not part.image_url:
-                    errors[f"{where}.image_url"] = ["This field is required."]
-                    continue
-            if part is not None:
-                parts.append(part.part())
-    message = Message.of_parts(role, parts)
-    if role is Role.ASSISTANT:
-        # An empty earlier answer (it only called functions) carries nothing.
-        return message if message.content or message.parts else None
-    if not message.content.strip() and not message.parts and len(errors) == known:
-        errors[f"{path}.content"] = ["Must not be blank."]
-    return message
-
-
-def _tool(raw: Any, i: int, errors: dict[str, list[str]]) -> FunctionTool | None:
-    return _typed(raw, {"function": FunctionTool}, f"tools[{i}]", errors, what="tool")
-
-
-def _tool_choice(
-    given: str | dict[str, Any] | None, tools: list[FunctionTool], errors: dict[str, list[str]]
-) -> ToolChoice | None:
-    if given is None:
-        return None
-    if isinstance(given, str):
-        if given not in ("auto", "none", "required"):
-            errors["tool_choice"] = [f"Must be auto, none or required, not {given[:40]!r}."]
-            return None
-        if given == "required" and not tools:
-            errors["tool_choice"] = ["required needs tools."]
-        return ToolChoice(given)
-    choice = _typed(given, {"function": FunctionChoice}, "tool_choice", errors, what="tool choice")
-    if choice is None:
-        return None
-    if choice.name not in {t.name for t in tools}:
-        errors["tool_choice.name"] = ["Must name one of the tools."]
-    return ToolChoice(FUNCTION, choice.name)
-
-
-def _response_format(
-    text: ResponsesTextConfig | None, errors: dict[str, list[str]]
-) -> ResponseFormat | None:
-    if text is None or text.format is None:
-        return None
-    chosen = _typed(text.format, FORMAT_TYPES, "text.format", errors, what="text format")
-    if isinstance(chosen, JsonObjectFormat):
-        return ResponseFormat(JSON_OBJECT)
-    if isinstance(chosen, JsonSchemaFormat):
-        return ResponseFormat(
-            JSON_SCHEMA, chosen.schema_, chosen.name, chosen.strict, chosen.description
-        )
-    return None  # text: the default
-
-
-# --- the response ---------------------------------------------------------------------------
+# --- the response -----------------------------------------------------------------------------
 
 
 def response_id(request_id: str) -> str:

@@ -10,12 +10,16 @@ import base64
 
 import orjson
 import pytest
+from openai import omit
+from openai.lib.streaming.responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from ai.api.errors import InvalidRequest
 from ai.api.responses_format import ResponsesRequest
+from ai.api.responses_stream import ResponseFrames
 from ai.api.validation import validate
+from ai.exceptions import UpstreamConnectionError
 from ai.providers.base import Message, ModelComplexity, Role
 from ai.providers.parts import (
     ChatOptions,
@@ -24,8 +28,10 @@ from ai.providers.parts import (
     TextPart,
     Tool,
     ToolCall,
+    ToolCallDelta,
     ToolChoice,
 )
+from ai.services.gateway import Outcome
 from ai.usage.events import STATUS_ERROR, STATUS_OK
 from tests.api.sse_client import parse_sse
 
@@ -372,7 +378,7 @@ def test_tokens_temperature_and_stream():
         ({"tools": [{**WEATHER_TOOL, "name": "get weather"}]}, "tools[0].name", "letters"),
         ({"tools": [{**WEATHER_TOOL, "defer_loading": True}]}, "tools[0].defer_loading", "Unknown"),
         ({"tool_choice": "sometimes"}, "tool_choice", "auto, none or required"),
-        ({"tool_choice": "required"}, "tool_choice", "needs tools"),
+        ({"tool_choice": "required"}, "tool_choice", "without tools"),
         (
             {"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "name": "other"}},
             "tool_choice.name",
@@ -634,3 +640,107 @@ async def test_anonymous_is_refused(anon):
     response = await anon.post(URL, {"model": "offline-echo", "input": "hi"})
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "authentication_error"
+
+
+# --- the stream's events, replayed through the SDK's own stream accumulator -------------------
+
+
+def _replay(frames: list[bytes]) -> list:
+    """Every event the SDK's ``responses.stream`` helper hands its user for these frames."""
+    state = ResponseStreamState(input_tools=[WEATHER_TOOL], text_format=omit)
+    events = [EVENTS.validate_python(f.json()) for f in parse_sse(b"".join(frames))]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    return [shown for event in events for shown in state.handle_event(event)]
+
+
+def _frames() -> ResponseFrames:
+    outcome = Outcome(
+        request_id="r1", endpoint="openai_responses", user_id=None, complexity="", started=0.0
+    )
+    outcome.model = "m-1"
+    return ResponseFrames(outcome, request(tools=[WEATHER_TOOL]).to_call().echo)
+
+
+DONE = {
+    "model": "m-1",
+    "finish_reason": "tool_calls",
+    "usage": {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "cached_tokens": 1,
+        "reasoning_tokens": 0,
+        "source": "reported",
+    },
+}
+
+
+def test_text_then_two_calls_are_three_items_one_after_the_other():
+    frames = _frames()
+    written = [
+        frames.delta("Let me "),
+        frames.delta("check."),
+        frames.tool_call(ToolCallDelta(0, "call_a", "get_weather")),
+        frames.tool_call(ToolCallDelta(0, arguments='{"city":')),
+        frames.tool_call(ToolCallDelta(0, arguments='"Paris"}')),
+        frames.tool_call(ToolCallDelta(1, "call_b", "get_weather", '{"city":"Rome"}')),
+        *frames.done(DONE),
+    ]
+    shown = _replay(written)
+    items = [(e.type, e.output_index) for e in shown if e.type.startswith("response.output_item")]
+    assert items == [
+        ("response.output_item.added", 0),
+        ("response.output_item.done", 0),
+        ("response.output_item.added", 1),
+        ("response.output_item.done", 1),
+        ("response.output_item.added", 2),
+        ("response.output_item.done", 2),
+    ]
+    snapshots = [e.snapshot for e in shown if e.type == "response.function_call_arguments.delta"]
+    assert snapshots == ['{"city":', '{"city":"Paris"}', '{"city":"Rome"}']
+    final = shown[-1].response
+    assert shown[-1].type == "response.completed" and final.status == "completed"
+    assert final.output_text == "Let me check."
+    message, paris, rome = final.output
+    assert message.id == "msg_r1" and message.status == "completed"
+    assert (paris.call_id, paris.id, paris.parsed_arguments) == (
+        "call_a",
+        "fc_r1_0",
+        {"city": "Paris"},
+    )
+    assert (rome.call_id, rome.id, rome.parsed_arguments) == ("call_b", "fc_r1_1", {"city": "Rome"})
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (3, 4)
+    assert final.usage.input_tokens_details.cached_tokens == 1
+
+
+def test_text_after_a_call_is_a_second_message():
+    frames = _frames()
+    written = [
+        frames.tool_call(ToolCallDelta(0, "call_a", "get_weather", "{}")),
+        frames.delta("Done."),
+        *frames.done({**DONE, "finish_reason": "stop"}),
+    ]
+    final = _replay(written)[-1].response
+    call, message = final.output
+    assert (call.type, message.type, message.id) == ("function_call", "message", "msg_r1")
+    assert final.output_text == "Done."
+
+
+def test_an_empty_answer_is_one_empty_message():
+    frames = _frames()
+    final = _replay(list(frames.done({**DONE, "finish_reason": "stop"})))[-1].response
+    [message] = final.output
+    assert message.type == "message" and final.output_text == ""
+
+
+def test_a_failure_after_a_call_began_leaves_it_incomplete():
+    frames = _frames()
+    written = [
+        frames.tool_call(ToolCallDelta(0, "call_a", "get_weather", '{"ci')),
+        frames.failure(UpstreamConnectionError(), "r1"),
+    ]
+    shown = _replay(written)
+    assert [e.type for e in shown][-2:] == ["error", "response.failed"]
+    [call] = shown[-1].response.output
+    assert (call.status, call.arguments) == ("incomplete", '{"ci')
+    assert shown[-2].code == "upstream_connection_error"

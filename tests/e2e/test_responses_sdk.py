@@ -40,6 +40,13 @@ WEATHER_TOOL = {
     "parameters": WEATHER,
     "strict": True,
 }
+CLOCK_TOOL = {
+    "type": "function",
+    "name": "get_time",
+    "description": "The time in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    "strict": False,
+}
 INSTRUCTIONS = "Be brief."
 
 
@@ -66,11 +73,6 @@ async def rows(n: int) -> list[UsageRecord]:
         await asyncio.sleep(0.05)
     assert len(found) == n, found
     return found
-
-
-def _as_input(items) -> list[dict]:
-    """Output items given back as input, as a client does (``response.output``)."""
-    return [item.model_dump(exclude_none=True) for item in items]
 
 
 @pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
@@ -115,8 +117,9 @@ async def test_function_call_round_trip(client, model, provider, served):
     assert first.tools[0].name == "get_weather"
 
     result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    # The answer's items given back as they are, as OpenAI's guide does (input += output).
     final = await client.responses.create(
-        model=model, input=[question, *_as_input(first.output), result], tools=[WEATHER_TOOL]
+        model=model, input=[question, *first.output, result], tools=[WEATHER_TOOL]
     )
     assert final.output_text == tool_reply("sunny")
     assert [item.type for item in final.output] == ["message"]
@@ -150,6 +153,37 @@ async def test_stream_helper_with_a_function_tool(client, model, provider, serve
     [row] = await rows(1)
     assert (row.endpoint, row.status, row.streamed) == (ENDPOINT, "ok", True)
     assert row.completion_tokens == final.usage.output_tokens
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_parallel_calls_streamed_then_answered(client, model, provider, served):
+    question = {"role": "user", "content": "Weather and time in Paris? [[fake:tool_calls=2]]"}
+    async with client.responses.stream(
+        model=model, input=[question], tools=[WEATHER_TOOL, CLOCK_TOOL]
+    ) as stream:
+        events = [event async for event in stream]
+        first = await stream.get_final_response()
+
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert [call.name for call in calls] == ["get_weather", "get_time"]
+    assert len({call.call_id for call in calls}) == 2
+    added = [e for e in events if e.type == "response.output_item.added"]
+    done = [e for e in events if e.type == "response.output_item.done"]
+    assert [e.output_index for e in added] == [e.output_index for e in done] == [0, 1]
+    # One item after the other: the first is done before the second is added.
+    kinds = [(e.type, getattr(e, "output_index", None)) for e in events]
+    assert kinds.index(("response.output_item.done", 0)) < kinds.index(
+        ("response.output_item.added", 1)
+    )
+    results = [
+        {"type": "function_call_output", "call_id": call.call_id, "output": answer}
+        for call, answer in zip(calls, ("sunny", "noon"), strict=True)
+    ]
+    final = await client.responses.create(
+        model=model, input=[question, *first.output, *results], tools=[WEATHER_TOOL, CLOCK_TOOL]
+    )
+    assert final.output_text.startswith(tool_reply(""))
+    assert "noon" in final.output_text
 
 
 @pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
