@@ -45,8 +45,13 @@ DEFAULTS: dict[str, Any] = {
     # The offline provider: deterministic, no network. For development and host projects' tests.
     "AI_OFFLINE_ENABLED": False,
     "AI_OFFLINE_DELAY_MS": 0,
-    # Per upstream attempt, in seconds.
+    # Per upstream attempt, in seconds (ai.providers.deadlines): connecting; from the call to the
+    # answer or a stream's first delta (None: AI_REQUEST_TIMEOUT); between two deltas of a
+    # stream (None: AI_REQUEST_TIMEOUT).
     "AI_REQUEST_TIMEOUT": 60.0,
+    "AI_CONNECT_TIMEOUT": 10.0,
+    "AI_FIRST_BYTE_TIMEOUT": None,
+    "AI_IDLE_TIMEOUT": None,
     # A stream quiet for this many seconds gets an SSE comment (": keep-alive"), so proxies that
     # cut idle connections do not end it. 0: none (one task less per stream).
     "AI_SSE_KEEPALIVE_SECONDS": 15.0,

@@ -15,6 +15,7 @@ The orchestration (timing, error translation, partial usage for cut streams) liv
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from abc import ABC, abstractmethod
@@ -24,7 +25,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from ai.exceptions import AIError, UpstreamError, UpstreamStreamError
+from ai.exceptions import AIError, UpstreamError, UpstreamStreamError, UpstreamTimeoutError
+from ai.providers.deadlines import IdleWatch, first_byte_timeout, idle_timeout
 from ai.providers.parts import (
     NO_OPTIONS,
     ChatOptions,
@@ -236,6 +238,8 @@ class LLMStream:
         self._tool_calls: ToolCallBuilder | None = None
         self._gen: AsyncIterator[str | ToolCallDelta] | None = None
         self._pending: str | ToolCallDelta | None = None
+        #: Enforces AI_IDLE_TIMEOUT between deltas once the first one came.
+        self._idle: IdleWatch | None = None
 
     @property
     def provider_name(self) -> str:
@@ -250,10 +254,24 @@ class LLMStream:
             return
         self.started_at = time.perf_counter()
         self._gen = self._until_end()
+        seconds = first_byte_timeout()
         try:
-            self._pending = await self._next()
+            async with asyncio.timeout(seconds):
+                self._pending = await self._next()
         except StopAsyncIteration:
             self._pending = None
+        except TimeoutError:
+            raise self._failed(self._timed_out("its first delta", seconds)) from None
+        if not self.completed and self.error is None:
+            self._idle = IdleWatch(idle_timeout())
+
+    def _timed_out(self, what: str, seconds: float) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError(
+            f"{self.provider.name} sent {what} after more than {seconds:g} s.",
+            provider=self.provider.name,
+            model=self.model,
+            request_id=self.upstream_request_id,
+        )
 
     async def _until_end(self) -> AsyncIterator[str | ToolCallDelta]:
         # aclosing: closing this generator must close the provider's (and its upstream) at once.
@@ -278,8 +296,15 @@ class LLMStream:
 
     async def _next(self) -> str | ToolCallDelta:
         assert self._gen is not None
+        watch = self._idle
+        if watch is not None:
+            watch.waiting()
         try:
             chunk = await self._gen.__anext__()
+        except asyncio.CancelledError:
+            if watch is not None and watch.expired():  # AI_IDLE_TIMEOUT, not the client
+                raise self._failed(self._timed_out("no delta", watch.seconds)) from None
+            raise
         except StopAsyncIteration:
             if not self._reached_end:
                 raise self._failed(
@@ -291,12 +316,16 @@ class LLMStream:
                 ) from None
             self.completed = True
             self.ended_at = time.perf_counter()
+            self._stop_watch()
             raise
         except AIError as err:
             self._failed(err)
             raise
         except Exception as exc:  # an SDK or transport exception: never let it escape raw
             raise self._failed(self.provider.translate_error(exc, model=self.model)) from exc
+        finally:
+            if watch is not None:
+                watch.idle()
         if self.first_chunk_at is None:
             self.first_chunk_at = time.perf_counter()
         if type(chunk) is str:
@@ -312,7 +341,13 @@ class LLMStream:
         """The tool calls streamed so far, reassembled."""
         return () if self._tool_calls is None else self._tool_calls.calls()
 
+    def _stop_watch(self) -> None:
+        watch, self._idle = self._idle, None
+        if watch is not None:
+            watch.stop()
+
     def _failed(self, err: AIError) -> AIError:
+        self._stop_watch()
         self.error = err
         self.ended_at = time.perf_counter()
         if self.finish_reason is None:
@@ -321,6 +356,7 @@ class LLMStream:
 
     async def aclose(self) -> None:
         """Stop the upstream call (the client went away, or the caller is done)."""
+        self._stop_watch()
         gen, self._gen = self._gen, None
         if gen is not None and hasattr(gen, "aclose"):
             await gen.aclose()
@@ -334,7 +370,10 @@ class LLMStream:
         prompt = reported.prompt_tokens or estimate_tokens(
             "".join(m.content for m in self.request.messages)
         )
-        completion = max(reported.completion_tokens, estimate_tokens(self.content))
+        produced = self.content
+        if self._tool_calls is not None:  # a cut tool-call stream produced its calls too
+            produced += "".join(c.name + c.arguments for c in self._tool_calls.calls())
+        completion = max(reported.completion_tokens, estimate_tokens(produced))
         return Usage.of(
             prompt,
             completion,
@@ -433,10 +472,18 @@ class BaseLLMProvider(ABC):
     ) -> LLMResponse:
         request = self._request(messages, model, temperature, max_tokens, options)
         started = time.perf_counter()
+        seconds = first_byte_timeout()
         try:
-            response = await self._complete(request)
+            async with asyncio.timeout(seconds):
+                response = await self._complete(request)
         except AIError:
             raise
+        except TimeoutError:
+            raise UpstreamTimeoutError(
+                f"{self.name} did not answer within {seconds:g} s.",
+                provider=self.name,
+                model=request.model,
+            ) from None
         except Exception as exc:
             raise self.translate_error(exc, model=request.model) from exc
         return replace(
