@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -83,7 +83,11 @@ _PART_TYPES = {
     "tool": ("text",),
 }
 _MODEL_RE = re.compile(MODEL_PATTERN)
-_FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+FunctionName = Annotated[
+    str,
+    Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$"),
+    Says("Must be 1 to 64 letters, digits, underscores or dashes."),
+]
 _INVALID_ROLE = f"Invalid role ({{got}}). Valid roles: {', '.join(_ROLES)}."
 UNSUPPORTED = Says("Is not supported by this gateway.")
 #: How a field that must be null (or absent) is documented (OpenAPI 3.0 has no null type).
@@ -135,7 +139,7 @@ Echoed = Annotated[Any, WithJsonSchema({"description": "Output echoed back; igno
 
 
 class FunctionCall(RequestBody):
-    name: Annotated[str, Field(pattern=_FUNCTION_NAME), Says("Is not a valid function name.")]
+    name: FunctionName
     arguments: Annotated[str, Says("Must be a string (the arguments as JSON text).")]
     parsed_arguments: Echoed = None
 
@@ -182,11 +186,7 @@ class OpenAIMessage(RequestBody):
 
 
 class FunctionDef(RequestBody):
-    name: Annotated[
-        str,
-        Field(pattern=_FUNCTION_NAME),
-        Says("Must be 1 to 64 letters, digits, underscores or dashes."),
-    ]
+    name: FunctionName
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
@@ -216,11 +216,7 @@ def _tool_choice(value: Any) -> ToolChoice | None:
 
 
 class JSONSchemaFormat(RequestBody):
-    name: Annotated[
-        str,
-        Field(pattern=_FUNCTION_NAME),
-        Says("Must be 1 to 64 letters, digits, underscores or dashes."),
-    ]
+    name: FunctionName
     description: str | None = None
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
     strict: bool | None = None
@@ -275,7 +271,6 @@ class OpenAIChatRequest(RequestBody):
     listed here are passed as they are to OpenAI targets and refused (400) by the others."""
 
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
-    unknown_field: ClassVar[str] = "Is not supported by this gateway."
 
     model: Annotated[
         ModelId,

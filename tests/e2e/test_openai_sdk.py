@@ -334,12 +334,14 @@ async def test_upstream_rate_limit(aclient):
     assert caught.value.response.headers["retry-after"] == "3"
 
 
-@pytest.mark.parametrize(("upstream", "status"), [(503, 503), (500, 503)])
-async def test_upstream_failure_is_an_internal_server_error(aclient, upstream, status):
+@pytest.mark.parametrize(
+    ("directive", "status"), [("status=503", 503), ("status=500", 503), ("drop_after=0", 502)]
+)
+async def test_upstream_failure_is_an_internal_server_error(aclient, directive, status):
     with pytest.raises(openai.InternalServerError) as caught:
         await aclient.chat.completions.create(
             model="gemini-2.5-flash",
-            messages=[{"role": "user", "content": f"[[fake:status={upstream}]]"}],
+            messages=[{"role": "user", "content": f"[[fake:{directive}]]"}],
         )
     assert caught.value.status_code == status
     assert caught.value.type == "api_error"
@@ -407,3 +409,13 @@ async def test_routes_are_models(live, token):
     assert [row.request_id for row in found] == request_ids
     assert [row.complexity for row in found][:1] == ["simple"]  # "auto": what it classified
     assert all(row.status == "ok" and row.total_tokens > 0 for row in found)
+
+
+async def test_the_gateways_own_rate_limit(live, user):
+    _key, full_key = await sync_to_async(ApiKey.issue)(user, "one a minute", rpm=1)
+    async with async_client(live, full_key) as client:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+    assert (caught.value.status_code, caught.value.code) == (429, "rate_limit_exceeded")
+    assert int(caught.value.response.headers["retry-after"]) > 0
