@@ -17,6 +17,7 @@ import httpx2
 
 from ai.conf import ai_settings
 from ai.exceptions import AIError, UpstreamConnectionError, UpstreamTimeoutError
+from ai.providers.deadlines import connect_timeout
 from ai.redact import configured_secrets, redact
 
 try:  # aiohttp is optional at run time; its errors only occur when it is the transport
@@ -39,6 +40,14 @@ def pool_limits() -> httpx2.Limits:
     of which may be kept alive (a smaller keep-alive pool churns connections under load)."""
     size = int(ai_settings.AI_HTTP_MAX_CONNECTIONS)
     return httpx2.Limits(max_connections=size, max_keepalive_connections=size)
+
+
+def client_timeout() -> httpx2.Timeout:
+    """The SDK clients' timeout: connecting and writing are bounded here; reading is not, the
+    gateway's own deadlines bound it (``ai.providers.deadlines``: first byte, then idle between
+    deltas), which also saves the transport a timer per read."""
+    total = float(ai_settings.AI_REQUEST_TIMEOUT)
+    return httpx2.Timeout(total, connect=connect_timeout(), read=None)
 
 
 def parse_retry_after(headers: Mapping[str, str] | Any | None) -> float | None:

@@ -36,7 +36,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers import _anthropic_wire as wire
-from ai.providers._http import pool_limits, transport_error
+from ai.providers._http import client_timeout, pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
@@ -100,7 +100,7 @@ class _Httpx2Client(LeanSend, anthropic.DefaultAsyncHttpxClient):
     pass
 
 
-def _http_client(timeout: float) -> httpx2.AsyncClient:
+def _http_client(timeout: httpx2.Timeout) -> httpx2.AsyncClient:
     transport = ai_settings.AI_HTTP_TRANSPORT
     # trust_env=False: no proxy / netrc / SSL settings picked up from the environment.
     # follow_redirects=False: the Messages API does not redirect, and a redirect must not
@@ -156,7 +156,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                 f"{setting_hint(self.api_key_setting)}.",
                 provider=self.name,
             )
-        timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
+        timeout = client_timeout()
         client = anthropic.AsyncAnthropic(
             api_key=api_key,  # explicit: no env vars, on-disk profiles or workload identity
             base_url=ai_settings.ANTHROPIC_BASE_URL or DEFAULT_BASE_URL,

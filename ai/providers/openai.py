@@ -40,7 +40,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers import _openai_wire as wire
-from ai.providers._http import pool_limits, transport_error
+from ai.providers._http import client_timeout, pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
@@ -129,7 +129,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                 f"{setting_hint(self.api_key_setting)}.",
                 provider=self.name,
             )
-        timeout = float(ai_settings.AI_REQUEST_TIMEOUT)
+        timeout = client_timeout()
         transport = ai_settings.AI_HTTP_TRANSPORT
         # trust_env=False: proxies, certificates and netrc come from settings, not the environment.
         if _check_transport(transport) == "aiohttp":
