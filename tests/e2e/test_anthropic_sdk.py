@@ -8,6 +8,7 @@ leaves one ledger row with its usage, under the ``request-id`` the SDK reads."""
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import anthropic
 import pytest
@@ -350,3 +351,60 @@ async def test_failure_mid_stream_raises_while_iterating(aclient):
     [row] = await rows(1)
     assert (row.status, row.streamed, row.endpoint) == ("error", True, ENDPOINT)
     assert row.completion_tokens > 0
+
+
+# --- what a target cannot honour ------------------------------------------------------------
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_an_inline_image_reaches_every_target(aclient, model):
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    message = await aclient.messages.create(
+        model=model,
+        max_tokens=64,
+        messages=[{"role": "user", "content": [image, {"type": "text", "text": "What is it?"}]}],
+    )
+    assert message.content[0].text == reply(model)
+
+
+async def test_an_option_a_target_lacks_is_a_bad_request_naming_it(aclient):
+    # anthropic 2.x has no top_k (nor temperature) argument: the body still takes it.
+    claude = await aclient.messages.create(
+        model="claude-haiku-4-5", max_tokens=64, messages=ASK, extra_body={"top_k": 5}
+    )
+    assert claude.content[0].text == reply("claude-haiku-4-5")
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await aclient.messages.create(
+            model="gpt-4o-mini", max_tokens=64, messages=ASK, extra_body={"top_k": 5}
+        )
+    error = caught.value.body["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "unsupported_parameter")
+    assert error["fields"].keys() == {"top_k"} and "openai" in error["message"]
+
+
+async def test_a_claude_target_gets_the_request_as_sent(aclient, fake_upstream):
+    await aclient.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=77,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=ASK,
+        tools=TOOLS,
+        tool_choice={"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        stop_sequences=["END"],
+        metadata={"user_id": "user-7"},
+        extra_body={"temperature": 0.5, "top_k": 5, "top_p": 0.9},
+    )
+    [sent] = [r.body for r in fake_upstream.requests if r.path == "/v1/messages"]
+    assert sent["model"] == "claude-haiku-4-5" and sent["max_tokens"] == 77
+    assert sent["system"] in ("Be brief.", [{"type": "text", "text": "Be brief."}])
+    assert sent["tools"] == [{**TOOLS[0]}]
+    assert sent["tool_choice"] == {
+        "type": "tool",
+        "name": "get_weather",
+        "disable_parallel_tool_use": True,
+    }
+    assert sent["stop_sequences"] == ["END"]
+    assert sent["metadata"] == {"user_id": "user-7"}
+    assert (sent["temperature"], sent["top_k"], sent["top_p"]) == (0.5, 5, 0.9)
