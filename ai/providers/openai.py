@@ -121,8 +121,16 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
 
     # -- the SDK client ------------------------------------------------------------------------
 
+    def api_key(self) -> str | None:
+        """The key the client sends. A subclass serving another OpenAI-wire vendor (an
+        OpenAI-compatible provider) overrides this and :meth:`base_url`."""
+        return ai_settings.OPENAI_API_KEY
+
+    def base_url(self) -> str:
+        return ai_settings.OPENAI_BASE_URL or DEFAULT_BASE_URL
+
     def _make_client(self) -> openai.AsyncOpenAI:
-        api_key = ai_settings.OPENAI_API_KEY
+        api_key = self.api_key()
         if not api_key:  # never let the SDK fall back to the OPENAI_API_KEY environment variable
             raise ProviderNotConfiguredError(
                 f"The {self.name} provider is not configured: "
@@ -140,7 +148,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             http_client = _Httpx2Client(timeout=timeout, limits=pool_limits(), trust_env=False)
         client = openai.AsyncOpenAI(
             api_key=api_key,
-            base_url=ai_settings.OPENAI_BASE_URL or DEFAULT_BASE_URL,
+            base_url=self.base_url(),
             timeout=timeout,
             max_retries=0,  # the router owns retries
             http_client=http_client,
@@ -347,7 +355,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             detail=body.get("message"),
             request_id=exc.request_id,
             headers=exc.response.headers,
-            secrets=(ai_settings.OPENAI_API_KEY,),
+            secrets=(self.api_key(),),
         )
 
 
