@@ -25,7 +25,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from ai.exceptions import AIError, UpstreamError, UpstreamStreamError, UpstreamTimeoutError
+from ai.exceptions import (
+    AIError,
+    UnsupportedParameterError,
+    UpstreamError,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+)
 from ai.providers.deadlines import IdleWatch, first_byte_timeout, idle_timeout
 from ai.providers.parts import (
     NO_OPTIONS,
@@ -177,6 +183,19 @@ class LLMResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
     #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
+    requested_model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResponse:
+    """Vectors for the inputs of one embeddings call, in input order. ``usage`` counts the
+    inputs as prompt tokens (no completion)."""
+
+    vectors: list[list[float]]
+    model: str
+    provider: str
+    usage: Usage
+    latency_ms: float = 0.0
     requested_model: str = ""
 
 
@@ -437,6 +456,8 @@ class BaseLLMProvider(ABC):
     #: refused unless ``passes_extra``.
     supported_options: ClassVar[frozenset[str]] = frozenset()
     passes_extra: ClassVar[bool] = False
+    #: The model :meth:`embed` uses when a call names none (None: no embeddings).
+    default_embedding_model: ClassVar[str | None] = None
 
     def _request(
         self,
@@ -522,6 +543,41 @@ class BaseLLMProvider(ABC):
     ) -> LLMStream:
         return self.stream(simple_messages(prompt, system), model, temperature, max_tokens)
 
+    async def embed(
+        self, inputs: Sequence[str], model: str | None = None, *, dimensions: int | None = None
+    ) -> EmbeddingResponse:
+        """One vector per input string. Raises :class:`UnsupportedParameterError` when this
+        provider has no embeddings (or not with ``dimensions``), an AIError when the call fails."""
+        model = model or self.default_embedding_model
+        if model is None:
+            raise UnsupportedParameterError(
+                f"The {self.name} provider has no embeddings.", param="model", provider=self.name
+            )
+        started = time.perf_counter()
+        seconds = first_byte_timeout()
+        try:
+            async with asyncio.timeout(seconds):
+                response = await self._embed(list(inputs), model, dimensions)
+        except AIError:
+            raise
+        except TimeoutError:
+            raise UpstreamTimeoutError(
+                f"{self.name} did not answer within {seconds:g} s.", provider=self.name, model=model
+            ) from None
+        except Exception as exc:
+            raise self.translate_error(exc, model=model) from exc
+        return replace(
+            response, latency_ms=(time.perf_counter() - started) * 1000, requested_model=model
+        )
+
+    async def _embed(
+        self, inputs: list[str], model: str, dimensions: int | None
+    ) -> EmbeddingResponse:
+        """The vendor's embeddings call; providers with embeddings override it."""
+        raise UnsupportedParameterError(
+            f"The {self.name} provider has no embeddings.", param="model", provider=self.name
+        )
+
     @abstractmethod
     async def _complete(self, request: ChatRequest) -> LLMResponse: ...
 
@@ -553,6 +609,7 @@ __all__ = [
     "BaseLLMProvider",
     "ChatOptions",
     "ChatRequest",
+    "EmbeddingResponse",
     "FinishReason",
     "ImagePart",
     "LLMResponse",
