@@ -419,3 +419,43 @@ async def test_the_gateways_own_rate_limit(live, user):
             await client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
     assert (caught.value.status_code, caught.value.code) == (429, "rate_limit_exceeded")
     assert int(caught.value.response.headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs", "param"),
+    [
+        ("gemini-2.5-flash", {"tools": TOOLS, "parallel_tool_calls": False}, "parallel_tool_calls"),
+        ("claude-sonnet-4-5", {"seed": 1}, "seed"),
+        ("gemini-2.5-flash", {"extra_body": {"reasoning_effort": "low"}}, "reasoning_effort"),
+    ],
+)
+async def test_what_a_target_cannot_honour_is_refused_naming_it(aclient, model, kwargs, param):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(model=model, messages=ASK, **kwargs)
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
+    [row] = await rows(1)
+    assert (row.status, row.error_code) == ("error", "unsupported_parameter")
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_an_image_url(aclient, model):
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this image?"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://x.test/a.png", "detail": "low"},
+                },
+            ],
+        }
+    ]
+    if TARGETS[model] == "gemini":  # Gemini fetches no URLs: refused, naming it
+        with pytest.raises(openai.BadRequestError) as caught:
+            await aclient.chat.completions.create(model=model, messages=messages)
+        assert (caught.value.code, caught.value.param) == ("unsupported_parameter", "image_url")
+        assert "data URL" in caught.value.message
+        return
+    completion = await aclient.chat.completions.create(model=model, messages=messages)
+    assert completion.choices[0].message.content == reply(model)
