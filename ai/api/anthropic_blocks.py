@@ -118,6 +118,8 @@ class AnthropicTextBlock(RequestBody):
     type: Literal["text"]
     text: NonBlank
     cache_control: AnthropicCacheControl | None = None
+    #: null only: what the SDK echoes from an answer without citations.
+    citations: Annotated[None, Says("Citations are not supported by this gateway.")] = None
 
 
 def _base64(data: str) -> str:
@@ -163,6 +165,12 @@ class AnthropicImageBlock(RequestBody):
     cache_control: AnthropicCacheControl | None = None
 
 
+def _direct(caller: Any) -> Any:
+    if caller not in (None, {"type": "direct"}):
+        raise fail("caller", "Only direct calls (the model's own) are supported by this gateway.")
+    return caller
+
+
 class AnthropicToolUseBlock(RequestBody):
     unknown_field: ClassVar[str] = UNSUPPORTED
 
@@ -171,6 +179,9 @@ class AnthropicToolUseBlock(RequestBody):
     name: Annotated[str, Field(pattern=TOOL_NAME)]
     input: dict[str, Any]
     cache_control: AnthropicCacheControl | None = None
+    #: What the SDK echoes from an answer: a call made by the model itself, no toolset.
+    caller: Annotated[dict[str, Literal["direct"]] | None, BeforeValidator(_direct)] = None
+    toolset_name: Annotated[None, Says("Toolsets are not supported by this gateway.")] = None
 
 
 ResultText = Annotated[

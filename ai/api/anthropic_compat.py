@@ -54,6 +54,7 @@ _ERRORS = {
     401: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing key or token."),
     403: OpenApiResponse(OpenApiTypes.OBJECT, description="The key may not use that model."),
     404: OpenApiResponse(OpenApiTypes.OBJECT, description="Unknown model."),
+    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Rate limited (see Retry-After)."),
 }
 
 

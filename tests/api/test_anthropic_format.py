@@ -61,8 +61,15 @@ ROUND_TRIP = [
     {
         "role": "assistant",
         "content": [
-            {"type": "text", "text": "Let me look."},
-            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "P"}},
+            {"type": "text", "text": "Let me look.", "citations": None},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {"city": "P"},
+                "caller": {"type": "direct"},
+                "toolset_name": None,
+            },
             {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}},
         ],
     },
@@ -314,6 +321,17 @@ REFUSED = {
     "server tool": (
         {"tools": [{"type": "web_search_20250305", "name": "web_search"}]},
         "tools[0]", "Server tools",
+    ),
+    "citations": (
+        {"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "a", "citations": [{"type": "char_location"}]}]}]},
+        "messages[0].content[0].citations", "Citations",
+    ),
+    "server tool caller": (
+        {"messages": [USER, {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t", "name": "f", "input": {},
+             "caller": {"type": "code_execution_20250825", "tool_id": "x"}}]}]},
+        "messages[1].content[0].caller", "direct calls",
     ),
     "tool without schema": ({"tools": [{"name": "f"}]}, "tools[0].input_schema", "required"),
     "tool schema not an object": (
