@@ -254,11 +254,16 @@ def responses_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def output_text(text: str) -> dict[str, Any]:
+    """A message's ``output_text`` content part."""
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
 def message_item(
     request_id: str, text: str, status: str = "completed", *, number: int = 0
 ) -> dict[str, Any]:
     """A ``message`` output item (without content while in progress)."""
-    content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+    content = [output_text(text)]
     return {
         "type": "message",
         "id": message_id(request_id, number),

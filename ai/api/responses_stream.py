@@ -31,6 +31,7 @@ from ai.api.responses_format import (
     function_call_item,
     incomplete_reason,
     message_item,
+    output_text,
     response_object,
 )
 from ai.api.streaming import StreamFrames
@@ -91,7 +92,7 @@ class ResponseFrames(StreamFrames):
         self.messages += 1
         self.output.append(item)
         self.open, self.text = index, []
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        part = output_text("")
         return self._event(
             "response.output_item.added", output_index=index, item=item
         ) + self._event(
@@ -118,7 +119,7 @@ class ResponseFrames(StreamFrames):
         item = self.output[index]
         if item["type"] == "message":
             text = "".join(self.text)
-            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+            part = output_text(text)
             frames = self._event(
                 "response.output_text.done",
                 item_id=item["id"],
@@ -191,15 +192,15 @@ class ResponseFrames(StreamFrames):
         return (frames + self._event(kind, response=response),)
 
     def error(self, status: int, error: dict[str, Any], request_id: str) -> bytes:
+        """An ``error`` event (the gateway's code and message, the field it names), then
+        ``response.failed`` with the items so far (the open one ``incomplete``) and, as OpenAI's
+        ``ResponseError`` has a fixed set of codes, ``server_error`` or ``rate_limit_exceeded``."""
         fields = error.get("fields") or {}
         message = error.get("message", "")
         if self.open is not None:  # left unfinished, as it stands
             item = {**self.output[self.open], "status": "incomplete"}
             if item["type"] == "message":
-                text = "".join(self.text)
-                item["content"] = [
-                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-                ]
+                item["content"] = [output_text("".join(self.text))]
             self.output[self.open] = item
         code = "rate_limit_exceeded" if status == 429 else "server_error"
         failed = self._response(

@@ -463,6 +463,22 @@ async def test_json_answer_is_an_sdk_response(api, usage_events, user):
     assert event.usage.total_tokens == 11
 
 
+@pytest.mark.parametrize(
+    ("model", "route"),
+    [
+        ("auto", "complexity=auto:simple;"),
+        ("simple", "complexity=simple;"),
+        ("offline/offline-echo", "route=override;"),
+    ],
+)
+async def test_model_names_a_route_or_a_model(api, model, route):
+    response = await api.post(URL, {"model": model, "input": "hello there"})
+    assert response.status_code == 200
+    assert response["x-ai-route"].startswith(route)
+    parsed = Response.model_validate(response.json())
+    assert parsed.output_text.endswith("You said: hello there")
+
+
 async def test_json_function_call(api):
     response = await api.post(
         URL, {"model": "offline-echo", "input": "Weather in Paris?", "tools": [WEATHER_TOOL]}
