@@ -80,13 +80,13 @@ def tool_input(arguments: str) -> dict[str, Any]:
 
 
 def content_blocks(text: str, tool_calls: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A text block (when there is text, or nothing else), then a tool_use block per call."""
-    blocks: list[dict[str, Any]] = [
+    """A text block when there is text (none for an empty answer, as Anthropic answers it:
+    an empty text block would be refused if sent back), then a tool_use block per call."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    blocks.extend(
         {"type": "tool_use", "id": c["id"], "name": c["name"], "input": tool_input(c["arguments"])}
         for c in tool_calls
-    ]
-    if text or not blocks:
-        blocks.insert(0, {"type": "text", "text": text})
+    )
     return blocks
 
 
@@ -203,8 +203,6 @@ class MessageFrames(StreamFrames):
 
     def done(self, done: dict[str, Any]) -> Iterable[bytes]:
         frames = list(self._start())
-        if not self.blocks:  # an empty answer is still one (empty) text block
-            frames.extend(self._open({"type": "text", "text": ""}, text=True))
         frames.extend(self._close())
         frames.append(
             event(

@@ -388,7 +388,7 @@ def _answer(**fields):
     ("answer", "content", "stop_reason"),
     [
         (_answer(), [{"type": "text", "text": "Hi."}], "end_turn"),
-        (_answer(content="", finish_reason="length"), [{"type": "text", "text": ""}], "max_tokens"),
+        (_answer(content="", finish_reason="length"), [], "max_tokens"),
         (_answer(finish_reason="content_filter"), [{"type": "text", "text": "Hi."}], "refusal"),
         (
             _answer(
@@ -561,7 +561,7 @@ def test_text_then_tool_calls_close_each_block_before_the_next():
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
 
 
-def test_whole_tool_call_in_one_piece_and_an_empty_answer():
+def test_whole_tool_call_in_one_piece_and_an_empty_answer_without_blocks():
     events = _events([ToolCallDelta(0, "c1", "f", "{}"), _answer(finish_reason="tool_calls")])
     assert _shape(events) == [
         "message_start",
@@ -572,13 +572,7 @@ def test_whole_tool_call_in_one_piece_and_an_empty_answer():
         "message_stop",
     ]
     empty = _events([_answer(content="", finish_reason="length")])
-    assert _shape(empty) == [
-        "message_start",
-        "start 0 text",
-        "stop 0",
-        "message_delta",
-        "message_stop",
-    ]
+    assert _shape(empty) == ["message_start", "message_delta", "message_stop"]
     assert empty[-2][1]["delta"]["stop_reason"] == "max_tokens"
 
 
