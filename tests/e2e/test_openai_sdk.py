@@ -459,3 +459,15 @@ async def test_an_image_url(aclient, model):
         return
     completion = await aclient.chat.completions.create(model=model, messages=messages)
     assert completion.choices[0].message.content == reply(model)
+
+
+# Not on Gemini: the fake Gemini answers JSON only for a schema (responseMimeType alone gets
+# the default text), unlike the real one.
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "claude-sonnet-4-5"])
+async def test_json_object(aclient, model):
+    completion = await aclient.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "The weather in Paris, as a JSON object."}],
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(completion.choices[0].message.content), dict)
