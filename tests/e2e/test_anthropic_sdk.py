@@ -408,3 +408,38 @@ async def test_a_claude_target_gets_the_request_as_sent(aclient, fake_upstream):
     assert sent["stop_sequences"] == ["END"]
     assert sent["metadata"] == {"user_id": "user-7"}
     assert (sent["temperature"], sent["top_k"], sent["top_p"]) == (0.5, 5, 0.9)
+
+
+# --- routes and the gateway's own limits ----------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_routes_are_models(aclient, stream):
+    ids = []
+    for route in ("simple", "auto"):
+        if stream:
+            async with aclient.messages.stream(
+                model=route, max_tokens=64, messages=[{"role": "user", "content": "Hi."}]
+            ) as helper:
+                message = await helper.get_final_message()
+        else:
+            message = await aclient.messages.create(
+                model=route, max_tokens=64, messages=[{"role": "user", "content": "Hi."}]
+            )
+        assert message.content[0].text
+        ids.append(request_id(message))
+    found = await rows(2)
+    assert [row.request_id for row in found] == ids
+    assert found[0].complexity == "simple" and found[1].complexity  # "auto": what it classified
+    assert all(row.status == "ok" and row.total_tokens > 0 for row in found)
+
+
+async def test_the_gateways_own_rate_limit(live, user):
+    _key, full_key = await sync_to_async(ApiKey.issue)(user, "one a minute", rpm=1)
+    async with async_client(live, full_key) as client:
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=ASK)
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await client.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=ASK)
+    assert caught.value.type == "rate_limit_error"
+    assert caught.value.body["error"]["code"] == "rate_limit_exceeded"
+    assert int(caught.value.response.headers["retry-after"]) > 0
