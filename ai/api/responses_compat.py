@@ -84,6 +84,7 @@ class ResponsesView(AsyncAPIView):
         },
     )
     async def post(self, request: Request) -> HttpResponseBase:
+        created_at = int(time.time())
         responses_call = validate(ResponsesRequest, self.json_body(request)).to_call()
         call = await resolve(responses_call.call)
         cache = cache_mode(request)
@@ -99,7 +100,8 @@ class ResponsesView(AsyncAPIView):
             response = SSEResponse(await gateway.open_stream(call, outcome, frames))
         else:
             body = await gateway.complete(call, outcome, cache)
-            response = json_response(response_of(self.request_id, responses_call.echo, body))
+            answer = response_of(self.request_id, responses_call.echo, body, created_at)
+            response = json_response(answer)
             response_cache.apply_header(response, outcome)
         gateway.route_header(response, outcome)  # x-ai-route
         return governance.apply_headers(response, outcome)  # x-ratelimit-*

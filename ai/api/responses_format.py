@@ -337,14 +337,15 @@ def output_of(request_id: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def response_of(
-    request_id: str, echo: Mapping[str, Any], body: Mapping[str, Any]
+    request_id: str, echo: Mapping[str, Any], body: Mapping[str, Any], created_at: int
 ) -> dict[str, Any]:
-    """The ``response`` object answering a non-streaming request."""
+    """The ``response`` object answering a non-streaming request (``body``: the answer of
+    ``gateway.complete``) created at ``created_at`` (Unix seconds)."""
     return response_object(
         request_id,
         echo,
         model=body["model"],
-        created_at=int(time.time()),
+        created_at=created_at,
         output=output_of(request_id, body),
         usage=body["usage"],
         finish_reason=body["finish_reason"],

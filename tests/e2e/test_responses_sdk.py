@@ -6,6 +6,7 @@ vendor's wire; the ledger rows are the real ledger's."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import openai
@@ -48,6 +49,7 @@ CLOCK_TOOL = {
     "strict": False,
 }
 INSTRUCTIONS = "Be brief."
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)
 
 
 def _client(live, token: str) -> openai.AsyncOpenAI:
@@ -102,6 +104,21 @@ async def test_create_text(client, model, provider, served):
     assert row.request_id == request_id
     assert (row.prompt_tokens, row.completion_tokens) == (prompt, 5)
     assert row.cost is not None and row.cost > 0
+
+
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_an_image_in_the_input(client, model, provider, served):
+    image = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    content = [
+        {"type": "input_text", "text": "What is in this picture?"},
+        {"type": "input_image", "image_url": image, "detail": "auto"},
+    ]
+    response = await client.responses.create(
+        model=model, input=[{"role": "user", "content": content}]
+    )
+    assert response.output_text == "".join(reply_deltas(provider, served, 5))
+    # The fake counts the words of the text parts.
+    assert response.usage.input_tokens == fake_prompt_tokens(["What is in this picture?"])
 
 
 @pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
