@@ -8,11 +8,10 @@ https://ai.google.dev/api/generate-content and https://ai.google.dev/gemini-api/
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -423,14 +422,3 @@ def error_reasons(body: object) -> set[str]:
 def status_name(value: object) -> str | None:
     """Google's error status ("RESOURCE_EXHAUSTED"), only if it looks like one (never free text)."""
     return value if isinstance(value, str) and STATUS_NAME.fullmatch(value) else None
-
-
-async def each_within(items: AsyncIterator[T], timeout: float) -> AsyncIterator[T]:
-    """The items of ``items``, waiting at most ``timeout`` seconds for each."""
-    while True:
-        try:
-            async with asyncio.timeout(timeout):
-                item = await anext(items)
-        except StopAsyncIteration:
-            return
-        yield item

@@ -12,10 +12,10 @@ raises its own status errors (``errors.ClientError`` / ``ServerError``, also for
   ``models`` module calls) with the camelCase body built here, then reads the JSON / SSE body
   itself with orjson and closes it itself. That layer is internal to the SDK: if a version lacks
   it, the provider falls back to the public typed API (``wire = "typed"``), also tested.
-* **Deadlines are ours.** genai turns its timeout into aiohttp's *total* timeout, which would
-  cut any stream longer than ``AI_REQUEST_TIMEOUT``; with httpx2 it is per read. So the SDK gets
-  no timeout and this module enforces ``AI_REQUEST_TIMEOUT`` on both transports: for the whole
-  non-streaming call, and for a stream until its first chunk and between chunks.
+* **Deadlines are the gateway's.** genai turns its timeout into aiohttp's *total* timeout,
+  which would cut any stream longer than it; with httpx2 it is per read. So the SDK gets no
+  timeout, and the gateway's own deadlines (``ai.providers.deadlines``: first byte, idle
+  between deltas) bound every call, as for the other vendors.
 * **Tools.** Gemini names the function in a tool result, not the call: the name comes from the
   assistant turn whose call the result answers. Gemini gives calls no ids (it may in future):
   the gateway makes ``call_<hex>`` ones. It sends whole calls, so a streamed call is one
@@ -34,7 +34,6 @@ and ``:streamGenerateContent?alt=sse``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -61,7 +60,6 @@ from ai.exceptions import (
 )
 from ai.providers._gemini_wire import (
     Chunk,
-    each_within,
     error_reasons,
     gemini_body,
     gemini_model_path,
@@ -236,15 +234,14 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         client = self.client
         path = gemini_model_path(request.model)
         body = gemini_body(request)  # refuses what Gemini cannot take, before any call
-        async with asyncio.timeout(client.timeout):
-            if self._raw(client):
-                raw = await genai_compat.post(client.api, f"{path}:generateContent", body)
-            else:  # the SDK's supported raw mode for non-streaming calls
-                config = self._config(body, should_return_http_response=True)
-                response = await client.genai.aio.models.generate_content(
-                    model=path, contents=body["contents"], config=config
-                )
-                raw = response.sdk_http_response
+        if self._raw(client):
+            raw = await genai_compat.post(client.api, f"{path}:generateContent", body)
+        else:  # the SDK's supported raw mode for non-streaming calls
+            config = self._config(body, should_return_http_response=True)
+            response = await client.genai.aio.models.generate_content(
+                model=path, contents=body["contents"], config=config
+            )
+            raw = response.sdk_http_response
         try:
             data = orjson.loads(raw.body or "{}")
             content, calls, finish = read_response(data)
@@ -325,14 +322,13 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         """The SDK sends the request and raises status errors; the SSE body is read here, and
         closed here (the SDK's own stream iterator is only closed by the garbage collector)."""
         url = f"{path}:streamGenerateContent?alt=sse"
-        async with asyncio.timeout(client.timeout):
-            body = await genai_compat.post_stream(client.api, url, request_body)
+        body = await genai_compat.post_stream(client.api, url, request_body)
         is_httpx = isinstance(body, httpx2.Response)
         pieces = body.aiter_bytes() if is_httpx else body.content.iter_any()
         decoder = SSEDecoder(keep_stray=True)
         finished = False
         try:
-            async for piece in each_within(pieces, client.timeout):
+            async for piece in pieces:
                 for _event, data in decoder.feed(piece):
                     yield self._raw_chunk(data)
             for data in decoder.leftover():
@@ -376,12 +372,11 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
     ) -> AsyncIterator[Chunk]:
         """The public API. Its HTTP response closes only when the garbage collector finalises
         the SDK's generators (they form a reference cycle), so an early stop lingers a little."""
-        async with asyncio.timeout(client.timeout):
-            chunks = await client.genai.aio.models.generate_content_stream(
-                model=path, contents=body["contents"], config=self._config(body)
-            )
+        chunks = await client.genai.aio.models.generate_content_stream(
+            model=path, contents=body["contents"], config=self._config(body)
+        )
         try:
-            async for chunk in each_within(chunks, client.timeout):
+            async for chunk in chunks:
                 yield (*read_typed(chunk), chunk.model_version, chunk.response_id)
         finally:
             await chunks.aclose()

@@ -55,7 +55,7 @@ async def test_idle_timeout_ends_a_stalled_stream(deadlines, name):
             async for piece in stream:
                 received.append(piece)
                 last = time.monotonic()
-        assert time.monotonic() - last < 1.0  # 0.3 s after the last delta, not 2 s
+        assert time.monotonic() - last < 1.5  # 0.3 s after the last delta, not 2 s
         assert received  # the first delta came; the second did not, in time
         assert "no delta" in err.value.message
         assert stream.error is err.value
