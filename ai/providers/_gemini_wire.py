@@ -12,7 +12,7 @@ import contextlib
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from google.genai import types
@@ -70,7 +70,6 @@ TOOL_MODES = {NONE: "NONE", REQUIRED: "ANY", FUNCTION: "ANY"}  # anything else: 
 STATUS_NAME = re.compile(r"[A-Z][A-Z_]{1,40}")
 #: One stream chunk, read: (text, tool calls, finish reason, usage so far, model, response id).
 Chunk = tuple[str, tuple[ToolCall, ...], str | None, Usage | None, str | None, str | None]
-T = TypeVar("T")
 
 
 # -- the wire: request body and response parsing ---------------------------------------------
