@@ -25,11 +25,10 @@ from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.model_names import resolve
 from ai.api.openai_format import openai_error
-from ai.api.responses_format import ResponsesRequest, response_of
+from ai.api.responses_format import ResponsesRequest, parse_request, response_of
 from ai.api.responses_stream import ResponseFrames
 from ai.api.schema import extend_schema
 from ai.api.sse import SSEResponse
-from ai.api.validation import validate
 from ai.api.views import cache_mode
 from ai.exceptions import UnsupportedParameterError
 from ai.services import gateway, response_cache
@@ -85,7 +84,7 @@ class ResponsesView(AsyncAPIView):
     )
     async def post(self, request: Request) -> HttpResponseBase:
         created_at = int(time.time())
-        responses_call = validate(ResponsesRequest, self.json_body(request)).to_call()
+        responses_call = parse_request(self.json_body(request))
         call = await resolve(responses_call.call)
         cache = cache_mode(request)
         outcome = gateway.Outcome(

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, WithJsonSchema
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
 from ai.api.bodies import MODEL_MESSAGES, MaxTokens, ModelId, Stream, Temperature
 from ai.api.errors import InvalidRequest
@@ -31,9 +31,9 @@ from ai.api.responses_items import (
     tool_choice_of,
     tool_of,
 )
-from ai.api.validation import RequestBody, Says, fail
+from ai.api.validation import RequestBody, Says, fail, field_errors
 from ai.providers.base import FinishReason, Message, Role
-from ai.providers.parts import ChatOptions
+from ai.providers.parts import ChatOptions, ResponseFormat, ToolChoice
 from ai.services.gateway import LLMCall
 
 NOT_STORED = (
@@ -172,16 +172,13 @@ class ResponsesRequest(RequestBody):
         """The call, or :class:`InvalidRequest` naming every bad input item, tool, tool choice
         or text format."""
         errors: Errors = {}
-        messages = messages_of(self.input, errors)
-        if self.instructions and self.instructions.strip():
-            messages.insert(0, Message(Role.SYSTEM, self.instructions))
-        tools = [
-            tool for i, raw in enumerate(self.tools or ()) if (tool := tool_of(raw, i, errors))
-        ]
-        choice = tool_choice_of(self.tool_choice, tools, errors)
-        response_format = response_format_of(self.text and self.text.format, errors)
+        messages, tools, choice, response_format = _typed_lists(
+            self.input, self.tools, self.tool_choice, self.text and self.text.format, errors
+        )
         if errors:
             raise InvalidRequest(errors)
+        if self.instructions and self.instructions.strip():
+            messages.insert(0, Message(Role.SYSTEM, self.instructions))
         options = ChatOptions(
             tools=tuple(t.tool() for t in tools),
             tool_choice=choice if tools else None,
@@ -220,6 +217,48 @@ class ResponsesRequest(RequestBody):
             "store": False,
             "truncation": self.truncation or "disabled",
         }
+
+
+def _typed_lists(
+    given: Any, tools: Any, tool_choice: Any, text_format: Any, errors: Errors
+) -> tuple[list[Message], list[FunctionTool], ToolChoice | None, ResponseFormat | None]:
+    """The input (None: not checked), tools, tool choice and text format, checked and
+    translated (``ai.api.responses_items``)."""
+    messages = [] if given is None else messages_of(given, errors)
+    functions = [tool for i, raw in enumerate(tools or ()) if (tool := tool_of(raw, i, errors))]
+    choice = tool_choice_of(tool_choice, functions, errors)
+    return messages, functions, choice, response_format_of(text_format, errors)
+
+
+def parse_request(data: dict[str, Any]) -> ResponsesCall:
+    """The call a Responses body asks for, or :class:`InvalidRequest` naming every bad field:
+    when the body's own fields fail, its typed lists are checked too, where their shape lets
+    them be, so one answer reports all."""
+    try:
+        request = ResponsesRequest.model_validate(data)
+    except ValidationError as err:
+        errors = field_errors(ResponsesRequest, err)
+        more: Errors = {}
+        text = _shaped(data, "text", dict, errors) or {}
+        _typed_lists(
+            _shaped(data, "input", str | list, errors),
+            _shaped(data, "tools", list, errors),
+            _shaped(data, "tool_choice", str | dict, errors),
+            text.get("format"),
+            more,
+        )
+        raise InvalidRequest({**more, **errors}) from None
+    return request.to_call()
+
+
+def _shaped(data: dict[str, Any], name: str, shape: Any, errors: Errors) -> Any:
+    """``data[name]`` if it has the shape its typed checks need and no error of its own."""
+    value = data.get(name)
+    if not isinstance(value, shape) or any(
+        path == name or path.startswith((f"{name}[", f"{name}.")) for path in errors
+    ):
+        return None
+    return value
 
 
 # --- the response -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from ai.api.errors import InvalidRequest
-from ai.api.responses_format import ResponsesRequest
+from ai.api.responses_format import ResponsesRequest, parse_request
 from ai.api.responses_stream import ResponseFrames
 from ai.api.validation import validate
 from ai.exceptions import UpstreamConnectionError
@@ -402,6 +402,29 @@ def test_refused_naming_the_field(body, path, says):
         fields = err.fields
     assert path in fields, fields
     assert says.lower() in " ".join(fields[path]).lower(), fields[path]
+
+
+def test_every_error_is_reported_at_once():
+    """The body's own fields and its typed lists, in one answer."""
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(
+            {
+                "model": "",
+                "input": [{"role": "user", "content": [{"type": "input_file"}]}],
+                "tools": [{"type": "web_search"}],
+                "text": {"format": {"type": "yaml"}},
+                "temperature": 9,
+                "previous_response_id": "resp_1",
+            }
+        )
+    assert set(caught.value.fields) == {
+        "model",
+        "temperature",
+        "previous_response_id",
+        "input[0].content[0].type",
+        "tools[0].type",
+        "text.format.type",
+    }
 
 
 def test_every_typed_error_is_reported_at_once():
