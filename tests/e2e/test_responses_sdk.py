@@ -14,7 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from pydantic import BaseModel
 
-from ai.models import UsageRecord
+from ai.models import ApiKey, UsageRecord
 from ai.usage import flush_usage
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
@@ -218,7 +218,8 @@ async def test_stream_helper_text(client, model, provider, served):
     prompt = fake_prompt_tokens([INSTRUCTIONS, "tell me [[fake:chunks=7]]"])
     assert final.usage.input_tokens == prompt
     [row] = await rows(1)
-    assert (row.completion_tokens, row.streamed) == (7, True)
+    assert (row.endpoint, row.completion_tokens, row.streamed) == (ENDPOINT, 7, True)
+    assert row.prompt_tokens == prompt and row.cost is not None and row.cost > 0
     assert row.request_id == final.id.removeprefix("resp_")
 
 
@@ -328,3 +329,12 @@ async def test_errors_are_the_sdks_classes(live, client):
     assert caught.value.response.headers["retry-after"] == "7"
     with pytest.raises(openai.InternalServerError):
         await client.responses.create(model="gpt-4o-mini", input="[[fake:status=500]]")
+
+
+async def test_a_gateway_api_key_works_and_is_on_the_ledger(live, user):
+    key, secret = await sync_to_async(ApiKey.issue)(user, "responses client")
+    async with _client(live, secret) as sdk:
+        response = await sdk.responses.create(model="gpt-4o-mini", input="hi")
+    assert response.output_text
+    [row] = await rows(1)
+    assert (row.api_key_id, row.user_id, row.endpoint) == (key.pk, user.pk, ENDPOINT)
