@@ -116,6 +116,8 @@ DEFAULTS: dict[str, Any] = {
     # and the endpoint answers 404.
     "AI_METRICS_ENABLED": True,
     "AI_METRICS_TOKEN": None,
+    # Put the prompt into each "ai.requests" log record (ai.request_log; secrets redacted).
+    "AI_LOG_PROMPTS": False,
     # Seconds each check of /api/v1/app/ai/health/ready (database, cache) may take.
     "AI_HEALTH_TIMEOUT": 1.0,
     # The exact response cache (ai.services.response_cache): seconds a non-streaming answer is
@@ -126,6 +128,13 @@ DEFAULTS: dict[str, Any] = {
     # The Django cache (an alias of CACHES) that holds them. Shared (Redis, Memcached) when the
     # gateway runs in more than one process.
     "AI_CACHE_ALIAS": "default",
+    # OpenAI-compatible providers (Ollama, vLLM, Groq, Together, Mistral, DeepSeek, OpenRouter,
+    # Perplexity...): {name: {"base_url", "api_key", "models", "default_model", "prices",
+    # "supports"}}, or AI_PROVIDER_<NAME>_BASE_URL / _API_KEY / _MODELS environment variables
+    # (ai.services.compatible). None: none.
+    "AI_PROVIDERS": None,
+    # The model the SEARCH route asks first when a provider named "perplexity" is declared.
+    "AI_SEARCH_MODEL": "sonar",
 }
 
 #: Canonical name -> the older Django setting and environment variable it falls back to.

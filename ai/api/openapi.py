@@ -36,6 +36,11 @@ class OpenAPI30Schema(GenerateJsonSchema):
             return {"allOf": [inner], "nullable": True}
         return {**inner, "nullable": True}
 
+    def none_schema(self, schema: core_schema.NoneSchema) -> JsonSchemaValue:
+        # A field that may only be null (what an SDK echoes back): 3.0 has no "null" type.
+        # (An enum of only null is emptied by spectacular's post-processing, so it is said.)
+        return {"nullable": True, "description": "Only null."}
+
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
 

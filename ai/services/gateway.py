@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 import ai.usage as usage_ledger
-from ai import governance, metrics
+from ai import governance, metrics, request_log, tracing
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
@@ -113,6 +113,13 @@ class Outcome:
     cache: str = ""
     #: How the request was routed (``x-ai-route`` and the ledger's ``routing``), once planned.
     routing: RouteTrace | None = None
+    #: The request's OpenTelemetry span (``ai.tracing``; None when tracing is off).
+    span: Any = None
+    #: The prompt, only when ``AI_LOG_PROMPTS`` asks for it in the request log.
+    prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        self.span = tracing.start_request(self.endpoint, self.request_id)
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError | GeneratorExit):
@@ -157,6 +164,8 @@ class Outcome:
             )
         except Exception:  # the ledger must never break a response
             logger.exception("could not record usage for request %s", self.request_id)
+        request_log.log(self, elapsed)
+        tracing.end_request(self.span, self)
 
 
 async def _price(outcome: Outcome, response: LLMResponse) -> None:
@@ -238,7 +247,9 @@ async def _admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCa
     caller's key allows, and the admission of the caller's rate limits and budgets."""
     call = _classified(call, outcome)
     targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
-    outcome.routing = trace = RouteTrace(_route_head(call))
+    outcome.routing = trace = RouteTrace(_route_head(call), outcome.span)
+    if request_log.prompts_logged():
+        outcome.prompt = "\n".join(f"{m.role.value}: {m.content}" for m in call.messages)
     try:
         allowed = _allowed(call, targets)
     except AIError:

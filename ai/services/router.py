@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import ai.services.cooldown as cooldown
-from ai import metrics
+from ai import metrics, tracing
 from ai.conf import ai_settings
 from ai.exceptions import (
     AIError,
@@ -38,6 +38,7 @@ from ai.providers.base import (
 from ai.services.factory import (
     DEFAULT_MODELS,
     PROVIDER_CLASSES,
+    compatible_providers,
     get_llm_provider,
     is_configured,
 )
@@ -65,7 +66,12 @@ _MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
 
 
 def provider_for_model(model: str) -> str | None:
-    """The provider a model name belongs to, by its vendor prefix (None when unknown)."""
+    """The provider a model name belongs to (None when unknown): the configured
+    OpenAI-compatible provider that declares it (first declared first: ``gpt-oss-20b`` on Groq
+    is not OpenAI's), else its vendor prefix."""
+    for name, declaration in compatible_providers().items():
+        if model in declaration.models and declaration.configured:
+            return name
     lowered = model.lower()
     return next((p for prefix, p in _MODEL_PREFIXES if lowered.startswith(prefix)), None)
 
@@ -183,6 +189,7 @@ class LLMRouter:
         *,
         overridden: bool = False,
         trace: RouteTrace | None = None,
+        operation: str = "chat",
     ) -> T:
         """Call ``call(provider, route)`` on each target in turn, with retries; return the first
         success or raise the last error. Targets whose provider is not configured are skipped,
@@ -203,10 +210,13 @@ class LLMRouter:
                 continue
             tried += 1
             provider = get_llm_provider(route.provider)
+            parent = trace.span if trace is not None else None
             for attempt in range(1 + max(0, int(ai_settings.AI_MAX_RETRIES))):
+                span = tracing.start_attempt(parent, operation, route.provider, route.model)
                 try:
                     result = await call(provider, route)
                 except AIError as err:
+                    tracing.end_attempt(span, error=err)
                     last_error = err
                     wait = _retry_wait(err, attempt)
                     if wait is None:
@@ -220,7 +230,11 @@ class LLMRouter:
                         err.code,
                     )
                     await asyncio.sleep(wait)
+                except BaseException as exc:
+                    tracing.end_attempt(span, error=exc)
+                    raise
                 else:
+                    tracing.end_attempt(span, result)
                     if trace is not None:
                         trace.note(route, OK)
                     return result
@@ -292,11 +306,13 @@ class RouteTrace:
     target the request reached, in route order: ``ok``, ``not_configured``, ``not_allowed``
     (the API key does not allow it), ``cooldown``, or the code of the error it failed with."""
 
-    __slots__ = ("head", "steps")
+    __slots__ = ("head", "span", "steps")
 
-    def __init__(self, head: str = "") -> None:
+    def __init__(self, head: str = "", span: Any = None) -> None:
         self.head = head
         self.steps: list[str] = []
+        #: The request's OpenTelemetry span, parent of each attempt's (``ai.tracing``).
+        self.span = span
 
     def note(self, route: ModelRoute, status: str) -> None:
         self.steps.append(f"{route.provider}/{route.model}={status}")
@@ -310,6 +326,10 @@ def default_model_for(provider: str) -> str:
     provider, else the provider class's own default."""
     if provider == ai_settings.AI_DEFAULT_PROVIDER and ai_settings.AI_DEFAULT_MODEL:
         return ai_settings.AI_DEFAULT_MODEL
+    if provider not in PROVIDER_CLASSES:
+        declaration = compatible_providers().get(provider)
+        if declaration is not None:
+            return declaration.model
     path = PROVIDER_CLASSES[provider]
     if path in DEFAULT_MODELS:
         return DEFAULT_MODELS[path]
