@@ -361,6 +361,7 @@ def tool_of(raw: Any, i: int, errors: Errors) -> FunctionTool | None:
 def tool_choice_of(
     given: str | dict[str, Any] | None, tools: list[FunctionTool], errors: Errors
 ) -> ToolChoice | None:
+    """``tool_choice`` (a mode, or one of ``tools`` by name) as the core's tool choice."""
     if given is None:
         return None
     if isinstance(given, str):

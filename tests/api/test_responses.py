@@ -7,9 +7,11 @@ scripted providers."""
 from __future__ import annotations
 
 import base64
+import io
 
 import orjson
 import pytest
+from django.core.management import call_command
 from openai import omit
 from openai.lib.streaming.responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
@@ -783,3 +785,20 @@ def test_a_failure_after_a_call_began_leaves_it_incomplete():
     [call] = shown[-1].response.output
     assert (call.status, call.arguments) == ("incomplete", '{"ci')
     assert shown[-2].code == "upstream_connection_error"
+
+
+@pytest.mark.django_db
+def test_documented_by_its_model():
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--format", "openapi-json", stdout=out)
+    schema = orjson.loads(out.getvalue())
+    operation = schema["paths"][URL]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert set(component["properties"]) == set(ResponsesRequest.model_fields)
+    assert component["additionalProperties"] is False and component["required"] == [
+        "model",
+        "input",
+    ]
+    assert {"200", "400", "401", "404"} <= set(operation["responses"])
+    assert "response.completed" in operation["description"]
