@@ -66,10 +66,16 @@ def shared_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gateway_process(settings_module: str = "tests.settings") -> Iterator[str]:
-    """A real uvicorn gateway in a fresh interpreter on :func:`shared_env`; yields its URL."""
+def gateway_process(settings_module: str = "tests.settings", **extra_env: str) -> Iterator[str]:
+    """A real uvicorn gateway in a fresh interpreter on :func:`shared_env` (and ``extra_env``,
+    e.g. the providers' keys and base URLs); yields its URL."""
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": settings_module, **shared_env()}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        **shared_env(),
+        **extra_env,
+    }
     process = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], env=env, cwd=str(ROOT))
     try:
         yield f"http://127.0.0.1:{port}"
