@@ -6,6 +6,7 @@ from django.urls import path
 
 from ai.api import (
     anthropic_compat,
+    embeddings,
     health,
     keys,
     metrics,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/app/ai/completions", views.CompletionsView.as_view(), name="completions"),
     path("api/v1/app/ai/chat", views.ChatView.as_view(), name="chat"),
     path("api/v1/app/ai/chat/routed", views.RoutedChatView.as_view(), name="chat_routed"),
+    path("api/v1/app/ai/embeddings", embeddings.EmbeddingsView.as_view(), name="embeddings"),
     path("api/v1/app/ai/usage", usage.UsageView.as_view(), name="usage"),
     path("api/v1/app/ai/keys", keys.KeysView.as_view(), name="keys"),
     path("api/v1/app/ai/keys/<str:prefix>", keys.KeyView.as_view(), name="key"),
@@ -36,6 +38,11 @@ urlpatterns = [
         "api/v1/openai/chat/completions",
         openai_compat.OpenAIChatCompletionsView.as_view(),
         name="openai_chat_completions",
+    ),
+    path(
+        "api/v1/openai/embeddings",
+        embeddings.OpenAIEmbeddingsView.as_view(),
+        name="openai_embeddings",
     ),
     path("api/v1/openai/models", openai_compat.OpenAIModelsView.as_view(), name="openai_models"),
     path(

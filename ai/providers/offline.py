@@ -15,12 +15,23 @@ allows them) it calls the forced tool, else the first, with a sample of its argu
 required property: strings "example", numbers 1, booleans true...); after a tool result it
 answers ``[offline:<model>] The tool said: <result>``; asked for a JSON schema it answers a
 sample of the schema as JSON text. Tool-calling code can be tested with no network.
+
+Embeddings (model ``offline-embed``, reported whatever model was asked): each input's vector is
+the sum of one pseudo-random vector per lowercased word (``random.Random(word)``, whose
+``random()`` sequence Python keeps stable across versions), scaled to unit length. So a text
+always gets the same vector, in every process and version; texts sharing words are closer
+(cosine) than texts that share none, which is enough to try a pgvector search offline. Vectors
+have :data:`EMBEDDING_DIMENSIONS` (8) values unless ``dimensions`` asks for another size; usage
+is one token per word (at least one per input).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import random
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -30,6 +41,7 @@ from ai.conf import ai_settings
 from ai.providers.base import (
     BaseLLMProvider,
     ChatRequest,
+    EmbeddingResponse,
     FinishReason,
     LLMResponse,
     LLMStream,
@@ -91,11 +103,28 @@ def _words(text: str) -> int:
 
 #: The model every offline answer reports.
 ECHO_MODEL = "offline-echo"
+#: The model every offline embedding reports, and the size of its vectors by default.
+EMBED_MODEL = "offline-embed"
+EMBEDDING_DIMENSIONS = 8
+_WORD = re.compile(r"\w+")
+
+
+def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """The offline provider's vector for ``text``: deterministic, unit length (see the module
+    docstring)."""
+    total = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()) or [text]:  # no word at all: the text itself
+        rng = random.Random(word)
+        for i in range(dimensions):
+            total[i] += rng.random() * 2 - 1
+    norm = math.sqrt(sum(v * v for v in total)) or 1.0
+    return [v / norm for v in total]
 
 
 class OfflineProvider(BaseLLMProvider):
     name = "offline"
     default_model = ECHO_MODEL
+    default_embedding_model = EMBED_MODEL
     supported_options = frozenset(OPTION_NAMES)
     passes_extra = True
 
@@ -165,3 +194,18 @@ class OfflineProvider(BaseLLMProvider):
             yield word if i == 0 else " " + word
         stream.usage = self.usage(request, text)
         stream.finish_reason = self.finish_reason(request, text)
+
+    async def _embed(
+        self, inputs: list[str], model: str, dimensions: int | None
+    ) -> EmbeddingResponse:
+        delay = ai_settings.AI_OFFLINE_DELAY_MS / 1000
+        if delay:
+            await asyncio.sleep(delay)
+        size = dimensions or EMBEDDING_DIMENSIONS
+        tokens = sum(max(1, len(_WORD.findall(text))) for text in inputs)
+        return EmbeddingResponse(
+            vectors=[embedding(text, size) for text in inputs],
+            model=EMBED_MODEL,
+            provider=self.name,
+            usage=Usage.of(tokens, 0),
+        )

@@ -13,12 +13,20 @@ object per chunk; that is what the raw route saves.
 Wire: https://platform.openai.com/docs/api-reference/chat (``POST {base}/chat/completions``); the
 body (content parts, tools, response formats, options) and what is read back (tool calls whole
 and as stream deltas, finish reasons, usage) are in :mod:`ai.providers._openai_wire`.
+
+Embeddings: https://platform.openai.com/docs/api-reference/embeddings (``POST {base}/embeddings``,
+``input`` a list of strings, ``dimensions`` when asked). Vectors are asked as ``float``, which
+every OpenAI-compatible server speaks (``base64`` is OpenAI's own option); a base64 answer is
+read too (little-endian float32, as OpenAI sends it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
+import sys
+from array import array
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,6 +56,7 @@ from ai.providers.base import (
     USAGE_ESTIMATED,
     BaseLLMProvider,
     ChatRequest,
+    EmbeddingResponse,
     FinishReason,
     LLMResponse,
     LLMStream,
@@ -114,6 +123,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     supported_options = wire.SUPPORTED_OPTIONS
     #: Fields the gateway does not know go into the body as they are (OpenAI's own wire).
     passes_extra = True
+    default_embedding_model = "text-embedding-3-small"
 
     def __init__(self) -> None:
         _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
@@ -279,6 +289,46 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                 request_id=stream.upstream_request_id,
             )
 
+    async def _embed(
+        self, inputs: list[str], model: str, dimensions: int | None
+    ) -> EmbeddingResponse:
+        body: dict[str, Any] = {"model": model, "input": inputs, "encoding_format": "float"}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        response = await sdk_post(
+            self.client,
+            openai_compat.PREPARED,
+            "/embeddings",
+            orjson.dumps(body),
+            options=REQUEST_OPTIONS,
+            stream=False,
+        )
+        request_id = response.headers.get("x-request-id")
+        try:
+            data = orjson.loads(response.content)
+            items = sorted(data["data"], key=lambda item: item["index"])
+            vectors = [_vector(item["embedding"]) for item in items]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            vectors = []
+        if len(vectors) != len(inputs):
+            raise UpstreamError(
+                f"{self.name} sent an embeddings response the gateway could not read.",
+                provider=self.name,
+                model=model,
+                upstream_status=response.status_code,
+                request_id=request_id,
+            )
+        usage = data.get("usage") or {}
+        prompt = usage.get("prompt_tokens")
+        return EmbeddingResponse(
+            vectors=vectors,
+            model=data.get("model") or model,
+            provider=self.name,
+            usage=Usage.of(prompt, 0, total=usage.get("total_tokens"))
+            if prompt is not None
+            else Usage.of(sum(map(estimate_tokens, inputs)), 0, source=USAGE_ESTIMATED),
+        )
+
     def _tool_call_deltas(self, items: object, stream: LLMStream) -> list[ToolCallDelta]:
         try:
             return wire.tool_call_deltas(items)  # type: ignore[arg-type]
@@ -357,6 +407,18 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             headers=exc.response.headers,
             secrets=(self.api_key(),),
         )
+
+
+def _vector(value: object) -> list[float]:
+    """An embedding as floats: a JSON array, or base64 of little-endian float32 values."""
+    if isinstance(value, str):
+        floats = array("f", base64.b64decode(value, validate=True))
+        if sys.byteorder != "little":
+            floats.byteswap()
+        return floats.tolist()
+    if not isinstance(value, list):
+        raise TypeError("an embedding is an array or a base64 string")
+    return value  # orjson's floats, as they are (no copy of a 3072-value list)
 
 
 async def _drain(body: AsyncIterator[bytes]) -> None:

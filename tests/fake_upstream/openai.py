@@ -12,6 +12,11 @@ Tools and structured output follow scenario.py's convention in OpenAI's shape:
 (directives, prompt tokens); image parts add no tokens and are counted in the
 ``x-fake-image-parts`` response header.
 
+Embeddings: ``POST /v1/embeddings`` (``input`` a string, strings or token arrays; ``dimensions``;
+``encoding_format`` float or base64, little-endian float32) answers ``data[{object, index,
+embedding}]``, ``model`` and ``usage {prompt_tokens, total_tokens}``; vectors from
+:func:`tests.fake_upstream.vectors.fake_vector`, directives in the inputs as for chat.
+
 Azure OpenAI's form of the same endpoint is served too:
 ``POST /openai/deployments/{deployment}/chat/completions?api-version=...``, authenticated by an
 ``api-key`` header or an ``Authorization: Bearer`` Entra ID token.
@@ -20,10 +25,12 @@ Azure OpenAI's form of the same endpoint is served too:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import time
 import uuid
+from array import array
 from typing import Any
 
 import orjson
@@ -45,6 +52,7 @@ from tests.fake_upstream.server import (
     retry_headers,
     start_sse,
 )
+from tests.fake_upstream.vectors import FIXED_SIZE, fake_vector, full_dimensions
 
 ERRORS = {
     400: ("invalid_request_error", "invalid_request"),
@@ -166,7 +174,65 @@ def stream_deltas(deltas: list[str], calls: list[dict]) -> list[dict[str, Any]]:
     return out
 
 
+def embedding_inputs(value: object) -> list[str] | None:
+    """The texts of an embeddings ``input`` (token arrays become ``"<tokens:N>"``), or None
+    when it is not one of the shapes OpenAI takes."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value:
+        if all(isinstance(v, int) for v in value):
+            return [f"<tokens:{len(value)}>"]
+        if all(isinstance(v, str) for v in value):
+            return value
+        if all(isinstance(v, list) for v in value):
+            return [f"<tokens:{len(v)}>" for v in value]
+    return None
+
+
 def add_routes(app: web.Application, server: FakeUpstream) -> None:
+    async def embeddings(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        server.record(request, body)
+        request_id = f"req_{uuid.uuid4().hex[:16]}"
+        texts = embedding_inputs(body.get("input"))
+        scenario = server.scenario(texts or [])
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth == f"Bearer {BAD_KEY}":
+            return error_response(401, scenario, request_id, "Incorrect API key provided.")
+        if scenario.delay:
+            await asyncio.sleep(scenario.delay)
+        status = server.failing_status(scenario)
+        if status:
+            return error_response(status, scenario, request_id)
+        if scenario.drop_after == 0:
+            return await drop(request)
+        model, dimensions = body.get("model"), body.get("dimensions")
+        fmt = body.get("encoding_format", "float")
+        problem = None
+        if texts is None or any(t == "" for t in texts):
+            problem = "'$.input' is invalid. Please check the API reference."
+        elif not isinstance(model, str) or not model:
+            problem = "you must provide a model parameter"
+        elif dimensions is not None and model in FIXED_SIZE:
+            problem = "This model does not support specifying dimensions."
+        elif dimensions is not None and not 1 <= dimensions <= full_dimensions(model):
+            problem = f"Invalid value for 'dimensions' = {dimensions}."
+        elif fmt not in ("float", "base64"):
+            problem = f"Invalid value for 'encoding_format' = {fmt}."
+        if problem is not None:
+            return error_response(400, scenario, request_id, problem)
+        data = []
+        for index, text in enumerate(texts):
+            vector = fake_vector(model, text, dimensions)
+            embedding: object = vector
+            if fmt == "base64":
+                embedding = base64.b64encode(array("f", vector).tobytes()).decode()
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        tokens = fake_prompt_tokens(texts)
+        usage = None if scenario.no_usage else {"prompt_tokens": tokens, "total_tokens": tokens}
+        result = {"object": "list", "data": data, "model": model, "usage": usage}
+        return json_response(result, headers={"x-request-id": request_id})
+
     async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
         server.record(request, body)
@@ -283,4 +349,5 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         return response
 
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", chat_completions)
