@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from django.core.checks import Error, Warning, register
 
+import ai.services.compatible as compatible
 from ai.conf import ai_settings
-from ai.services.factory import PROVIDER_CLASSES, get_available_providers
+from ai.services.factory import PROVIDER_CLASSES, get_available_providers, provider_names
 
 
 @register()
 def check_ai_settings(app_configs=None, **kwargs):
     messages = []
     default = ai_settings.AI_DEFAULT_PROVIDER
-    if default not in PROVIDER_CLASSES:
+    if default not in provider_names():
         messages.append(
             Error(
                 f"AI_DEFAULT_PROVIDER is {default!r}, which is not a provider.",
-                hint=f"Set it to one of: {', '.join(PROVIDER_CLASSES)}.",
+                hint=f"Set it to one of: {', '.join(provider_names())}.",
                 id="ai.E001",
             )
         )
@@ -26,7 +27,8 @@ def check_ai_settings(app_configs=None, **kwargs):
                 "No AI provider is configured: every AI request will fail.",
                 hint="Set AI_OPENAI_API_KEY, AI_ANTHROPIC_API_KEY or AI_GOOGLE_API_KEY in your "
                 "Django settings (or the OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY "
-                "environment variable), or AI_OFFLINE_ENABLED = True for development.",
+                "environment variable), declare an OpenAI-compatible provider in AI_PROVIDERS, "
+                "or set AI_OFFLINE_ENABLED = True for development.",
                 id="ai.W001",
             )
         )
@@ -39,6 +41,33 @@ def check_ai_settings(app_configs=None, **kwargs):
                 id="ai.E002",
             )
         )
+    return messages
+
+
+@register()
+def check_compatible_providers(app_configs=None, **kwargs):
+    """ai.E050: an OpenAI-compatible provider's declaration (``AI_PROVIDERS`` or
+    ``AI_PROVIDER_<NAME>_*``) that cannot be used. ai.E051: its name is a built-in provider's."""
+    messages = []
+    for name, declaration in compatible.declared().items():
+        if name in PROVIDER_CLASSES:
+            messages.append(
+                Error(
+                    f"The OpenAI-compatible provider {name!r} ({declaration.source}) has the "
+                    "name of a built-in provider: it is ignored.",
+                    hint=f"Give it another name; {', '.join(PROVIDER_CLASSES)} are taken. "
+                    "(To point the built-in openai provider elsewhere, set AI_OPENAI_BASE_URL.)",
+                    id="ai.E051",
+                )
+            )
+        for problem in declaration.problems:
+            messages.append(
+                Error(
+                    f"The OpenAI-compatible provider {name!r} ({declaration.source}): {problem}",
+                    hint="See ai.services.compatible for the fields of a declaration.",
+                    id="ai.E050",
+                )
+            )
     return messages
 
 

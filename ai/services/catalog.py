@@ -6,7 +6,7 @@ from ai.conf import ai_settings
 from ai.exceptions import ModelNotFoundError
 from ai.providers.base import ModelComplexity
 from ai.services.classifier import AUTO
-from ai.services.factory import get_available_providers, is_configured
+from ai.services.factory import compatible_providers, get_available_providers, is_configured
 from ai.services.router import default_model_for, get_llm_router, provider_for_model
 
 #: Who "owns" the model ``auto`` in the model list: the gateway's classifier picks the route.
@@ -15,7 +15,8 @@ AUTO_OWNER = "gateway"
 
 async def served_models() -> dict[str, str]:
     """Model -> provider, for configured providers only: the default model first, then the
-    routing table's models in route order, then ``auto`` (owned by :data:`AUTO_OWNER`) when
+    routing table's models in route order, then each configured OpenAI-compatible provider's
+    declared models as ``<name>/<model>``, then ``auto`` (owned by :data:`AUTO_OWNER`) when
     any of them is served (offline included)."""
     seen: dict[str, str] = {}
     default = str(ai_settings.AI_DEFAULT_PROVIDER)
@@ -26,6 +27,10 @@ async def served_models() -> dict[str, str]:
         for target in await router.targets(complexity):
             if is_configured(target.provider):
                 seen.setdefault(target.model, target.provider)
+    for name, declaration in compatible_providers().items():
+        if declaration.configured:
+            for model in declaration.models:
+                seen.setdefault(f"{name}/{model}", name)
     if seen:
         seen.setdefault(AUTO, AUTO_OWNER)
     return seen

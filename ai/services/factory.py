@@ -1,4 +1,10 @@
-"""Provider factory: the one place that turns a provider name into a configured instance."""
+"""Provider factory: the one place that turns a provider name into a configured instance.
+
+The built-in providers are :data:`PROVIDER_CLASSES`; the OpenAI-compatible providers declared in
+``AI_PROVIDERS`` or ``AI_PROVIDER_<NAME>_*`` environment variables (:mod:`ai.services.compatible`)
+come after them, one :class:`ai.providers.compatible.CompatibleProvider` per name. A declared
+name that is also a built-in's is ignored (system check ``ai.E051``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+import ai.services.compatible as compatible
 from ai.conf import ai_settings, setting_hint
 from ai.exceptions import ProviderNotConfiguredError, UnknownProviderError
 from ai.providers.base import BaseLLMProvider
@@ -46,9 +53,19 @@ BASE_URL_SETTINGS: dict[str, str] = {
 }
 
 
+#: The class of every OpenAI-compatible provider (one instance per declared name).
+COMPATIBLE_CLASS = "ai.providers.compatible.CompatibleProvider"
+
+
+def compatible_providers() -> dict[str, compatible.Declaration]:
+    """The declared OpenAI-compatible providers whose name is not a built-in's, by name."""
+    return {n: d for n, d in compatible.declared().items() if n not in PROVIDER_CLASSES}
+
+
 def provider_names() -> list[str]:
-    """Every provider the app knows, configured or not."""
-    return list(PROVIDER_CLASSES)
+    """Every provider the app knows, configured or not: the built-ins, then the declared
+    OpenAI-compatible ones."""
+    return [*PROVIDER_CLASSES, *compatible_providers()]
 
 
 def not_configured_message(name: str) -> str:
@@ -56,6 +73,15 @@ def not_configured_message(name: str) -> str:
     setting, or the vendor's environment variable (read when neither setting is defined)."""
     if name == "offline":
         hint = "set AI_OFFLINE_ENABLED = True in your Django settings"
+    elif name not in PROVIDER_CLASSES:
+        hint = (
+            f"set AI_PROVIDERS[{name!r}]['base_url'] in your Django settings (or the "
+            f"{compatible.env_name(name, '_BASE_URL')} environment variable)"
+        )
+        declaration = compatible_providers().get(name)
+        if declaration is not None and declaration.problems:
+            problems = " ".join(declaration.problems)
+            hint = f"its declaration is invalid ({problems}); see manage.py check"
     else:
         hint = setting_hint(API_KEY_SETTINGS[name])
     return f"The {name} provider is not configured: {hint}."
@@ -65,12 +91,18 @@ def is_configured(name: str) -> bool:
     if name == "offline":
         return bool(ai_settings.AI_OFFLINE_ENABLED)
     setting = API_KEY_SETTINGS.get(name)
-    return bool(setting and getattr(ai_settings, setting))
+    if setting is not None:
+        return bool(getattr(ai_settings, setting))
+    if name in PROVIDER_CLASSES:
+        return False
+    declaration = compatible_providers().get(name)
+    return declaration is not None and declaration.configured
 
 
 def get_available_providers() -> list[str]:
-    """Names of the providers this gateway can call now, in a stable order."""
-    return [name for name in PROVIDER_CLASSES if is_configured(name)]
+    """Names of the providers this gateway can call now, in a stable order (the built-ins,
+    then the declared OpenAI-compatible ones)."""
+    return [name for name in provider_names() if is_configured(name)]
 
 
 def is_ai_available() -> bool:
@@ -86,12 +118,15 @@ def get_llm_provider(name: str | None = None) -> BaseLLMProvider:
     API key is missing.
     """
     name = name or ai_settings.AI_DEFAULT_PROVIDER
-    if name not in PROVIDER_CLASSES:
-        valid = ", ".join(PROVIDER_CLASSES)
+    builtin = name in PROVIDER_CLASSES
+    if not builtin and name not in compatible_providers():
+        valid = ", ".join(provider_names())
         raise UnknownProviderError(f"Unknown provider {name!r}; valid providers: {valid}.")
     if not is_configured(name):
         raise ProviderNotConfiguredError(not_configured_message(name), provider=name)
-    return import_string(PROVIDER_CLASSES[name])()
+    if builtin:
+        return import_string(PROVIDER_CLASSES[name])()
+    return import_string(COMPATIBLE_CLASS)(name)
 
 
 def preload_providers() -> list[str]:
@@ -110,8 +145,10 @@ async def aclose_providers() -> None:
 
 
 def clear_llm_cache() -> None:
-    """Forget cached provider instances (and with them their SDK clients)."""
+    """Forget cached provider instances (and with them their SDK clients), and read the
+    OpenAI-compatible declarations (settings and environment) again on next use."""
     get_llm_provider.cache_clear()
+    compatible.forget()
 
 
 @receiver(setting_changed)

@@ -43,8 +43,10 @@ from ai.services.factory import (
     is_configured,
 )
 from ai.services.routes import (
+    SEARCH_PROVIDER,
     ModelRoute,
     RouteSource,
+    search_targets,
 )
 
 logger = logging.getLogger("ai.router")
@@ -84,7 +86,15 @@ class LLMRouter:
 
     async def targets(self, complexity: ModelComplexity) -> list[ModelRoute]:
         source = self._route_source or _configured_route_source()
-        return list(await source(ModelComplexity(complexity)))
+        complexity = ModelComplexity(complexity)
+        targets = await source(complexity)
+        if complexity is ModelComplexity.SEARCH:
+            targets = search_targets(
+                targets,
+                provider_configured=is_configured(SEARCH_PROVIDER),
+                model=str(ai_settings.AI_SEARCH_MODEL),
+            )
+        return list(targets)
 
     async def plan(
         self,

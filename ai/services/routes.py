@@ -28,7 +28,7 @@ MODEL_ROUTES: dict[ModelComplexity, ModelRoute] = {
     ModelComplexity.COMPLEX: ModelRoute(
         "anthropic", "claude-sonnet-4-5-20250929", Decimal("0.009")
     ),
-    # Fallback until a search-capable provider (Perplexity) is integrated.
+    # Until a Perplexity provider is declared: then search_targets() puts it first.
     ModelComplexity.SEARCH: ModelRoute("openai", "gpt-4o", Decimal("0.00625")),
 }
 
@@ -55,3 +55,19 @@ RouteSource = Callable[[ModelComplexity], Awaitable[Sequence[ModelRoute]]]
 
 async def default_route_targets(complexity: ModelComplexity) -> Sequence[ModelRoute]:
     return (MODEL_ROUTES[complexity], *FALLBACK_ROUTES.get(complexity, ()))
+
+
+#: The OpenAI-compatible provider the SEARCH route asks first when it is declared and configured
+#: (``AI_PROVIDERS = {"perplexity": {...}}``), with the model ``AI_SEARCH_MODEL``.
+SEARCH_PROVIDER = "perplexity"
+
+
+def search_targets(
+    targets: Sequence[ModelRoute], *, provider_configured: bool, model: str
+) -> Sequence[ModelRoute]:
+    """The SEARCH route's targets: :data:`SEARCH_PROVIDER`'s ``model`` first when that provider
+    is configured, then ``targets`` as fallbacks. A route that already names the provider (the
+    operator placed it in the routing table) is left as it is."""
+    if not provider_configured or any(t.provider == SEARCH_PROVIDER for t in targets):
+        return targets
+    return (ModelRoute(SEARCH_PROVIDER, model), *targets)
