@@ -115,8 +115,8 @@ def _setup_script(root: Path, env: dict[str, str], *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def setup_gateway(root: Path, env: dict[str, str]) -> tuple[str, dict]:
-    data = _setup_script(root, env)
+def setup_gateway(root: Path, env: dict[str, str], *args: str) -> tuple[str, dict]:
+    data = _setup_script(root, env, *args)
     return data["token"], data
 
 

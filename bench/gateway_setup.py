@@ -45,6 +45,21 @@ def main() -> None:
         username="bench", defaults={"email": "bench@example.invalid"}
     )
     token = str(RefreshToken.for_user(user).access_token)
+    if "--limited-key" in sys.argv:
+        # bench/run.py --everything-on: a gateway API key with its own rpm, tpm and budgets,
+        # all too large to refuse the benchmark, instead of the JWT.
+        from decimal import Decimal
+
+        from ai.models import ApiKey
+
+        _, token = ApiKey.issue(
+            user,
+            "bench everything on",
+            rpm=100_000_000,
+            tpm=2_000_000_000,
+            daily_budget_usd=Decimal(1_000_000),
+            monthly_budget_usd=Decimal(10_000_000),
+        )
     print(json.dumps({"token": token, "user_id": user.pk, "usage_rows": usage_rows()}))
 
 

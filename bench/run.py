@@ -92,6 +92,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="non-streaming load generator (streams always use bench.loadgen)",
     )
     p.add_argument("--db", choices=("auto", "postgres", "sqlite"), default="auto")
+    p.add_argument(
+        "--everything-on",
+        action="store_true",
+        help="issue 10's scenario: requests with a gateway API key that has rpm/tpm limits and "
+        "budgets, user limits and budgets too (bench.settings_everything_on), Redis (REDIS_URL, "
+        "required) as the limits' cache",
+    )
     p.add_argument("--slow-streams", type=int, help="(d): concurrent slow streams")
     p.add_argument("--slow-chunk-delay", type=float, help="(d): seconds between the 20 deltas")
     p.add_argument("--slow-ramp", type=float, help="(d): seconds over which streams open")
@@ -434,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     limits = raise_nofile()
     started = time.strftime("%Y%m%d-%H%M%S")
-    out_path = args.out or ROOT / "bench" / "results" / f"{started}-{plan.name}.json"
+    suffix = "-everything-on" if args.everything_on else ""
+    out_path = args.out or ROOT / "bench" / "results" / f"{started}-{plan.name}{suffix}.json"
     with tempfile.TemporaryDirectory(prefix="ai-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bench = Bench(args, plan, tmp)
@@ -460,7 +468,17 @@ def main(argv: list[str] | None = None) -> int:
             env = sc.gateway_env(
                 upstream=bench.upstream, database_url=db_url, transport=plan.transports[0]
             )
-            bench.token, setup = env_info.setup_gateway(ROOT, {**os.environ, **env})
+            setup_args: tuple[str, ...] = ()
+            if args.everything_on:
+                if not os.environ.get("REDIS_URL"):
+                    raise SystemExit("--everything-on needs REDIS_URL (the limits' Redis)")
+                env |= {
+                    "DJANGO_SETTINGS_MODULE": "bench.settings_everything_on",
+                    "REDIS_URL": os.environ["REDIS_URL"],
+                }
+                setup_args = ("--limited-key",)
+            results["meta"]["everything_on"] = bool(args.everything_on)
+            bench.token, setup = env_info.setup_gateway(ROOT, {**os.environ, **env}, *setup_args)
             bench.rig.secrets[bench.token] = "$TOKEN"
             results["meta"] |= {"database": db_kind, "usage_rows_before": setup["usage_rows"]}
             results["configs"] = []
