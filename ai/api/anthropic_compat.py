@@ -59,15 +59,8 @@ _ERRORS = {
 
 
 class _AnthropicView(AsyncAPIView):
-    """Answers errors in Anthropic's shape with a ``request-id`` header, and takes a JWT in
-    ``x-api-key`` too (the SDK sends its ``api_key`` there)."""
-
-    async def ainitial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        meta = request._request.META
-        value = (meta.get("HTTP_X_API_KEY") or "").strip()
-        if value and "HTTP_AUTHORIZATION" not in meta and not keys.is_key(value):
-            meta["HTTP_AUTHORIZATION"] = f"Bearer {value}"  # a JWT: read as a bearer token
-        await super().ainitial(request, *args, **kwargs)
+    """Answers errors in Anthropic's shape with a ``request-id`` header. (The SDK sends its
+    ``api_key`` as ``x-api-key``: a gateway key or a JWT, both read there everywhere.)"""
 
     def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
         response = super().handle_exception(exc)  # status, headers and logging as everywhere

@@ -47,6 +47,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from ai import keys
 from ai.api import revocation
 from ai.api.revocation import arevoke_user, revoke_user
 from ai.db import run_db
@@ -119,6 +120,18 @@ class GatewayJWTAuthentication(JWTAuthentication):
     #: How long a verified token, and a looked-up user, stay in this process's memory. Not a
     #: revocation delay: the user's marker is checked on every request (see the module).
     cache_seconds: float = 30.0
+
+    def get_header(self, request: Request) -> bytes | None:
+        """``Authorization``, else a JWT sent as ``x-api-key`` or ``x-goog-api-key`` (where the
+        Anthropic and Google SDKs put their ``api_key``), read as a bearer token. A gateway API
+        key in those headers is ``ai.api.key_auth``'s."""
+        header = super().get_header(request)
+        if header is None:
+            meta = request.META
+            value = (meta.get("HTTP_X_API_KEY") or meta.get("HTTP_X_GOOG_API_KEY") or "").strip()
+            if value and not keys.is_key(value):
+                return b"Bearer " + value.encode("latin-1")
+        return header
 
     async def aauthenticate(self, request: Request) -> tuple[Any, Token] | None:
         header = self.get_header(request)

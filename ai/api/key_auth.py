@@ -83,8 +83,9 @@ def credential(request: Request) -> str | None:
         if len(parts) == 2 and parts[0].lower() == "bearer" and keys.is_key(parts[1]):
             return parts[1]
         return None  # a JWT, or another scheme: not ours
-    value = meta.get("HTTP_X_API_KEY") or meta.get("HTTP_X_GOOG_API_KEY")
-    return value.strip() if value else None
+    value = (meta.get("HTTP_X_API_KEY") or meta.get("HTTP_X_GOOG_API_KEY") or "").strip()
+    # Anything that is not a gateway key there is a JWT (ai.api.authentication reads it).
+    return value if value and keys.is_key(value) else None
 
 
 def _well_formed(raw: str) -> bool:
