@@ -146,3 +146,24 @@ async def test_token_for_a_user_id_of_the_wrong_type_is_401(transactional_db):
     response = await ApiClient(str(token)).get(STATUS)
     assert response.status_code == 401
     assert await get_user_model().objects.acount() == 0
+
+
+@pytest.mark.parametrize("header", ["x-api-key", "x-goog-api-key"])
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)
+async def test_a_jwt_in_the_sdk_key_headers_authenticates(token, header, method, path, body):
+    """Where the Anthropic and Google SDKs send their api_key."""
+    client = ApiClient(None)
+    headers = {header: token}
+    response = await (
+        client.get(path, headers=headers)
+        if method == "get"
+        else client.post(path, body, headers=headers)
+    )
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("header", ["x-api-key", "x-goog-api-key"])
+async def test_garbage_in_the_sdk_key_headers_is_401(header, anon):
+    response = await ApiClient(None).get(STATUS, headers={header: "not-a-token"})
+    assert response.status_code == 401
+    assert _error(response)["code"] == "token_not_valid"
