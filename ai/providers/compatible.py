@@ -42,6 +42,7 @@ class CompatibleProvider(OpenAIProvider):
         self.name = name  # type: ignore[misc]  (a ClassVar on the built-in providers)
         declaration = self.declaration()
         self.default_model = declaration.model  # type: ignore[misc]
+        self.default_embedding_model = declaration.embedding_model  # type: ignore[misc]
         if declaration.supports is not None:
             self.supported_options = declaration.supports  # type: ignore[misc]
         #: How errors name the vendor.

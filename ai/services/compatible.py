@@ -14,6 +14,7 @@ Declared in the Django setting ``AI_PROVIDERS``::
             "prices": {"llama-3.3-70b-versatile": {"input": "0.59", "output": "0.79"}},
             "supports": ["tools", "tool_choice", "stop", "top_p", "seed"],  # optional
         },
+        "together": {..., "embedding_model": "BAAI/bge-base-en-v1.5"},  # for /embeddings
         "ollama": {"base_url": "http://localhost:11434/v1", "models": ["llama3.2"]},
     }
 
@@ -24,8 +25,12 @@ environment and the rest in settings.
 
 A provider is configured when it has a base URL; one without a key (a local server) is sent a
 placeholder key, never another provider's. ``prices`` are USD per million tokens (``input``,
-``output``, optional ``cached_input``; the model ``"*"`` prices every model); ``supports`` lists
-the :class:`ai.providers.parts.ChatOptions` names the vendor honours (default: all of OpenAI's).
+``output``, optional ``cached_input``; the model ``"*"`` prices every model), used when the price
+table (``ai.models.ModelPrice``) has none: a model priced nowhere costs 0 on a provider without a
+key (a local server) and is "price unknown" on one with a key (:func:`declared_price`).
+``supports`` lists the :class:`ai.providers.parts.ChatOptions` names the vendor honours (default:
+all of OpenAI's); ``embedding_model`` is the model of an embeddings request naming none (none:
+it must name one).
 
 The declarations are read on first use and again after any Django setting changes
 (``setting_changed``) or :func:`ai.services.factory.clear_llm_cache`; the environment is read at
@@ -53,7 +58,9 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 ENV_PREFIX = "AI_PROVIDER_"
 #: Environment variable suffix -> declaration field.
 ENV_FIELDS = {"_BASE_URL": "base_url", "_API_KEY": "api_key", "_MODELS": "models"}
-FIELDS = frozenset({"base_url", "api_key", "models", "default_model", "prices", "supports"})
+FIELDS = frozenset(
+    {"base_url", "api_key", "models", "default_model", "prices", "supports", "embedding_model"}
+)
 PRICE_FIELDS = frozenset({"input", "output", "cached_input"})
 
 
@@ -71,6 +78,8 @@ class Declaration:
     prices: Mapping[str, Mapping[str, Decimal | None]] = field(default_factory=dict)
     #: ChatOptions names it honours; None: every option OpenAI's Chat Completions takes.
     supports: frozenset[str] | None = None
+    #: The model of an embeddings request that names none (None: it must name one).
+    embedding_model: str | None = None
     #: Where it was declared: ``"AI_PROVIDERS"``, ``"environment"`` or both.
     source: str = "AI_PROVIDERS"
     problems: tuple[str, ...] = ()
@@ -178,6 +187,7 @@ def _declaration(name: str, spec: Any, source: str) -> Declaration:
         default_model=default_model,
         prices=_prices(spec.get("prices"), problems),
         supports=_supports(spec.get("supports"), problems),
+        embedding_model=_text(spec.get("embedding_model"), "embedding_model", problems),
         source=source,
         problems=tuple(problems),
     )
@@ -237,3 +247,25 @@ def _prices(value: Any, problems: list[str]) -> dict[str, dict[str, Decimal | No
         except InvalidOperation:
             problems.append(f"prices[{model!r}] must hold numbers (USD per 1M tokens).")
     return prices
+
+
+#: The price of a model of a provider declared without a key (a local server): nothing.
+FREE: Mapping[str, Decimal | None] = {
+    "input": Decimal(0),
+    "output": Decimal(0),
+    "cached_input": None,
+}
+
+
+def declared_price(provider: str, model: str) -> Mapping[str, Decimal | None] | None:
+    """The price per million tokens (``input``, ``output``, ``cached_input``) the declaration of
+    ``provider`` gives ``model`` (or ``"*"``), :data:`FREE` for any model of a provider declared
+    without a key (a local server), else None (not a declared provider, or unpriced: the price
+    table decides, and without a row there the cost is unknown)."""
+    declaration = declared().get(provider)
+    if declaration is None:
+        return None
+    price = declaration.prices.get(model) or declaration.prices.get("*")
+    if price is not None:
+        return price
+    return FREE if declaration.api_key is None else None

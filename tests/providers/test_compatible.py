@@ -4,6 +4,8 @@ wire (any key but BAD_KEY) and its Perplexity-like route."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from ai.checks import check_ai_settings, check_compatible_providers
@@ -18,6 +20,7 @@ from ai.providers.compatible import PLACEHOLDER_KEY, CompatibleProvider
 from ai.providers.openai import OpenAIProvider
 from ai.providers.parts import ChatOptions, Tool
 from ai.services import clear_llm_cache, get_available_providers, get_llm_provider
+from ai.services.compatible import FREE, declared_price
 from ai.services.factory import is_configured, provider_names
 from ai.services.router import LLMRouter, default_model_for, provider_for_model
 from ai.services.routes import ModelRoute, default_route_targets
@@ -52,6 +55,7 @@ def declared(compatible_upstream, settings, transport):
             "base_url": compatible_upstream.openai_base_url,
             "api_key": GROQ_KEY,
             "models": ["llama-x", "gpt-oss-20b"],
+            "embedding_model": "embed-x",
         },
         "ollama": {"base_url": compatible_upstream.openai_base_url, "models": ["llama3.2"]},
         "perplexity": {
@@ -115,6 +119,22 @@ async def test_tools_whole_and_streamed(declared):
     assert response.finish_reason == "tool_calls"
     assert [c.name for c in stream.tool_calls] == ["get_weather"]
     assert declared.requests[-1].body["tools"][0]["function"]["name"] == "get_weather"
+
+
+async def test_embeddings(declared):
+    async with open_provider("groq") as provider:
+        response = await provider.embed(["one", "two words"])
+    assert (response.provider, response.model) == ("groq", "embed-x")
+    assert len(response.vectors) == 2
+    assert response.usage.prompt_tokens > 0
+    assert declared.requests[-1].path == "/v1/embeddings"
+    assert _auth(declared) == f"Bearer {GROQ_KEY}"
+    # Without an embedding model declared, a call must name one.
+    async with open_provider("ollama") as provider:
+        with pytest.raises(UnsupportedParameterError):
+            await provider.embed(["one"])
+        named = await provider.embed(["one"], "nomic-embed-text")
+    assert named.provider == "ollama"
 
 
 async def test_supports_limits_the_options(declared):
@@ -254,6 +274,28 @@ def test_unknown_provider_lists_the_declared_ones(settings):
     clear_llm_cache()
     with pytest.raises(UnknownProviderError, match="offline, groq"):
         get_llm_provider("mistral")
+
+
+def test_declared_prices(settings):
+    settings.AI_PROVIDERS = {
+        "groq": {
+            "base_url": "http://x/v1",
+            "api_key": "gsk-x",
+            "prices": {"llama-x": {"input": "0.59", "output": 0.79}},
+        },
+        "ollama": {"base_url": "http://x/v1"},
+        "vllm": {"base_url": "http://x/v1", "prices": {"*": {"input": 1, "output": 2}}},
+    }
+    clear_llm_cache()
+    assert declared_price("groq", "llama-x") == {
+        "input": Decimal("0.59"),
+        "output": Decimal("0.79"),
+        "cached_input": None,
+    }
+    assert declared_price("groq", "unpriced") is None  # a hosted vendor bills: unknown
+    assert declared_price("ollama", "anything") == FREE  # a local server: nothing
+    assert declared_price("vllm", "any")["output"] == Decimal(2)
+    assert declared_price("openai", "gpt-4o") is None
 
 
 # -- SEARCH ------------------------------------------------------------------------------------
