@@ -28,12 +28,19 @@ raises its own status errors (``errors.ClientError`` / ``ServerError``, also for
   carries its retry delay in the body (``google.rpc.RetryInfo``), not in ``Retry-After``: it
   becomes the error's ``retry_after`` (and so the gateway's own ``Retry-After``).
 
+* **Embeddings** go to ``:batchEmbedContents``, as the SDK's ``models.embed_content`` sends
+  them on the Developer API (``requests[]`` of ``{model, content, outputDimensionality}``), at
+  most :data:`EMBED_BATCH` texts a call: more are split into concurrent calls. Token counts come
+  from ``usageMetadata`` when Google sends it, else they are estimated.
+
 Wire: https://ai.google.dev/api/generate-content (``POST /v1beta/models/{model}:generateContent``
-and ``:streamGenerateContent?alt=sse``).
+and ``:streamGenerateContent?alt=sse``), https://ai.google.dev/api/embeddings
+(``:batchEmbedContents``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -76,8 +83,10 @@ from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._sse import SSEDecoder
 from ai.providers.base import (
     USAGE_ESTIMATED,
+    USAGE_REPORTED,
     BaseLLMProvider,
     ChatRequest,
+    EmbeddingResponse,
     FinishReason,
     LLMResponse,
     LLMStream,
@@ -95,6 +104,8 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
 #: One SDK call = one upstream call: no hidden continuation hops or tool loops (typed wire).
 _ONE_CALL = {"automatic_continuation": False, "automatic_function_calling": {"disable": True}}
+#: The most texts one ``:batchEmbedContents`` call takes (Google's limit).
+EMBED_BATCH = 100
 #: The request option behind a typed config field the SDK refused.
 _OPTION_OF = {
     "toolConfig": "tool_choice",
@@ -176,6 +187,8 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
         ("tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "top_p",
          "top_k", "seed", "presence_penalty", "frequency_penalty", "user", "metadata")
     )  # fmt: skip
+
+    default_embedding_model = "gemini-embedding-001"
 
     def __init__(self) -> None:
         _check_transport(ai_settings.AI_HTTP_TRANSPORT)  # fail at start-up, not on a request
@@ -380,6 +393,80 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
                 yield (*read_typed(chunk), chunk.model_version, chunk.response_id)
         finally:
             await chunks.aclose()
+
+    # -- embeddings ----------------------------------------------------------------------------
+
+    async def _embed(
+        self, inputs: list[str], model: str, dimensions: int | None
+    ) -> EmbeddingResponse:
+        client = self.client
+        path = gemini_model_path(model)
+        batches = [inputs[i : i + EMBED_BATCH] for i in range(0, len(inputs), EMBED_BATCH)]
+        if len(batches) == 1:
+            answers = [await self._embed_batch(client, path, batches[0], dimensions)]
+        else:
+            try:
+                async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                    tasks = [
+                        group.create_task(self._embed_batch(client, path, batch, dimensions))
+                        for batch in batches
+                    ]
+            except ExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+            answers = [task.result() for task in tasks]
+        vectors = [vector for batch_vectors, _ in answers for vector in batch_vectors]
+        usages = [usage for _, usage in answers]
+        estimated = any(u.source == USAGE_ESTIMATED for u in usages)
+        prompt = sum(u.prompt_tokens for u in usages)
+        return EmbeddingResponse(
+            vectors=vectors,
+            model=model,
+            provider=self.name,
+            usage=Usage.of(prompt, 0, source=USAGE_ESTIMATED if estimated else USAGE_REPORTED),
+        )
+
+    async def _embed_batch(
+        self, client: _Client, path: str, texts: list[str], dimensions: int | None
+    ) -> tuple[list[list[float]], Usage]:
+        """One ``:batchEmbedContents`` call: its vectors, and its usage (estimated when Google
+        reports none)."""
+        if self._raw(client):
+            request: dict[str, Any] = {"model": path}
+            if dimensions is not None:
+                request["outputDimensionality"] = dimensions
+            body = {
+                "requests": [
+                    {**request, "content": {"parts": [{"text": text}], "role": "user"}}
+                    for text in texts
+                ]
+            }
+            raw = await genai_compat.post(client.api, f"{path}:batchEmbedContents", body)
+            try:
+                data = orjson.loads(raw.body or "{}")
+                vectors = [item["values"] for item in data["embeddings"]]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                vectors, data = [], {}
+            usage = gemini_usage(data.get("usageMetadata") if isinstance(data, dict) else None)
+        else:
+            config = types.EmbedContentConfig(output_dimensionality=dimensions)
+            answer = await client.genai.aio.models.embed_content(
+                model=path, contents=list(texts), config=config
+            )
+            vectors = [list(e.values or ()) for e in answer.embeddings or ()]
+            meta = answer.usage_metadata
+            usage = None
+            if meta is not None and meta.prompt_token_count is not None:
+                usage = Usage.of(meta.prompt_token_count, 0, total=meta.total_token_count)
+        if len(vectors) != len(texts) or not all(isinstance(v, list) for v in vectors):
+            raise UpstreamError(
+                "Gemini sent an embeddings response the gateway could not read.",
+                provider=self.name,
+                model=path.removeprefix("models/"),
+                upstream_status=200,
+            )
+        if usage is None:
+            usage = Usage.of(sum(map(estimate_tokens, texts)), 0, source=USAGE_ESTIMATED)
+        return vectors, usage
 
     # -- errors --------------------------------------------------------------------------------
 

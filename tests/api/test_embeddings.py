@@ -38,8 +38,9 @@ def prices(transactional_db):
 
 
 @pytest.fixture
-async def live_openai(upstream_settings, fake_upstream):
-    """OpenAI configured against the fake upstream; its client closed in the test's loop."""
+async def live_upstream(upstream_settings, fake_upstream):
+    """The real providers configured against the fake upstream; their clients closed in the
+    test's loop."""
     from ai.services import factory
 
     yield fake_upstream
@@ -82,7 +83,7 @@ async def test_native_one_string_and_dimensions(api):
     assert item == {"index": 0, "embedding": embedding("just one", 32)}
 
 
-async def test_native_on_openai(api, live_openai, usage_events):
+async def test_native_on_openai(api, live_upstream, usage_events):
     response = await api.post(NATIVE, {"input": TEXTS, "model": SMALL, "dimensions": 64})
 
     assert response.status_code == 200, response.content
@@ -92,21 +93,36 @@ async def test_native_on_openai(api, live_openai, usage_events):
     tokens = fake_prompt_tokens(TEXTS)
     assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] == tokens
     assert body["cost"] == small_cost(tokens)
-    assert live_openai.requests[0].body["dimensions"] == 64
+    assert live_upstream.requests[0].body["dimensions"] == 64
     [event] = usage_events
     assert (event.endpoint, event.provider, event.model) == ("embeddings", "openai", SMALL)
     assert event.usage.prompt_tokens == tokens
     assert event.cost == Decimal(small_cost(tokens))
 
 
-async def test_native_provider_slash_model_and_provider_field(api, live_openai):
+async def test_native_on_gemini(api, live_upstream, usage_events):
+    response = await api.post(NATIVE, {"input": TEXTS, "model": "gemini-embedding-001"})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["provider"], body["model"]) == ("gemini", "gemini-embedding-001")
+    vectors = [fake_vector("gemini-embedding-001", t) for t in TEXTS]
+    assert [d["embedding"] for d in body["data"]] == vectors
+    tokens = fake_prompt_tokens(TEXTS)
+    cost = (Decimal(tokens) * Decimal("0.15") / 1_000_000).quantize(Decimal("1e-10"))
+    assert body["cost"] == format(cost, "f")
+    [event] = usage_events
+    assert (event.endpoint, event.provider, event.cost) == ("embeddings", "gemini", cost)
+
+
+async def test_native_provider_slash_model_and_provider_field(api, live_upstream):
     slash = await api.post(NATIVE, {"input": "x", "model": "openai/text-embedding-3-large"})
     assert slash.json()["model"] == "text-embedding-3-large"
     default = await api.post(NATIVE, {"input": "x", "provider": "openai"})
     assert (default.json()["provider"], default.json()["model"]) == ("openai", SMALL)
 
 
-async def test_default_provider_without_embeddings_uses_the_next(api, live_openai, settings):
+async def test_default_provider_without_embeddings_uses_the_next(api, live_upstream, settings):
     settings.AI_DEFAULT_PROVIDER = "anthropic"
     settings.AI_DEFAULT_MODEL = None
     response = await api.post(NATIVE, {"input": "x"})
@@ -139,7 +155,7 @@ async def test_native_invalid_bodies_name_the_field(api, usage_events, body, fie
     assert usage_events == []
 
 
-async def test_native_errors(api, live_openai, usage_events):
+async def test_native_errors(api, live_upstream, usage_events):
     unknown = await api.post(NATIVE, {"input": "x", "model": "my-embedder"})
     assert unknown.status_code == 404
     assert "'openai/my-embedder'" in unknown.json()["error"]["message"]
@@ -167,7 +183,7 @@ async def test_needs_authentication(anon):
 # --- the OpenAI-shaped endpoint ---------------------------------------------------------------
 
 
-async def test_openai_shape_float(api, live_openai, usage_events):
+async def test_openai_shape_float(api, live_upstream, usage_events):
     response = await api.post(OPENAI, {"input": TEXTS, "model": SMALL, "user": "u-1"})
 
     assert response.status_code == 200, response.content
@@ -186,7 +202,7 @@ async def test_openai_shape_float(api, live_openai, usage_events):
     assert event.cost == Decimal(small_cost(tokens))
 
 
-async def test_openai_shape_base64(api, live_openai):
+async def test_openai_shape_base64(api, live_upstream):
     response = await api.post(
         OPENAI, {"input": "one text", "model": SMALL, "encoding_format": "base64"}
     )
@@ -207,7 +223,7 @@ async def test_openai_shape_base64(api, live_openai):
         ({"input": "x", "model": "anthropic/claude-haiku-4-5"}, 400, None, None),
     ],
 )
-async def test_openai_errors_in_openais_shape(api, live_openai, body, status, param, code):
+async def test_openai_errors_in_openais_shape(api, live_upstream, body, status, param, code):
     response = await api.post(OPENAI, body)
     assert response.status_code == status
     error = response.json()["error"]
@@ -222,7 +238,7 @@ async def test_openai_errors_in_openais_shape(api, live_openai, body, status, pa
 # --- API keys and rate limits -----------------------------------------------------------------
 
 
-async def test_key_allowed_models_apply_to_embedding_models(user, live_openai, usage_events):
+async def test_key_allowed_models_apply_to_embedding_models(user, live_upstream, usage_events):
     from ai.models import ApiKey
     from tests.api.conftest import ApiClient
 
@@ -239,7 +255,7 @@ async def test_key_allowed_models_apply_to_embedding_models(user, live_openai, u
     native = await client.post(NATIVE, {"input": "x", "model": "text-embedding-3-large"})
     assert native.status_code == 403
     # Refused before any upstream call.
-    assert len(live_openai.requests) == 1
+    assert len(live_upstream.requests) == 1
     assert [e.status for e in usage_events] == ["ok", "error", "error"]
     assert all(e.api_key_id is not None for e in usage_events)
 

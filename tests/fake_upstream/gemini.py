@@ -24,6 +24,15 @@ with JSON text. Like the real API, the fake refuses unknown part fields, bad ``i
 function ``parameters`` / ``responseSchema`` keys outside Gemini's Schema
 (``additionalProperties``...).
 
+Embeddings: ``:batchEmbedContents`` (what google-genai's ``models.embed_content`` calls on the
+Developer API: ``requests[]`` of ``{model, content, taskType?, title?,
+outputDimensionality?}``, each request's ``model`` the URL's) answers ``embeddings[{values}]``
+and ``usageMetadata {promptTokenCount, totalTokenCount}`` (which google-genai 3.x reads from
+it); ``:embedContent`` (one ``content``) answers ``embedding {values}``. Vectors are
+:func:`tests.fake_upstream.vectors.fake_vector`; a model without "embedding" in its name is a
+404 ``NOT_FOUND`` ("... is not supported for embedContent"), more than 100 requests a 400, as
+Google answers.
+
 Gemini-only scenario values: ``finish=none`` ends a stream cleanly but without any
 ``finishReason`` (a cut an intermediary made look clean); ``finish=safety`` (or any other Google
 reason, lower case) is sent upper-cased. :data:`DISCONNECTED` collects the ``responseId`` of
@@ -59,6 +68,7 @@ from tests.fake_upstream.server import (
     retry_headers,
     start_sse,
 )
+from tests.fake_upstream.vectors import fake_vector, full_dimensions
 
 VERSIONS = ("v1", "v1beta")
 STATUS = {
@@ -379,10 +389,96 @@ def merge_text(parts: list[dict]) -> list[dict]:
     return parts
 
 
+EMBED_METHODS = ("batchEmbedContents", "embedContent")
+EMBED_REQUEST_FIELDS = frozenset({"model", "content", "taskType", "title", "outputDimensionality"})
+#: The most requests one ``:batchEmbedContents`` call may hold.
+MAX_BATCH = 100
+
+
+def embed_problem(model: str, requests: list[Any]) -> tuple[int, str] | None:
+    """The status and message the real API answers an embeddings request with, or None."""
+    if "embedding" not in model:
+        return 404, (
+            f"models/{model} is not found for API version v1beta, or is not supported for "
+            "embedContent. Call ListModels to see the list of available models and their "
+            "supported methods."
+        )
+    batch = "* BatchEmbedContentsRequest.requests"
+    if not requests:
+        return 400, f"{batch}: contents is not specified"
+    if len(requests) > MAX_BATCH:
+        return 400, f"{batch}: at most {MAX_BATCH} requests can be in one batch"
+    for i, item in enumerate(requests):
+        if not isinstance(item, dict):
+            return 400, f"Invalid JSON payload received. requests[{i}] is not an object."
+        unknown = next((key for key in item if key not in EMBED_REQUEST_FIELDS), None)
+        if unknown is not None:
+            return 400, (
+                f'Invalid JSON payload received. Unknown name "{unknown}" at '
+                f"'requests[{i}]': Cannot find field."
+            )
+        if item.get("model", f"models/{model}") != f"models/{model}":
+            return 400, (
+                f"{batch}[{i}].model: Model names should match in the batch request and the "
+                "individual requests."
+            )
+        parts = (item.get("content") or {}).get("parts") or []
+        if not any(isinstance(p.get("text"), str) and p["text"] for p in parts):
+            return 400, f"{batch}[{i}].content: contents is not specified"
+        size = item.get("outputDimensionality")
+        if size is not None and not (isinstance(size, int) and 1 <= size <= full_dimensions(model)):
+            return 400, f"{batch}[{i}].output_dimensionality: invalid value {size}"
+    return None
+
+
+def embed_text(item: dict) -> str:
+    parts = (item.get("content") or {}).get("parts") or []
+    return "".join(p.get("text") or "" for p in parts)
+
+
+async def embeddings(
+    request: web.Request, server: FakeUpstream, model: str, method: str
+) -> web.StreamResponse:
+    body = await read_json(request)
+    server.record(request, body)
+    requests = body.get("requests") if method == "batchEmbedContents" else [body]
+    requests = requests if isinstance(requests, list) else []
+    texts = [embed_text(item) for item in requests if isinstance(item, dict)]
+    scenario = server.scenario(texts)
+    key = request.headers.get("x-goog-api-key") or request.query.get("key")
+    if not key:
+        return json_response(error_body(403, "Method doesn't allow unregistered callers."), 403)
+    if key == BAD_KEY:
+        return bad_key_response()
+    if scenario.delay:
+        await asyncio.sleep(scenario.delay)
+    status = server.failing_status(scenario)
+    if status:
+        return error_response(status, scenario)
+    if scenario.drop_after == 0:
+        return await drop(request)
+    problem = embed_problem(model, requests)
+    if problem is not None:
+        return json_response(error_body(*problem), status=problem[0])
+    vectors = [
+        {"values": fake_vector(model, text, item.get("outputDimensionality"))}
+        for text, item in zip(texts, requests, strict=True)
+    ]
+    if method == "embedContent":
+        return json_response({"embedding": vectors[0]})
+    result: dict[str, Any] = {"embeddings": vectors}
+    if not scenario.no_usage:
+        tokens = fake_prompt_tokens(texts)
+        result["usageMetadata"] = {"promptTokenCount": tokens, "totalTokenCount": tokens}
+    return json_response(result)
+
+
 def add_routes(app: web.Application, server: FakeUpstream) -> None:
     async def models(request: web.Request) -> web.StreamResponse:
         version = request.match_info["version"]
         model, _, method = request.match_info["rest"].partition(":")
+        if version in VERSIONS and method in EMBED_METHODS:
+            return await embeddings(request, server, model, method)
         if version not in VERSIONS or method not in ("generateContent", "streamGenerateContent"):
             return json_response(error_body(404, f"Unknown method {request.path}"), status=404)
         body = await read_json(request)

@@ -1,6 +1,6 @@
-"""Embeddings on each provider: OpenAI through its SDK against the fake upstream over real HTTP
-(both transports), the offline provider's deterministic vectors, and a provider without
-embeddings refusing with a 400 before any call."""
+"""Embeddings on each provider: OpenAI and Gemini through their SDKs against the fake upstream
+over real HTTP (both transports; Gemini on both wires, raw and typed), the offline provider's
+deterministic vectors, and a provider without embeddings refusing with a 400 before any call."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from array import array
 import pytest
 
 from ai.exceptions import (
+    ModelNotFoundError,
     RateLimitedError,
     UnsupportedParameterError,
     UpstreamAuthenticationError,
@@ -19,6 +20,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED
+from ai.providers.gemini import EMBED_BATCH, GeminiProvider
 from ai.providers.offline import EMBED_MODEL, EMBEDDING_DIMENSIONS, OfflineProvider, embedding
 from ai.providers.openai import _vector
 from tests.fake_upstream import fake_prompt_tokens
@@ -126,6 +128,90 @@ def test_a_base64_answer_is_read_as_little_endian_float32():
     assert _vector(encoded) == values
     with pytest.raises(TypeError):
         _vector({"not": "a vector"})
+
+
+# --- Gemini ---------------------------------------------------------------------------------
+
+GEMINI_MODEL = "gemini-embedding-001"
+
+
+@pytest.fixture(params=["raw", "typed"])
+def wire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(GeminiProvider, "wire", request.param)
+    return request.param
+
+
+@pytest.fixture
+async def gemini(upstream_settings, transport, wire):
+    async with open_provider("gemini") as provider:
+        yield provider
+
+
+async def test_gemini_vectors_usage_and_wire(gemini, fake_upstream):
+    response = await gemini.embed(TEXTS)
+
+    assert (response.provider, response.model) == ("gemini", GEMINI_MODEL)
+    assert response.vectors == [fake_vector(GEMINI_MODEL, t) for t in TEXTS]
+    assert [len(v) for v in response.vectors] == [3072, 3072]
+    tokens = fake_prompt_tokens(TEXTS)
+    assert (response.usage.prompt_tokens, response.usage.total_tokens) == (tokens, tokens)
+    assert response.usage.source == USAGE_REPORTED
+    [sent] = fake_upstream.requests
+    assert sent.path == f"/v1beta/models/{GEMINI_MODEL}:batchEmbedContents"
+    assert sent.headers["x-goog-api-key"] == "AIza-test-google"
+    # Both wires send what the SDK's models.embed_content sends.
+    assert sent.body == {
+        "requests": [
+            {
+                "content": {"parts": [{"text": text}], "role": "user"},
+                "model": f"models/{GEMINI_MODEL}",
+            }
+            for text in TEXTS
+        ]
+    }
+
+
+async def test_gemini_dimensions(gemini, fake_upstream):
+    response = await gemini.embed(["short"], f"models/{GEMINI_MODEL}", dimensions=128)
+    assert response.vectors == [fake_vector(GEMINI_MODEL, "short", 128)]
+    assert fake_upstream.requests[0].body["requests"][0]["outputDimensionality"] == 128
+
+
+async def test_gemini_splits_large_inputs_into_batches(gemini, fake_upstream):
+    texts = [f"text number {i}" for i in range(2 * EMBED_BATCH + 5)]
+    response = await gemini.embed(texts)
+
+    assert response.vectors == [fake_vector(GEMINI_MODEL, t) for t in texts]
+    sizes = sorted(len(r.body["requests"]) for r in fake_upstream.requests)
+    assert sizes == [5, EMBED_BATCH, EMBED_BATCH]
+    assert response.usage.prompt_tokens == fake_prompt_tokens(texts)
+
+
+async def test_gemini_failing_batch_fails_the_call(gemini):
+    texts = ["fine"] * EMBED_BATCH + ["[[fake:status=429 retry_delay=7]]"]
+    with pytest.raises(RateLimitedError) as failed:
+        await gemini.embed(texts)
+    assert failed.value.retry_after == 7
+
+
+async def test_gemini_without_usage_estimates_it(gemini):
+    text = "[[fake:no_usage=1]] some words here"
+    response = await gemini.embed([text])
+    assert response.usage.source == USAGE_ESTIMATED
+    assert response.usage.prompt_tokens == math.ceil(len(text) / 4)
+
+
+async def test_gemini_chat_model_is_not_found(gemini):
+    with pytest.raises(ModelNotFoundError):
+        await gemini.embed(["x"], "gemini-2.5-flash")
+
+
+async def test_gemini_bad_key(upstream_settings, transport, wire):
+    upstream_settings.GOOGLE_API_KEY = BAD_KEY
+    async with open_provider("gemini") as provider:
+        with pytest.raises(UpstreamAuthenticationError) as failed:
+            await provider.embed(["x"])
+    assert_no_secret(failed.value, BAD_KEY)
 
 
 # --- offline --------------------------------------------------------------------------------
