@@ -4,8 +4,9 @@ recorded like a chat request (``ai.services.gateway``), with no stream and no re
 Which provider and model (:func:`resolve`):
 
 * ``provider/model`` (``gemini/gemini-embedding-001``, ``ollama/nomic-embed-text``): that one;
-* a bare model: by its name (``text-embedding-`` OpenAI, ``gemini-`` Gemini, ``offline-``);
-  a name that says nothing is a 404 naming the ``provider/model`` form;
+* a bare model: the OpenAI-compatible provider that declares it, else by its name
+  (``text-embedding-`` OpenAI, ``gemini-`` Gemini, ``offline-``); a name that says nothing is a
+  404 naming the ``provider/model`` form;
 * no model: the default provider's ``default_embedding_model`` when it has embeddings, else
   the first configured provider that has (the offline provider last).
 
@@ -81,9 +82,10 @@ def resolve(call: EmbeddingCall) -> EmbeddingCall:
     provider, model = (head, rest) if slash and head in provider_names() else (None, call.model)
     if provider is None:
         lowered = model.lower()
-        provider = next(
+        # A model an OpenAI-compatible provider declares is its, before any vendor prefix.
+        provider = provider_for_model(model) or next(
             (p for prefix, p in EMBEDDING_PREFIXES if lowered.startswith(prefix)), None
-        ) or provider_for_model(model)
+        )
     if provider is None:
         configured = ", ".join(get_available_providers()) or "none"
         raise ModelNotFoundError(
