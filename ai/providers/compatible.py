@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from ai.exceptions import AIError
+from ai.exceptions import AIError, UnsupportedParameterError
 from ai.providers.base import ChatRequest, LLMResponse, LLMStream
 from ai.providers.errors import status_error
 from ai.providers.openai import OpenAIProvider, _error_label
@@ -62,6 +62,17 @@ class CompatibleProvider(OpenAIProvider):
         return self.declaration().base_url or ""
 
     # -- calls ---------------------------------------------------------------------------------
+
+    def _request(self, *args: Any, **kwargs: Any) -> ChatRequest:
+        request = super()._request(*args, **kwargs)
+        if not request.model:
+            raise UnsupportedParameterError(
+                f"The {self.name} provider declares no model: name one ('{self.name}/<model>'), "
+                f"or declare its models in AI_PROVIDERS[{self.name!r}]['models'].",
+                param="model",
+                provider=self.name,
+            )
+        return request
 
     async def _complete(self, request: ChatRequest) -> LLMResponse:
         try:

@@ -19,9 +19,10 @@ Declared in the Django setting ``AI_PROVIDERS``::
     }
 
 or in environment variables, ``AI_PROVIDER_<NAME>_BASE_URL``, ``AI_PROVIDER_<NAME>_API_KEY``
-and ``AI_PROVIDER_<NAME>_MODELS`` (comma-separated), ``<NAME>`` being the provider's name in
-capitals. A field the setting leaves out is taken from the environment, so a key can live in the
-environment and the rest in settings.
+and ``AI_PROVIDER_<NAME>_MODELS`` (comma-separated), and optionally ``..._DEFAULT_MODEL`` and
+``..._EMBEDDING_MODEL``, ``<NAME>`` being the provider's name in capitals (``LM_STUDIO``:
+``lm_studio``). A field the setting leaves out is taken from the environment, so a key can live
+in the environment and the rest in settings.
 
 A provider is configured when it has a base URL; one without a key (a local server) is sent a
 placeholder key, never another provider's. ``prices`` are USD per million tokens (``input``,
@@ -57,7 +58,13 @@ from ai.providers.parts import OPTION_NAMES
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 ENV_PREFIX = "AI_PROVIDER_"
 #: Environment variable suffix -> declaration field.
-ENV_FIELDS = {"_BASE_URL": "base_url", "_API_KEY": "api_key", "_MODELS": "models"}
+ENV_FIELDS = {
+    "_BASE_URL": "base_url",
+    "_API_KEY": "api_key",
+    "_MODELS": "models",
+    "_DEFAULT_MODEL": "default_model",
+    "_EMBEDDING_MODEL": "embedding_model",
+}
 FIELDS = frozenset(
     {"base_url", "api_key", "models", "default_model", "prices", "supports", "embedding_model"}
 )
@@ -87,6 +94,10 @@ class Declaration:
     @property
     def configured(self) -> bool:
         return bool(self.base_url) and not self.problems
+
+    def serves(self, model: str) -> bool:
+        """Whether ``model`` is one of its declared models (chat or embedding)."""
+        return model in self.models or model == self.embedding_model
 
     @property
     def model(self) -> str:

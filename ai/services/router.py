@@ -72,7 +72,7 @@ def provider_for_model(model: str) -> str | None:
     OpenAI-compatible provider that declares it (first declared first: ``gpt-oss-20b`` on Groq
     is not OpenAI's), else its vendor prefix."""
     for name, declaration in compatible_providers().items():
-        if model in declaration.models and declaration.configured:
+        if declaration.configured and declaration.serves(model):
             return name
     lowered = model.lower()
     return next((p for prefix, p in _MODEL_PREFIXES if lowered.startswith(prefix)), None)

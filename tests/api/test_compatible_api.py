@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OPENAI_CHAT = "/api/v1/openai/chat/completions"
 OPENAI_MODELS = "/api/v1/openai/models"
+NATIVE_EMBEDDINGS = "/api/v1/app/ai/embeddings"
+OPENAI_EMBEDDINGS = "/api/v1/openai/embeddings"
 ANTHROPIC_MESSAGES = "/api/v1/anthropic/v1/messages"
 GROQ_KEY = "gsk-test-groq-api-0123456789"
 
@@ -29,6 +31,7 @@ async def groq(fake_upstream, settings):
             "base_url": fake_upstream.openai_base_url,
             "api_key": GROQ_KEY,
             "models": ["llama-x", "llama-y"],
+            "embedding_model": "embed-x",
         },
         "ollama": {"base_url": fake_upstream.openai_base_url, "models": ["llama3.2"]},
     }
@@ -158,3 +161,32 @@ async def test_an_unpriced_model_costs_nothing_known_and_logs_no_error(
     assert event.provider == "ollama"
     assert event.cost in (None, Decimal(0))
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_embeddings_on_both_surfaces(api, groq, usage_events):
+    native = await api.post(NATIVE_EMBEDDINGS, {"input": ["a b", "c"], "provider": "groq"})
+    assert native.status_code == 200, native.content
+    assert (native.json()["provider"], native.json()["model"]) == ("groq", "embed-x")
+    assert len(native.json()["data"]) == 2
+    body = {"input": "one text", "model": "groq/embed-x"}
+    openai_shape = await api.post(OPENAI_EMBEDDINGS, body)
+    assert openai_shape.status_code == 200, openai_shape.content
+    assert openai_shape.json()["model"] == "embed-x"
+    # A declared embedding model alone belongs to its provider.
+    bare = await api.post(OPENAI_EMBEDDINGS, {"input": "one text", "model": "embed-x"})
+    assert bare.status_code == 200, bare.content
+    assert [e.provider for e in usage_events] == ["groq", "groq", "groq"]
+    assert groq.requests[-1].path == "/v1/embeddings"
+    assert groq.requests[-1].headers["Authorization"] == f"Bearer {GROQ_KEY}"
+
+
+async def test_a_provider_declaring_no_model_asks_for_one(api, groq, settings, usage_events):
+    settings.AI_PROVIDERS = {"openrouter": {"base_url": groq.openai_base_url, "api_key": "k-1"}}
+    factory.clear_llm_cache()
+    response = await api.post(CHAT, {"prompt": "hi", "provider": "openrouter"})
+    assert response.status_code == 400
+    assert "openrouter/<model>" in response.json()["error"]["message"]
+    assert groq.requests == []
+    named = await api.post(CHAT, {"prompt": "hi", "provider": "openrouter", "model": "a/b"})
+    assert named.status_code == 200, named.content
+    assert groq.requests[-1].body["model"] == "a/b"

@@ -211,6 +211,8 @@ def test_declared_by_environment_variables(monkeypatch, settings):
     monkeypatch.setenv("AI_PROVIDER_LM_STUDIO_BASE_URL", "http://127.0.0.1:1234/v1")
     monkeypatch.setenv("AI_PROVIDER_LM_STUDIO_MODELS", "qwen2.5, phi-4")
     monkeypatch.setenv("AI_PROVIDER_TOGETHER_API_KEY", "tok-123456")
+    monkeypatch.setenv("AI_PROVIDER_TOGETHER_DEFAULT_MODEL", "mixtral")
+    monkeypatch.setenv("AI_PROVIDER_TOGETHER_EMBEDDING_MODEL", "bge")
     settings.AI_PROVIDERS = {"together": {"base_url": "https://api.together.xyz/v1"}}
     clear_llm_cache()
     try:
@@ -223,6 +225,8 @@ def test_declared_by_environment_variables(monkeypatch, settings):
         together = get_llm_provider("together")
         assert together.api_key() == "tok-123456"
         assert together.base_url() == "https://api.together.xyz/v1"
+        assert (together.default_model, together.default_embedding_model) == ("mixtral", "bge")
+        assert provider_for_model("bge") == "together"
     finally:
         monkeypatch.delenv("AI_PROVIDER_LM_STUDIO_BASE_URL")
         clear_llm_cache()
