@@ -12,6 +12,7 @@ import pytest
 from ai.services import factory
 from tests.api.conftest import CHAT, ROUTED, STATUS
 from tests.api.sse_client import parse_sse
+from tests.fake_upstream.compatible import CompatibleFakeUpstream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,3 +191,42 @@ async def test_a_provider_declaring_no_model_asks_for_one(api, groq, settings, u
     named = await api.post(CHAT, {"prompt": "hi", "provider": "openrouter", "model": "a/b"})
     assert named.status_code == 200, named.content
     assert groq.requests[-1].body["model"] == "a/b"
+
+
+@pytest.fixture(scope="module")
+def perplexity_upstream():
+    server = CompatibleFakeUpstream().start_in_thread()
+    yield server
+    server.stop_thread()
+
+
+async def test_the_search_route_asks_perplexity_first(
+    api, perplexity_upstream, settings, usage_events
+):
+    perplexity_upstream.reset()
+    settings.AI_PROVIDERS = {
+        "perplexity": {
+            "base_url": perplexity_upstream.perplexity_base_url,
+            "api_key": "pplx-test-key",
+            "models": ["sonar", "sonar-pro"],
+        }
+    }
+    settings.AI_MAX_RETRIES = 0
+    factory.clear_llm_cache()
+    try:
+        response = await api.post(ROUTED, {"prompt": "latest news?", "complexity": "search"})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert (body["provider"], body["model"]) == ("perplexity", "sonar")
+        assert response["x-ai-route"].startswith("complexity=search; perplexity/sonar=ok")
+        assert perplexity_upstream.requests[-1].path == "/perplexity/chat/completions"
+        [event] = usage_events
+        assert (event.provider, event.complexity) == ("perplexity", "search")
+        status = (await api.get(STATUS)).json()
+        assert status["routes"]["search"][0] == {
+            "provider": "perplexity",
+            "model": "sonar",
+            "configured": True,
+        }
+    finally:
+        await factory.aclose_providers()
