@@ -146,6 +146,7 @@ APP_LOGGERS = (
     "ai.compat",
     "ai.governance",
     "ai.providers.gemini",
+    "ai.requests",
     "ai.router",
     "ai.usage",
 )

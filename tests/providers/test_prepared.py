@@ -129,13 +129,13 @@ async def test_connection_refused_raises_what_client_post_raises(name, settings,
 async def test_timeout_is_api_timeout_error(name, upstream_settings, transport, settings):
     guard, path, options, body = CASES[name]
     sdk = guard.sdk
-    settings.AI_REQUEST_TIMEOUT = 0.3
+    # The gateway's clients have no read timeout (its own deadlines bound reads): a client
+    # with one, as an SDK user would make it.
     body = {**body, "messages": [{"role": "user", "content": "[[fake:delay=2]]"}]}
     async with open_provider(name) as provider:
+        client = provider.client.with_options(timeout=0.3)
         with pytest.raises(sdk.APITimeoutError):
-            await sdk_post(
-                provider.client, guard, path, orjson.dumps(body), stream=False, options=options
-            )
+            await sdk_post(client, guard, path, orjson.dumps(body), stream=False, options=options)
 
 
 async def test_custom_auth_client_goes_through_client_post(upstream_settings, fake_upstream):
