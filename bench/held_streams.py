@@ -142,6 +142,10 @@ def prompt(deltas: int, interval: float) -> str:
     return f"{sc.PROMPT} [[fake:chunks={deltas}{pacing}]]"
 
 
+#: Settings the environment may change for a comparison (recorded in the results' ``ai_env``).
+STUDIED = ("AI_SSE_KEEPALIVE_SECONDS", "AI_IDLE_TIMEOUT", "AI_FIRST_BYTE_TIMEOUT")
+
+
 def gateway_env(upstream: str, database_url: str, transport: str | None) -> dict[str, str]:
     """The example project on its own defaults (as run.sh runs it): only the database, the
     vendor keys and base URLs (the fake) and a long-lived JWT are set. No log level, no
@@ -160,6 +164,8 @@ def gateway_env(upstream: str, database_url: str, transport: str | None) -> dict
         "JWT_ACCESS_MINUTES",
     )
     env = {k: full[k] for k in keep}
+    # A setting under study, given in the environment (AI_SSE_KEEPALIVE_SECONDS=0 ...).
+    env |= {k: v for k, v in os.environ.items() if k in STUDIED}
     if transport:
         env["AI_HTTP_TRANSPORT"] = transport
     return env
