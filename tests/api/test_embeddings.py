@@ -279,3 +279,33 @@ async def test_rate_limits_count_embeddings(api, settings, usage_events):
     assert "Retry-After" in refused
     assert usage_events[-1].endpoint == "embeddings"
     assert usage_events[-1].error_code == "rate_limit_exceeded"
+
+
+async def test_budgets_reserve_and_settle_embeddings(user, live_upstream, usage_events):
+    import time
+
+    from ai import governance
+    from ai.governance.budgets import period, to_nano
+    from ai.models import ApiKey
+    from tests.api.conftest import ApiClient
+
+    governance.reset()
+    # 6000 bytes bound the prompt to about 6000 tokens: 120,000 nano-USD at 0.02 USD/M, over a
+    # budget of 0.0001 USD (100,000 nano-USD).
+    _, poor = await sync_to_async(ApiKey.issue)(user, "poor", daily_budget_usd=Decimal("0.0001"))
+    refused = await ApiClient(poor).post(NATIVE, {"input": "x " * 3000, "model": SMALL})
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert live_upstream.requests == []
+
+    key, enough = await sync_to_async(ApiKey.issue)(user, "one", daily_budget_usd=Decimal("1"))
+    ok = await ApiClient(enough).post(NATIVE, {"input": "x " * 3000, "model": SMALL})
+    assert ok.status_code == 200, ok.content
+    # Settled: the reservation is gone, the real cost is spent.
+    suffix, _ = period("daily", time.time())
+    spent, reserved = await governance.get_store().read_budget(
+        f"ai:gov:spend:key:{key.pk}:{suffix}"
+    )
+    assert reserved == 0
+    assert spent >= to_nano(usage_events[-1].cost) > 0  # (a shared Redis may hold older spend)
+    governance.reset()
