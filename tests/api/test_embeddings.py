@@ -261,6 +261,9 @@ async def test_key_allowed_models_apply_to_embedding_models(user, live_upstream,
 
 
 async def test_rate_limits_count_embeddings(api, settings, usage_events):
+    from ai import governance
+
+    governance.reset()  # this process's counts start from zero
     settings.AI_DEFAULT_RPM = 3
     settings.AI_DEFAULT_TPM = 1000
     first = await api.post(NATIVE, {"input": TEXTS})
