@@ -49,7 +49,7 @@ ENDPOINT = "anthropic_messages"
 #: ``message._request_id``): the ledger row's id, as ``X-Request-ID``.
 REQUEST_ID_HEADER = "request-id"
 
-_ERRORS = {
+ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid request (the field named)."),
     401: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing key or token."),
     403: OpenApiResponse(OpenApiTypes.OBJECT, description="The key may not use that model."),
@@ -98,7 +98,7 @@ class AnthropicMessagesView(_AnthropicView):
                 OpenApiTypes.OBJECT,
                 description="A `message`, or with `stream: true` the Messages stream events.",
             ),
-            **_ERRORS,
+            **ERRORS,
         },
     )
     async def post(self, request: Request) -> HttpResponseBase:
@@ -140,7 +140,7 @@ class AnthropicCountTokensView(_AnthropicView):
                 OpenApiTypes.OBJECT,
                 description='`{"input_tokens": N}`, plus `"estimated": true` for an estimate.',
             ),
-            **_ERRORS,
+            **ERRORS,
         },
     )
     async def post(self, request: Request) -> HttpResponseBase:

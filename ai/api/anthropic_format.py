@@ -68,7 +68,7 @@ _CHOICE_MODES = {"auto": AUTO, "any": REQUIRED, "tool": FUNCTION, "none": NONE}
 # --- the bodies -------------------------------------------------------------------------------
 
 
-def _names_a_model(model: str) -> str:
+def names_a_model(model: str) -> str:
     provider, name = split_model(model)
     if provider is not None and not name:
         raise fail("no_model", "Must name a model after the provider.")
@@ -96,7 +96,7 @@ class _AnthropicConversation(RequestBody):
 
     model: Annotated[
         ModelId,
-        AfterValidator(_names_a_model),
+        AfterValidator(names_a_model),
         MODEL_MESSAGES,
         Field(description="A Claude model goes to Anthropic; any other model (`gpt-4o-mini`, "
               "`gemini-2.5-flash`, `provider/model`) or route (`simple`, `moderate`, "

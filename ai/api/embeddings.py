@@ -26,11 +26,11 @@ from rest_framework.request import Request
 from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.bodies import MODEL_MESSAGES, ModelId, ModelName, Provider, UsageBody
-from ai.api.openai_compat import _OpenAIView
-from ai.api.openai_format import _names_a_model
+from ai.api.openai_compat import OpenAIView
+from ai.api.openai_format import names_a_model
 from ai.api.schema import extend_schema
 from ai.api.validation import RequestBody, Says, fail, validate
-from ai.api.views import _ERRORS, REQUEST_ID
+from ai.api.views import ERRORS, REQUEST_ID
 from ai.providers.base import EmbeddingResponse
 from ai.services import embeddings, gateway
 from ai.services.embeddings import EmbeddingCall
@@ -108,7 +108,7 @@ class OpenAIEmbeddingsRequest(RequestBody):
     input: Input
     model: Annotated[
         ModelId,
-        AfterValidator(_names_a_model),
+        AfterValidator(names_a_model),
         MODEL_MESSAGES,
         Field(description="An embedding model (`text-embedding-3-small`, "
               "`gemini-embedding-001`...) or `provider/model`."),
@@ -234,7 +234,7 @@ class EmbeddingsView(AsyncAPIView):
         tags=["ai"],
         parameters=[REQUEST_ID],
         request=EmbeddingsRequest,
-        responses={200: EmbeddingsResponse, **_ERRORS},
+        responses={200: EmbeddingsResponse, **ERRORS},
         examples=[
             OpenApiExample(
                 "Two texts",
@@ -249,7 +249,7 @@ class EmbeddingsView(AsyncAPIView):
         return _headers(json_response(native_body(response, outcome)), outcome)
 
 
-class OpenAIEmbeddingsView(_OpenAIView):
+class OpenAIEmbeddingsView(OpenAIView):
     @extend_schema(
         operation_id="openai_embeddings",
         summary="OpenAI-compatible embeddings",

@@ -37,7 +37,7 @@ TAGS = ["openai-compatible"]
 ENDPOINT = "openai_chat_completions"
 
 
-class _OpenAIView(AsyncAPIView):
+class OpenAIView(AsyncAPIView):
     """Answers errors in OpenAI's shape (this view only; the gateway's own stay as they are)."""
 
     def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
@@ -47,7 +47,7 @@ class _OpenAIView(AsyncAPIView):
         return response
 
 
-class OpenAIChatCompletionsView(_OpenAIView):
+class OpenAIChatCompletionsView(OpenAIView):
     @extend_schema(
         operation_id="openai_chat_completions",
         summary="OpenAI-compatible chat completions",
@@ -98,7 +98,7 @@ class OpenAIChatCompletionsView(_OpenAIView):
         return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
-class OpenAIModelsView(_OpenAIView):
+class OpenAIModelsView(OpenAIView):
     renderer_classes: ClassVar[list] = [ORJSONRenderer]
 
     @extend_schema(

@@ -249,7 +249,7 @@ class StreamOptions(RequestBody):
     include_obfuscation: bool | None = None
 
 
-def _names_a_model(model: str) -> str:
+def names_a_model(model: str) -> str:
     head, slash, rest = model.partition("/")
     if slash and head in provider_names():  # "models/gemini-x" keeps its slash: not a provider
         if not rest:
@@ -274,7 +274,7 @@ class OpenAIChatRequest(RequestBody):
 
     model: Annotated[
         ModelId,
-        AfterValidator(_names_a_model),
+        AfterValidator(names_a_model),
         MODEL_MESSAGES,
         Field(description="A model id (its prefix picks the provider: `gpt-`, `claude-`, "
               "`gemini-`...), `provider/model`, a route (`simple`, `moderate`, `complex`, "

@@ -64,7 +64,7 @@ class ResponsesStreamOptions(RequestBody):
     include_obfuscation: bool | None = None
 
 
-def _names_a_model(model: str) -> str:
+def names_a_model(model: str) -> str:
     provider, name = split_model(model)
     if provider is not None and not name:
         raise fail("no_model", "Must name a model after the provider.")
@@ -101,7 +101,7 @@ class ResponsesRequest(RequestBody):
 
     model: Annotated[
         ModelId,
-        AfterValidator(_names_a_model),
+        AfterValidator(names_a_model),
         MODEL_MESSAGES,
         Field(description="A model id (`gpt-4o-mini`, `claude-sonnet-4-5`...), `provider/model`, "
               "or a route: `simple`, `moderate`, `complex`, `search`, `auto`."),

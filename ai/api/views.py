@@ -51,7 +51,7 @@ OFFLINE_DEFAULT_NOTICE = (
     "get deterministic echoes, not a real model's answer."
 )
 
-_ERRORS = {
+ERRORS = {
     status: OpenApiResponse(ErrorResponse, description=description)
     for status, description in {
         400: "Invalid request (`fields` names each bad field), or the provider asked for is "
@@ -144,7 +144,7 @@ def _llm_responses(ok: type) -> dict[Any, Any]:
             "a `text/event-stream` (frames described above).",
         ),
         (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=SSE_DESCRIPTION),
-        **{(status, "application/json"): response for status, response in _ERRORS.items()},
+        **{(status, "application/json"): response for status, response in ERRORS.items()},
     }
 
 
@@ -250,7 +250,7 @@ class StatusView(AsyncAPIView):
         "gateway is in offline mode. Never includes a key or a base URL.",
         tags=TAGS,
         parameters=[REQUEST_ID],
-        responses={200: StatusResponse, 401: _ERRORS[401]},
+        responses={200: StatusResponse, 401: ERRORS[401]},
     )
     async def get(self, request: Request) -> HttpResponseBase:
         providers = get_available_providers()

@@ -197,6 +197,7 @@ class EmbeddingResponse:
     usage: Usage
     latency_ms: float = 0.0
     requested_model: str = ""
+    upstream_request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

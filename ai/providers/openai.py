@@ -327,6 +327,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             usage=Usage.of(prompt, 0, total=usage.get("total_tokens"))
             if prompt is not None
             else Usage.of(sum(map(estimate_tokens, inputs)), 0, source=USAGE_ESTIMATED),
+            upstream_request_id=request_id,
         )
 
     def _tool_call_deltas(self, items: object, stream: LLMStream) -> list[ToolCallDelta]:

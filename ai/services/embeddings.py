@@ -110,7 +110,7 @@ async def embed(call: EmbeddingCall, outcome: gateway.Outcome) -> EmbeddingRespo
     router = get_llm_router()
     flight = metrics.request_started(outcome.endpoint)
     try:
-        _, targets = await gateway._admitted(router, _as_llm_call(call), outcome)
+        _, targets = await gateway.admitted(router, _as_llm_call(call), outcome)
         response: EmbeddingResponse = await router.run(
             targets,
             lambda provider, route: provider.embed(
@@ -118,15 +118,17 @@ async def embed(call: EmbeddingCall, outcome: gateway.Outcome) -> EmbeddingRespo
             ),
             overridden=True,
             trace=outcome.routing,
+            operation="embeddings",
         )
         outcome.provider, outcome.model = response.provider, response.model
         outcome.usage = response.usage
-        await gateway._price(outcome, response)  # type: ignore[arg-type]  (same fields)
+        outcome.upstream_request_id = response.upstream_request_id or ""
+        await gateway.price(outcome, response)  # type: ignore[arg-type]  (same fields)
         outcome.status = STATUS_OK
         return response
     except BaseException as exc:
         outcome.failed(exc)
-        gateway._explain(exc, outcome)
+        gateway.explain(exc, outcome)
         raise
     finally:
         metrics.leave(flight)

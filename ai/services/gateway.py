@@ -168,7 +168,7 @@ class Outcome:
         tracing.end_request(self.span, self)
 
 
-async def _price(outcome: Outcome, response: LLMResponse) -> None:
+async def price(outcome: Outcome, response: LLMResponse) -> None:
     """The response's cost on ``outcome``: by the model that answered or, when that one has no
     price, by the model asked for (``outcome.priced_model`` then names it)."""
     outcome.requested_model = response.requested_model
@@ -236,13 +236,13 @@ def route_header(response: Any, outcome: Outcome) -> Any:
     return response
 
 
-def _explain(exc: BaseException, outcome: Outcome) -> None:
+def explain(exc: BaseException, outcome: Outcome) -> None:
     # An error answer says how the request was routed too (ai.api.errors adds exc.headers).
     if isinstance(exc, AIError) and outcome.routing is not None:
         exc.headers = {**(getattr(exc, "headers", None) or {}), ROUTE_HEADER: str(outcome.routing)}
 
 
-async def _admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCall, list[Any]]:
+async def admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCall, list[Any]]:
     """Before any upstream call: the complexity (``auto`` classified), the route's targets the
     caller's key allows, and the admission of the caller's rate limits and budgets."""
     call = _classified(call, outcome)
@@ -287,7 +287,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
     options = call.options
     flight = metrics.request_started(outcome.endpoint)
     try:
-        call, targets = await _admitted(router, call, outcome)
+        call, targets = await admitted(router, call, outcome)
         cache_key = response_cache.key_for(call, targets, outcome.user_id, cache)
         if cache_key is not None:
             cached = await response_cache.lookup(cache_key)
@@ -310,7 +310,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             response.usage,
         )
         outcome.upstream_request_id = response.upstream_request_id or ""
-        await _price(outcome, response)
+        await price(outcome, response)
         outcome.status = STATUS_OK
         body = {
             **_summary(outcome, call),
@@ -329,7 +329,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
         return body
     except BaseException as exc:
         outcome.failed(exc)
-        _explain(exc, outcome)
+        explain(exc, outcome)
         raise
     finally:
         metrics.leave(flight)
@@ -344,7 +344,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     outcome.streamed = True
     flight = metrics.request_started(outcome.endpoint)
     try:
-        call, targets = await _admitted(router, call, outcome)
+        call, targets = await admitted(router, call, outcome)
         stream = await router.open_stream(
             targets,
             call.messages,
@@ -356,7 +356,7 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
         )
     except BaseException as exc:
         outcome.failed(exc)
-        _explain(exc, outcome)
+        explain(exc, outcome)
         outcome.record()
         await governance.settle(outcome)
         raise
@@ -383,7 +383,7 @@ async def _relay(
                 yield frames.tool_call(delta)
         response = stream.response
         outcome.model, outcome.usage = response.model, response.usage
-        await _price(outcome, response)
+        await price(outcome, response)
         done = {
             "type": "done",
             **_summary(outcome, call),

@@ -200,6 +200,7 @@ async def test_openai_shape_float(api, live_upstream, usage_events):
     [event] = usage_events
     assert (event.endpoint, event.request_id) == ("openai_embeddings", response["x-request-id"])
     assert event.cost == Decimal(small_cost(tokens))
+    assert event.upstream_request_id  # the upstream's x-request-id, kept in the ledger
 
 
 async def test_openai_shape_base64(api, live_upstream):
