@@ -164,11 +164,16 @@ def _locate(
         if target is not None and part in target.model_fields:
             owner, field = target, target.model_fields[part]
             current = field.annotation
-        elif target is not None:  # an unknown field of ``target``
-            owner, field, current = target, None, None
-        else:  # a union tag: pick the member, keep the path
-            current = _tagged(current, str(part))
+            path = f"{path}.{part}" if path else str(part)
+            at_item = False
             continue
+        # A union tag (of models too: the first member is not the one meant) picks the member
+        # and stays out of the path; else ``part`` is an unknown field of ``target``.
+        member = _tagged(current, str(part)) if current is not None else None
+        if member is not None or target is None:
+            current = member
+            continue
+        owner, field, current = target, None, None
         path = f"{path}.{part}" if path else str(part)
         at_item = False
     return path, owner, field, at_item

@@ -254,3 +254,33 @@ async def test_get_on_a_post_endpoint_is_405_in_json(api):
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert response["X-Request-ID"]
+
+
+def test_an_error_inside_the_second_model_of_a_tagged_union_names_its_path():
+    """The tag picks the member: ``pet.bark``, not an unknown field ``pet.dog`` of the first."""
+    from typing import Annotated, Literal
+
+    from pydantic import Discriminator, Tag
+
+    from ai.api.errors import InvalidRequest
+    from ai.api.validation import RequestBody, validate
+
+    class Cat(RequestBody):
+        type: Literal["cat"]
+        lives: int
+
+    class Dog(RequestBody):
+        type: Literal["dog"]
+        bark: str
+
+    class Pet(RequestBody):
+        pet: Annotated[
+            Annotated[Cat, Tag("cat")] | Annotated[Dog, Tag("dog")], Discriminator("type")
+        ]
+
+    with pytest.raises(InvalidRequest) as err:
+        validate(Pet, {"pet": {"type": "dog", "bark": 1}})
+    assert list(err.value.fields) == ["pet.bark"]
+    with pytest.raises(InvalidRequest) as err:
+        validate(Pet, {"pet": {"type": "dog", "bark": "woof", "wag": True}})
+    assert list(err.value.fields) == ["pet.wag"]
