@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from ai.api.sse import DONE_FRAME, data_frame
 from ai.api.streaming import StreamFrames
 from ai.providers.base import FinishReason
@@ -95,6 +97,8 @@ def chat_completion(body: dict[str, Any], request_id: str) -> dict[str, Any]:
         ],
         "usage": openai_usage(body["usage"]),
         "system_fingerprint": None,
+        # Perplexity's own field, kept where its clients read it.
+        **({"citations": body["citations"]} if body.get("citations") else {}),
     }
 
 
@@ -156,7 +160,11 @@ class ChunkFrames(StreamFrames):
         return frames
 
     def done(self, done: dict[str, Any]) -> Iterable[bytes]:
-        yield self._start() + self._chunk({}, _finish_reason(done))
+        finish = self._chunk({}, _finish_reason(done))
+        if done.get("citations"):  # on the last chunk, as Perplexity sends them
+            chunk = orjson.loads(finish[len(b"data: ") :])
+            finish = data_frame({**chunk, "citations": done["citations"]})
+        yield self._start() + finish
         if self.include_usage:
             yield data_frame(
                 {

@@ -181,6 +181,8 @@ class LLMResponse:
     upstream_request_id: str | None = None
     #: The functions the model asked to call (``finish_reason`` is then ``tool_calls``).
     tool_calls: tuple[ToolCall, ...] = ()
+    #: The URLs a search model cites (Perplexity's ``citations``).
+    citations: tuple[str, ...] = ()
     #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
     #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
     requested_model: str = ""
@@ -256,6 +258,8 @@ class LLMStream:
         self.error: AIError | None = None
         self._parts: list[str] = []
         self._tool_calls: ToolCallBuilder | None = None
+        #: The URLs a search model cites, as the provider reads them from the stream.
+        self.citations: tuple[str, ...] = ()
         self._gen: AsyncIterator[str | ToolCallDelta] | None = None
         self._pending: str | ToolCallDelta | None = None
         #: Enforces AI_IDLE_TIMEOUT between deltas once the first one came.
@@ -430,6 +434,7 @@ class LLMStream:
             latency_ms=self.latency_ms,
             upstream_request_id=self.upstream_request_id,
             tool_calls=self.tool_calls,
+            citations=self.citations,
             requested_model=self.request.model,
         )
 

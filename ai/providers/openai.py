@@ -227,7 +227,13 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             latency_ms=0.0,
             upstream_request_id=request_id or data.get("id"),
             tool_calls=tool_calls,
+            citations=self._citations(data),
         )
+
+    @staticmethod
+    def _citations(data: dict[str, Any]) -> tuple[str, ...]:
+        """URLs the answer cites: none from OpenAI (a search vendor's subclass reads them)."""
+        return ()
 
     async def _stream_chunks(
         self, request: ChatRequest, stream: LLMStream

@@ -324,6 +324,8 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
         }
         if response.tool_calls:
             body["tool_calls"] = tool_calls_json(response.tool_calls)
+        if response.citations:
+            body["citations"] = list(response.citations)
         if cache_key is not None:
             await response_cache.store(cache_key, body)
         return body
@@ -397,6 +399,8 @@ async def _relay(
         }
         if response.tool_calls:
             done["tool_calls"] = tool_calls_json(response.tool_calls)
+        if response.citations:
+            done["citations"] = list(response.citations)
         outcome.status = STATUS_OK
         for frame in frames.done(done):
             yield frame
