@@ -9,7 +9,8 @@ own name in routes, errors and the ledger, and the options the declaration says 
 
 Perplexity (https://docs.perplexity.ai/api-reference/chat-completions-post) adds ``citations``
 (URLs) and ``search_results`` (``{title, url, date}``) to the completion and to stream chunks;
-:meth:`CompatibleProvider._citations` reads them.
+:meth:`CompatibleProvider._citations` reads them into ``LLMResponse.citations`` (and
+``LLMStream.citations``).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class CompatibleProvider(OpenAIProvider):
         payload = super()._load_event(data, stream)
         citations = self._citations(payload)
         if citations:
-            stream.citations = citations  # type: ignore[attr-defined]
+            stream.citations = citations
         return payload
 
     @staticmethod

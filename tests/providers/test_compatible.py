@@ -176,12 +176,14 @@ async def test_connection_error_names_the_provider(declared, settings):
         assert "OpenAI" not in err.message
 
 
-async def test_perplexity_stream_carries_citations(declared):
+async def test_perplexity_citations_whole_and_streamed(declared):
     async with open_provider("perplexity") as provider:
+        response = await provider.complete([Message(Role.USER, "news?")], "sonar")
         stream = provider.stream([Message(Role.USER, "news?")], "sonar")
         text = "".join([d async for d in stream])
+    assert response.citations == tuple(CITATIONS)
     assert text.startswith("Hello from the fake")
-    assert stream.citations == tuple(CITATIONS)
+    assert stream.citations == stream.response.citations == tuple(CITATIONS)
     assert stream.response.usage.prompt_tokens == 1
     assert declared.requests[-1].path == "/perplexity/chat/completions"
 
