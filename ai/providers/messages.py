@@ -1,0 +1,202 @@
+"""The LLM interface's value objects: what a provider is asked (:class:`ChatRequest` of
+:class:`Message` turns) and what it answers (:class:`LLMResponse`, :class:`Usage`,
+:class:`EmbeddingResponse`), in one vocabulary for every vendor and surface. Images, tools and
+options are in :mod:`ai.providers.parts`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ai.providers.parts import NO_OPTIONS, ChatOptions, Part, TextPart, ToolCall
+
+
+class ModelComplexity(StrEnum):
+    """How hard a request is; the router picks provider and model from it."""
+
+    SIMPLE = "simple"
+    MODERATE = "moderate"
+    COMPLEX = "complex"
+    SEARCH = "search"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    #: A tool's result, answering the assistant's tool call ``tool_call_id``.
+    TOOL = "tool"
+
+
+class FinishReason(StrEnum):
+    """One vocabulary for why generation stopped, whatever the vendor called it."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn. ``content`` is always the turn's text (what estimates, the classifier and the
+    cache read); ``parts`` is set when the turn has more than text (images), in order, text
+    parts included. An assistant turn may carry ``tool_calls``; a ``TOOL`` turn answers the
+    call ``tool_call_id`` (of function ``name``) with ``content`` as the result."""
+
+    role: Role
+    content: str
+    parts: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, Role):
+            object.__setattr__(self, "role", Role(self.role))
+        if not isinstance(self.content, str):
+            raise TypeError(f"Message content must be str, not {type(self.content).__name__}")
+
+    @classmethod
+    def of_parts(cls, role: Role, parts: Sequence[Part], **kw: Any) -> Message:
+        """A turn from its parts: plain text when they are all text (joined by newlines)."""
+        text = "\n".join(p.text for p in parts if isinstance(p, TextPart))
+        rich = any(not isinstance(p, TextPart) for p in parts)
+        return cls(role, text, tuple(parts) if rich else (), **kw)
+
+    def content_parts(self) -> tuple[Part, ...]:
+        """The turn's content as parts (one text part for a plain-text turn)."""
+        if self.parts:
+            return self.parts
+        return (TextPart(self.content),) if self.content else ()
+
+    def canonical(self) -> list[Any]:
+        """A JSON-able value equal for equal turns (the response cache's key)."""
+        out: list[Any] = [self.role.value, self.content]
+        if self.parts or self.tool_calls or self.tool_call_id:
+            out.append([[type(p).__name__, *_fields(p)] for p in self.parts])
+            out.append([[c.id, c.name, c.arguments] for c in self.tool_calls])
+            out.append(self.tool_call_id)
+        return out
+
+
+def _fields(obj: Any) -> list[Any]:
+    return [getattr(obj, name) for name in obj.__slots__]
+
+
+#: Where token counts came from.
+USAGE_REPORTED = "reported"
+USAGE_ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one upstream call. ``cached_tokens`` are part of ``prompt_tokens``;
+    ``reasoning_tokens`` are part of ``completion_tokens``."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    source: str = USAGE_REPORTED
+
+    @classmethod
+    def of(
+        cls,
+        prompt: int,
+        completion: int,
+        *,
+        cached: int = 0,
+        reasoning: int = 0,
+        total: int | None = None,
+        source: str = USAGE_REPORTED,
+    ) -> Usage:
+        prompt, completion = int(prompt or 0), int(completion or 0)
+        return cls(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=int(total) if total else prompt + completion,
+            cached_tokens=int(cached or 0),
+            reasoning_tokens=int(reasoning or 0),
+            source=source,
+        )
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResponse:
+    content: str
+    model: str
+    provider: str
+    usage: Usage
+    finish_reason: str
+    latency_ms: float
+    upstream_request_id: str | None = None
+    #: The functions the model asked to call (``finish_reason`` is then ``tool_calls``).
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: The URLs a search model cites (Perplexity's ``citations``).
+    citations: tuple[str, ...] = ()
+    #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
+    #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
+    requested_model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResponse:
+    """Vectors for the inputs of one embeddings call, in input order. ``usage`` counts the
+    inputs as prompt tokens (no completion)."""
+
+    vectors: list[list[float]]
+    model: str
+    provider: str
+    usage: Usage
+    latency_ms: float = 0.0
+    requested_model: str = ""
+    upstream_request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What a provider is asked to do: the normalised arguments of complete()/stream()."""
+
+    messages: tuple[Message, ...]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    options: ChatOptions = NO_OPTIONS
+
+
+def estimate_tokens(text: str) -> int:
+    """A vendor-neutral estimate (about four characters a token), used only when an upstream
+    never reported its counts, e.g. a stream cut before its usage event."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def split_system(messages: Iterable[Message]) -> tuple[str | None, list[Message]]:
+    """Separate system messages (joined by blank lines) from the conversation, for vendors that
+    take the system prompt as its own parameter (Anthropic, Gemini)."""
+    system: list[str] = []
+    rest: list[Message] = []
+    for message in messages:
+        (system.append(message.content) if message.role is Role.SYSTEM else rest.append(message))
+    return ("\n\n".join(system) if system else None), rest
+
+
+def simple_messages(prompt: str, system: str | None = None) -> list[Message]:
+    messages = [Message(Role.SYSTEM, system)] if system else []
+    messages.append(Message(Role.USER, prompt))
+    return messages

@@ -1,0 +1,245 @@
+"""A streamed answer: :class:`LLMStream`, what ``BaseLLMProvider.stream`` returns. The
+gateway's first-byte and idle deadlines (:mod:`ai.providers.deadlines`), error translation and
+partial usage of cut streams live here once, for every vendor."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Protocol
+
+from ai.exceptions import AIError, UpstreamStreamError, UpstreamTimeoutError
+from ai.providers.deadlines import IdleWatch, first_byte_timeout, idle_timeout
+from ai.providers.messages import (
+    USAGE_ESTIMATED,
+    ChatRequest,
+    FinishReason,
+    LLMResponse,
+    Usage,
+    estimate_tokens,
+)
+from ai.providers.parts import ToolCall, ToolCallBuilder, ToolCallDelta
+
+
+class StreamingProvider(Protocol):
+    """What a stream needs of its provider (:class:`ai.providers.base.BaseLLMProvider`)."""
+
+    name: str
+
+    def _stream_chunks(
+        self, request: ChatRequest, stream: LLMStream
+    ) -> AsyncIterator[str | ToolCallDelta]: ...
+
+    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError: ...
+
+
+class LLMStream:
+    """An async iterator of deltas from one upstream call, with usage at its end: content
+    (``str``) and, when the model calls tools, :class:`ToolCallDelta` pieces.
+
+    ``await stream.start()`` opens the upstream call and waits for its first delta, so that
+    authentication, rate limits and connection failures raise before a caller commits to a
+    response; iterating starts it too. After the iteration ends, ``response`` holds the whole
+    :class:`LLMResponse`. ``usage_so_far()`` gives counts at any time: the upstream's own when it
+    reported them, else an estimate from what was produced (``source == "estimated"``).
+    """
+
+    def __init__(self, provider: StreamingProvider, request: ChatRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self.model: str = request.model
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.upstream_request_id: str | None = None
+        self.started_at: float | None = None
+        self.first_chunk_at: float | None = None
+        self.ended_at: float | None = None
+        self.completed = False
+        #: Set by :meth:`_until_end` when the provider's generator returned by itself: the only
+        #: proof that the upstream ended the stream (a generator closed from outside, e.g. by
+        #: asyncio's ``shutdown_asyncgens``, also stops, without reaching it).
+        self._reached_end = False
+        self.error: AIError | None = None
+        self._parts: list[str] = []
+        self._tool_calls: ToolCallBuilder | None = None
+        #: The URLs a search model cites, as the provider reads them from the stream.
+        self.citations: tuple[str, ...] = ()
+        self._gen: AsyncIterator[str | ToolCallDelta] | None = None
+        self._pending: str | ToolCallDelta | None = None
+        #: Enforces AI_IDLE_TIMEOUT between deltas once the first one came.
+        self._idle: IdleWatch | None = None
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    @property
+    def content(self) -> str:
+        return "".join(self._parts)
+
+    async def start(self) -> None:
+        if self._gen is not None:
+            return
+        self.started_at = time.perf_counter()
+        self._gen = self._until_end()
+        seconds = first_byte_timeout()
+        try:
+            async with asyncio.timeout(seconds):
+                self._pending = await self._next()
+        except StopAsyncIteration:
+            self._pending = None
+        except TimeoutError:
+            raise self._failed(self._timed_out("its first delta", seconds)) from None
+        if not self.completed and self.error is None:
+            self._idle = IdleWatch(idle_timeout())
+
+    def _timed_out(self, what: str, seconds: float) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError(
+            f"{self.provider.name} sent {what} after more than {seconds:g} s.",
+            provider=self.provider.name,
+            model=self.model,
+            request_id=self.upstream_request_id,
+        )
+
+    async def _until_end(self) -> AsyncIterator[str | ToolCallDelta]:
+        # aclosing: closing this generator must close the provider's (and its upstream) at once.
+        async with aclosing(self.provider._stream_chunks(self.request, self)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+        self._reached_end = True
+
+    def __aiter__(self) -> AsyncIterator[str | ToolCallDelta]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | ToolCallDelta]:
+        await self.start()
+        if self._pending is not None:
+            chunk, self._pending = self._pending, None
+            yield chunk
+        while not self.completed:
+            try:
+                yield await self._next()
+            except StopAsyncIteration:
+                return
+
+    async def _next(self) -> str | ToolCallDelta:
+        assert self._gen is not None
+        watch = self._idle
+        if watch is not None:
+            watch.waiting()
+        try:
+            chunk = await self._gen.__anext__()
+        except asyncio.CancelledError:
+            if watch is not None and watch.expired():  # AI_IDLE_TIMEOUT, not the client
+                raise self._failed(self._timed_out("no delta", watch.seconds)) from None
+            raise
+        except StopAsyncIteration:
+            if not self._reached_end:
+                raise self._failed(
+                    UpstreamStreamError(
+                        "The stream was stopped before the upstream ended it.",
+                        provider=self.provider.name,
+                        model=self.model,
+                    )
+                ) from None
+            self.completed = True
+            self.ended_at = time.perf_counter()
+            self._stop_watch()
+            raise
+        except AIError as err:
+            self._failed(err)
+            raise
+        except Exception as exc:  # an SDK or transport exception: never let it escape raw
+            raise self._failed(self.provider.translate_error(exc, model=self.model)) from exc
+        finally:
+            if watch is not None:
+                watch.idle()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.perf_counter()
+        if type(chunk) is str:
+            self._parts.append(chunk)
+        else:
+            if self._tool_calls is None:
+                self._tool_calls = ToolCallBuilder()
+            self._tool_calls.add(chunk)
+        return chunk
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls streamed so far, reassembled."""
+        return () if self._tool_calls is None else self._tool_calls.calls()
+
+    def _stop_watch(self) -> None:
+        watch, self._idle = self._idle, None
+        if watch is not None:
+            watch.stop()
+
+    def _failed(self, err: AIError) -> AIError:
+        self._stop_watch()
+        self.error = err
+        self.ended_at = time.perf_counter()
+        if self.finish_reason is None:
+            self.finish_reason = FinishReason.ERROR.value
+        return err
+
+    async def aclose(self) -> None:
+        """Stop the upstream call (the client went away, or the caller is done)."""
+        self._stop_watch()
+        gen, self._gen = self._gen, None
+        if gen is not None and hasattr(gen, "aclose"):
+            await gen.aclose()
+        if self.ended_at is None and self.started_at is not None:
+            self.ended_at = time.perf_counter()
+
+    def usage_so_far(self) -> Usage:
+        if self.completed and self.usage is not None:
+            return self.usage
+        reported = self.usage or Usage(source=USAGE_ESTIMATED)
+        prompt = reported.prompt_tokens or estimate_tokens(
+            "".join(m.content for m in self.request.messages)
+        )
+        produced = self.content
+        if self._tool_calls is not None:  # a cut tool-call stream produced its calls too
+            produced += "".join(c.name + c.arguments for c in self._tool_calls.calls())
+        completion = max(reported.completion_tokens, estimate_tokens(produced))
+        return Usage.of(
+            prompt,
+            completion,
+            cached=reported.cached_tokens,
+            reasoning=reported.reasoning_tokens,
+            source=USAGE_ESTIMATED,
+        )
+
+    @property
+    def latency_ms(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.ended_at or time.perf_counter()
+        return (end - self.started_at) * 1000
+
+    @property
+    def ttft_ms(self) -> float | None:
+        if self.started_at is None or self.first_chunk_at is None:
+            return None
+        return (self.first_chunk_at - self.started_at) * 1000
+
+    @property
+    def response(self) -> LLMResponse:
+        if not self.completed:
+            raise RuntimeError(
+                "The stream has not completed; use usage_so_far() for partial usage."
+            )
+        return LLMResponse(
+            content=self.content,
+            model=self.model,
+            provider=self.provider.name,
+            usage=self.usage_so_far(),
+            finish_reason=self.finish_reason or FinishReason.STOP.value,
+            latency_ms=self.latency_ms,
+            upstream_request_id=self.upstream_request_id,
+            tool_calls=self.tool_calls,
+            citations=self.citations,
+            requested_model=self.request.model,
+        )
