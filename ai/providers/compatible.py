@@ -15,22 +15,17 @@ Perplexity (https://docs.perplexity.ai/api-reference/chat-completions-post) adds
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from ai.exceptions import AIError, UnsupportedParameterError
-from ai.providers.base import ChatRequest, LLMResponse, LLMStream
+from ai.providers.base import ChatRequest, LLMStream
 from ai.providers.errors import status_error
 from ai.providers.openai import OpenAIProvider, _error_label
-from ai.providers.parts import ToolCallDelta
 from ai.services.compatible import Declaration, declared
 
 #: Sent as the key to a provider declared without one (a local server): the SDK needs a key,
 #: and another provider's (OpenAI's) must never leave for a third party.
 PLACEHOLDER_KEY = "no-key"
-#: What OpenAIProvider's messages call the vendor; replaced by this provider's name.
-_OPENAI = "OpenAI"
 
 
 class CompatibleProvider(OpenAIProvider):
@@ -46,8 +41,7 @@ class CompatibleProvider(OpenAIProvider):
         self.default_embedding_model = declaration.embedding_model  # type: ignore[misc]
         if declaration.supports is not None:
             self.supported_options = declaration.supports  # type: ignore[misc]
-        #: How errors name the vendor.
-        self.vendor = name
+        self.vendor = name  # how messages name it
         super().__init__()
 
     def declaration(self) -> Declaration:
@@ -75,24 +69,6 @@ class CompatibleProvider(OpenAIProvider):
             )
         return request
 
-    async def _complete(self, request: ChatRequest) -> LLMResponse:
-        try:
-            return await super()._complete(request)
-        except AIError as err:
-            self._named(err)
-            raise
-
-    async def _stream_chunks(
-        self, request: ChatRequest, stream: LLMStream
-    ) -> AsyncIterator[str | ToolCallDelta]:
-        try:
-            async with aclosing(super()._stream_chunks(request, stream)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        except AIError as err:
-            self._named(err)
-            raise
-
     def _load_event(self, data: bytes, stream: LLMStream) -> dict[str, Any]:
         payload = super()._load_event(data, stream)
         citations = self._citations(payload)
@@ -114,25 +90,6 @@ class CompatibleProvider(OpenAIProvider):
         return tuple(c for c in citations if isinstance(c, str) and c)
 
     # -- errors: named after this provider, its key redacted -----------------------------------
-
-    def _named(self, err: AIError) -> AIError:
-        """``err`` with "OpenAI" in its message replaced by this provider's name."""
-        if err.message.startswith(_OPENAI):
-            err.message = self.vendor + err.message[len(_OPENAI) :]
-            err.args = (err.message,)
-        elif err.message.startswith(f"Could not reach {_OPENAI}"):
-            err.message = err.message.replace(_OPENAI, self.vendor, 1)
-            err.args = (err.message,)
-        return err
-
-    def translate_error(self, exc: BaseException, *, model: str | None = None) -> AIError:
-        return self._named(super().translate_error(exc, model=model))
-
-    def _in_band_error(self, error: object, model: str | None, request_id: str | None) -> Any:
-        return self._named(super()._in_band_error(error, model, request_id))
-
-    def _unreadable_event(self, stream: LLMStream) -> Any:
-        return self._named(super()._unreadable_event(stream))
 
     def _status_error(self, exc: Any, model: str | None) -> AIError:
         body = exc.body if isinstance(exc.body, dict) else {}

@@ -118,6 +118,8 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     """OpenAI Chat Completions (``gpt-4o`` by default). Clients are built lazily, one per loop."""
 
     name = "openai"
+    #: How messages name the vendor (an OpenAI-compatible provider says its own name).
+    vendor = "OpenAI"
     default_model = "gpt-4o"
     api_key_setting = "OPENAI_API_KEY"
     supported_options = wire.SUPPORTED_OPTIONS
@@ -212,7 +214,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             tool_calls = wire.tool_calls(message)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise UpstreamError(
-                "OpenAI sent a response the gateway could not read.",
+                f"{self.vendor} sent a response the gateway could not read.",
                 provider=self.name,
                 model=request.model,
                 upstream_status=response.status_code,
@@ -289,7 +291,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
         if not done:
             # The body ended cleanly but without [DONE]: an intermediary cut it short.
             raise UpstreamConnectionError(
-                "OpenAI ended the stream before it finished.",
+                f"{self.vendor} ended the stream before it finished.",
                 provider=self.name,
                 model=stream.model,
                 request_id=stream.upstream_request_id,
@@ -344,7 +346,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
 
     def _unreadable_event(self, stream: LLMStream) -> UpstreamStreamError:
         return UpstreamStreamError(
-            "OpenAI sent a stream event the gateway could not read.",
+            f"{self.vendor} sent a stream event the gateway could not read.",
             provider=self.name,
             model=stream.model,
             upstream_status=200,
@@ -377,11 +379,11 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             return cause
         if isinstance(exc, openai.APITimeoutError):
             return UpstreamTimeoutError(
-                "OpenAI did not answer in time.", provider=self.name, model=model
+                f"{self.vendor} did not answer in time.", provider=self.name, model=model
             )
         if isinstance(exc, openai.APIConnectionError):
             return UpstreamConnectionError(
-                "Could not reach OpenAI, or it dropped the connection.",
+                f"Could not reach {self.vendor}, or it dropped the connection.",
                 provider=self.name,
                 model=model,
             )
@@ -394,7 +396,8 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
     ) -> UpstreamStreamError:
         label = _error_label(error)
         return UpstreamStreamError(
-            "OpenAI reported an error inside the stream" + (f" ({label})." if label else "."),
+            f"{self.vendor} reported an error inside the stream"
+            + (f" ({label})." if label else "."),
             provider=self.name,
             model=model,
             upstream_status=200,
@@ -406,7 +409,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
         return status_error(
             exc.status_code,
             provider=self.name,
-            vendor="OpenAI",
+            vendor=self.vendor,
             model=model,
             label=_error_label(body),
             detail=body.get("message"),
