@@ -22,9 +22,9 @@ from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED, ModelComplexity
 
 def provider_choices() -> list[tuple[str, str]]:
     """Every provider the app knows (a callable, so adding one needs no migration)."""
-    from ai.services.factory import PROVIDER_CLASSES
+    from ai.services.factory import provider_names
 
-    return [(name, name) for name in PROVIDER_CLASSES]
+    return [(name, name) for name in provider_names()]
 
 
 class UsageRecord(models.Model):

@@ -58,6 +58,12 @@ def configured_secrets() -> list[str]:
             continue
         if isinstance(value, str) and len(value) >= 4:
             found.append(value)
+    try:  # the keys of OpenAI-compatible providers declared in settings or the environment
+        from ai.services.compatible import declared
+
+        found += [d.api_key for d in declared().values() if d.api_key and len(d.api_key) >= 4]
+    except Exception:  # settings not configured (a script): nothing more to redact
+        pass
     return sorted(found, key=len, reverse=True)
 
 

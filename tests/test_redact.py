@@ -68,3 +68,8 @@ def test_every_logger_of_the_app_redacts():
 def test_the_metrics_token_is_a_secret_too(settings):
     settings.AI_METRICS_TOKEN = "scrape-me-7f3a9c"
     assert redact("token scrape-me-7f3a9c leaked") == "token [redacted] leaked"
+
+
+def test_a_declared_compatible_providers_key_is_a_secret_too(settings):
+    settings.AI_PROVIDERS = {"groq": {"base_url": "http://127.0.0.1:9/v1", "api_key": "qq-77-zz"}}
+    assert redact("sent qq-77-zz upstream") == "sent [redacted] upstream"

@@ -40,7 +40,7 @@ from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import extend_schema
 from ai.conf import ai_settings
 from ai.db import run_db
-from ai.services.factory import PROVIDER_CLASSES, is_configured
+from ai.services.factory import is_configured, provider_names
 
 logger = logging.getLogger("ai.api")
 
@@ -136,7 +136,7 @@ async def _run(name: str, check: Callable[[], Awaitable[None]]) -> dict[str, Any
 def providers() -> dict[str, str]:
     """Each known provider: "configured" or "not_configured" (from the settings only)."""
     return {
-        name: "configured" if is_configured(name) else "not_configured" for name in PROVIDER_CLASSES
+        name: "configured" if is_configured(name) else "not_configured" for name in provider_names()
     }
 
 

@@ -13,10 +13,12 @@ from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 
 from ai.conf import ai_settings
+from ai.services.compatible import env_name
 from ai.services.factory import (
     API_KEY_SETTINGS,
     BASE_URL_SETTINGS,
     PROVIDER_CLASSES,
+    compatible_providers,
     is_configured,
 )
 from ai.usage.charts import bar_list, count, money, stacked_columns
@@ -167,6 +169,20 @@ def provider_rows() -> list[dict[str, Any]]:
                 "base_url": base_url or ("(vendor default)" if base_setting else "(no network)"),
                 "base_url_setting": base_setting or "",
                 "default_model": default_model,
+                "usage_url": _changelist(provider=name),
+            }
+        )
+    for name, declaration in compatible_providers().items():  # declared in settings
+        rows.append(
+            {
+                "name": name,
+                "configured": is_configured(name),
+                "is_default": name == default_provider,
+                "key_setting": f"AI_PROVIDERS[{name!r}]['api_key'] or {env_name(name, '_API_KEY')}",
+                "enable_setting": f"AI_PROVIDERS[{name!r}]['base_url']",
+                "base_url": _safe_url(declaration.base_url or ""),
+                "base_url_setting": f"AI_PROVIDERS[{name!r}]['base_url']",
+                "default_model": declaration.default_model or "",
                 "usage_url": _changelist(provider=name),
             }
         )

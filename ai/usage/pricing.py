@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +74,21 @@ def normalize_model(model: str) -> str:
     return _DATE_SUFFIX.sub("", name)
 
 
+#: When a declared price (an OpenAI-compatible provider's settings) is taken to start.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _declared(provider: str, model: str) -> Price | None:
+    """A price from an OpenAI-compatible provider's declaration (``AI_PROVIDERS`` "prices"; 0
+    for a provider declared without a key: a local server), when the table has none."""
+    from ai.services.compatible import declared_price
+
+    price = declared_price(provider, model)
+    if price is None:
+        return None
+    return Price(price["input"], price["output"], price["cached_input"], _EPOCH)
+
+
 class PriceBook:
     """Every known price, by (provider, model), in ``valid_from`` order."""
 
@@ -103,7 +118,7 @@ class PriceBook:
             key = (provider, ANY_MODEL)
             starts = self._starts.get(key)
             if starts is None:
-                return None
+                return _declared(provider, model)
         i = bisect.bisect_right(starts, at)
         return self._table[key][i - 1] if i else None
 

@@ -317,3 +317,15 @@ def test_search_is_an_exact_request_id_match(staff_client, data):
     assert len(staff_client.get(url, {"q": " d4 "}).context["cl"].result_list) == 1
     assert len(staff_client.get(url, {"q": "D4"}).context["cl"].result_list) == 0
     assert len(staff_client.get(url, {"q": "d"}).context["cl"].result_list) == 0
+
+
+def test_a_declared_compatible_provider_is_listed_and_choosable(settings):
+    """The dashboard's provider table and the route/price provider choices include it."""
+    from ai.models import provider_choices
+    from ai.usage.dashboard import provider_rows
+
+    settings.AI_PROVIDERS = {"groq": {"base_url": "https://u:p@api.groq.test/openai/v1"}}
+    [row] = [r for r in provider_rows() if r["name"] == "groq"]
+    assert row["configured"] is True
+    assert "p@" not in row["base_url"] and "api.groq.test" in row["base_url"]
+    assert ("groq", "groq") in provider_choices()

@@ -154,13 +154,16 @@ async def test_unknown_provider_in_the_model_is_a_404(api, groq):
 async def test_an_unpriced_model_costs_nothing_known_and_logs_no_error(
     api, groq, usage_events, caplog
 ):
-    """A compatible provider's model with no price: the request succeeds, no error is logged;
-    the cost is 0 when the pricing hook for compatible providers is in (else unknown)."""
+    """A keyless (local) compatible provider's model with no price costs 0; a keyed vendor's
+    unpriced model is "price unknown" (null), not silently free. No error is logged."""
     response = await api.post(CHAT, {"prompt": "hi", "provider": "ollama"})
     assert response.status_code == 200
     [event] = usage_events
     assert event.provider == "ollama"
-    assert event.cost in (None, Decimal(0))
+    assert event.cost == Decimal(0)
+    response = await api.post(CHAT, {"prompt": "hi", "provider": "groq", "model": "llama-x"})
+    assert response.status_code == 200
+    assert usage_events[-1].cost is None
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
