@@ -169,6 +169,23 @@ class RedisStore:
         keys = [self.key(c[0]) for c in corrections] + [self.key(s[0]) for s in settlements]
         await self._clients.get().call(SETTLE_SHA, keys, [" ".join(map(str, args))])
 
+    def settle_soon(
+        self,
+        corrections: Sequence[tuple[str, int, int]],
+        settlements: Sequence[tuple[str, int, int, int]],
+        failed: Callable[[], None],
+    ) -> None:
+        """:meth:`settle` in the background: the response does not wait for the round trip
+        (``failed`` is called if it fails). :meth:`drain` waits for it (shutdown, tests)."""
+
+        async def settle() -> None:
+            try:
+                await self.settle(corrections, settlements)
+            except Exception:
+                failed()
+
+        self._clients.get().spawn(settle())
+
     async def drain(self) -> None:
         """Wait for this loop's calls in flight (pipelines, give-backs of cancelled requests)."""
         batcher = self._clients.current()

@@ -307,6 +307,7 @@ async def test_budgets_reserve_and_settle_embeddings(user, live_upstream, usage_
     assert ok.status_code == 200, ok.content
     # Settled: the reservation is gone, the real cost is spent.
     suffix, _ = period("daily", time.time())
+    await governance.get_store().drain()  # settlements go in the background on Redis
     spent, reserved = await governance.get_store().read_budget(
         f"ai:gov:spend:key:{key.pk}:{suffix}"
     )

@@ -47,7 +47,9 @@ def usage_events(monkeypatch):
 async def _counter(kind: str, ident: object, which: str = "daily") -> tuple[int, int]:
     """``(spent, reserved)`` in nano-USD of a budget counter this period."""
     suffix, _ = period(which, time.time())
-    return await get_store().read_budget(f"ai:gov:spend:{kind}:{ident}:{suffix}")
+    store = get_store()
+    await store.drain()  # settlements go in the background on Redis
+    return await store.read_budget(f"ai:gov:spend:{kind}:{ident}:{suffix}")
 
 
 async def test_an_exceeded_budget_is_402_naming_it_and_its_reset(api, user, priced, settings):
