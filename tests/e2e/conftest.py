@@ -44,6 +44,11 @@ def live(transactional_db):
 
 @pytest.fixture(autouse=True)
 async def _close_provider_clients(_fresh_state):
-    """The providers' clients belong to the test's event loop: close them before it ends."""
+    """The providers' clients belong to the test's event loop: close them before it ends. The
+    ledger's rows are written before the database is emptied (a write racing the truncation
+    can deadlock on PostgreSQL)."""
     yield
     await factory.aclose_providers()
+    from ai.usage import flush_usage
+
+    await flush_usage(timeout=10)
