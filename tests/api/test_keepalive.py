@@ -73,3 +73,21 @@ async def _wait_for(events: list, seconds: float = 5) -> None:
     deadline = time.monotonic() + seconds
     while not events and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
+
+
+async def test_a_stalled_stream_ends_with_a_timeout_error_frame(http, settings, usage_events):  # noqa: F811
+    """The idle deadline fires while the keep-alive relay waits: the stream ends with the
+    error frame (no [DONE]), keep-alives before it, and the ledger says upstream_timeout."""
+    settings.AI_SSE_KEEPALIVE_SECONDS = 0.1
+    settings.AI_IDLE_TIMEOUT = 0.4
+    settings.AI_OFFLINE_DELAY_MS = 4000  # 1 s between words: the second one is too late
+    async with http.stream("POST", CHAT, json={"prompt": "hi", "stream": True}) as response:
+        body = await response.aread()
+    assert response.status_code == 200
+    frames = parse_sse(body)
+    assert frames[-1].event == "error"
+    assert frames[-1].json()["error"]["code"] == "upstream_timeout"
+    assert b": keep-alive" in body
+    assert all(f.data != "[DONE]" for f in frames)
+    await _wait_for(usage_events)
+    assert (usage_events[0].status, usage_events[0].error_code) == ("error", "upstream_timeout")
