@@ -6,8 +6,8 @@ reports the uncached rest as ``input_tokens`` and the cached ones as
 ``cache_read_input_tokens``. Cache writes are not told apart by every vendor, so
 ``cache_creation_input_tokens`` is null (and counted in ``input_tokens``).
 
-``stop_sequence`` is always null: the core reports a stop on a stop sequence as an ordinary
-stop (``end_turn``).
+``stop_reason`` is ``stop_sequence``, naming it, when the upstream said which stop sequence
+ended the answer (Anthropic does; OpenAI and Gemini report an ordinary stop: ``end_turn``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def message_id(request_id: str) -> str:
     return f"msg_{request_id}"
 
 
-def stop_reason(finish_reason: str | None) -> str:
+def stop_reason(finish_reason: str | None, stop_sequence: str | None = None) -> str:
+    if stop_sequence is not None:
+        return "stop_sequence"
     return STOP_REASONS.get(finish_reason or "", "end_turn")
 
 
@@ -98,8 +100,8 @@ def message(body: dict[str, Any], request_id: str) -> dict[str, Any]:
         "role": "assistant",
         "model": body["model"],
         "content": content_blocks(body["content"], body.get("tool_calls") or ()),
-        "stop_reason": stop_reason(body["finish_reason"]),
-        "stop_sequence": None,
+        "stop_reason": stop_reason(body["finish_reason"], body.get("stop_sequence")),
+        "stop_sequence": body.get("stop_sequence"),
         "usage": anthropic_usage(body["usage"]),
     }
 
@@ -204,13 +206,16 @@ class MessageFrames(StreamFrames):
     def done(self, done: dict[str, Any]) -> Iterable[bytes]:
         frames = list(self._start())
         frames.extend(self._close())
+        matched = done.get("stop_sequence")
         frames.append(
             event(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason(done["finish_reason"]),
-                              "stop_sequence": None},
+                    "delta": {
+                        "stop_reason": stop_reason(done["finish_reason"], matched),
+                        "stop_sequence": matched,
+                    },
                     "usage": anthropic_usage(done["usage"]),
                 },
             )

@@ -211,6 +211,9 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             latency_ms=0.0,
             upstream_request_id=raw.headers.get("request-id") or body.get("id"),
             tool_calls=tool_calls,
+            stop_sequence=body.get("stop_sequence")
+            if isinstance(body.get("stop_sequence"), str)
+            else None,
         )
 
     async def count_tokens(self, request: ChatRequest) -> int:
@@ -308,7 +311,10 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                 stream.usage = usage_from(state.usage)
         elif event == "message_delta":
             payload = orjson.loads(data)
-            stream.finish_reason = finish_reason((payload.get("delta") or {}).get("stop_reason"))
+            delta = payload.get("delta") or {}
+            stream.finish_reason = finish_reason(delta.get("stop_reason"))
+            if isinstance(delta.get("stop_sequence"), str):
+                stream.stop_sequence = delta["stop_sequence"]
             if payload.get("usage"):  # cumulative; input counts may be repeated here
                 state.usage = {**state.usage, **payload["usage"]}
                 stream.usage = usage_from(state.usage)

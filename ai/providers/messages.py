@@ -150,6 +150,8 @@ class LLMResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     #: The URLs a search model cites (Perplexity's ``citations``).
     citations: tuple[str, ...] = ()
+    #: The stop sequence that ended the answer, when the vendor says which (Anthropic).
+    stop_sequence: str | None = None
     #: The model the gateway asked for; ``model`` is the one the upstream says answered (an
     #: alias or a dated snapshot of it, e.g. Gemini's ``modelVersion``).
     requested_model: str = ""

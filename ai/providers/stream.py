@@ -66,6 +66,8 @@ class LLMStream:
         self._tool_calls: ToolCallBuilder | None = None
         #: The URLs a search model cites, as the provider reads them from the stream.
         self.citations: tuple[str, ...] = ()
+        #: The stop sequence that ended the stream, when the vendor says which.
+        self.stop_sequence: str | None = None
         self._gen: AsyncIterator[str | ToolCallDelta] | None = None
         self._pending: str | ToolCallDelta | None = None
         #: Enforces AI_IDLE_TIMEOUT between deltas once the first one came.
@@ -241,5 +243,6 @@ class LLMStream:
             upstream_request_id=self.upstream_request_id,
             tool_calls=self.tool_calls,
             citations=self.citations,
+            stop_sequence=self.stop_sequence,
             requested_model=self.request.model,
         )

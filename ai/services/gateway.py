@@ -326,6 +326,8 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             body["tool_calls"] = tool_calls_json(response.tool_calls)
         if response.citations:
             body["citations"] = list(response.citations)
+        if response.stop_sequence is not None:
+            body["stop_sequence"] = response.stop_sequence
         if cache_key is not None:
             await response_cache.store(cache_key, body)
         return body
@@ -401,6 +403,8 @@ async def _relay(
             done["tool_calls"] = tool_calls_json(response.tool_calls)
         if response.citations:
             done["citations"] = list(response.citations)
+        if response.stop_sequence is not None:
+            done["stop_sequence"] = response.stop_sequence
         outcome.status = STATUS_OK
         for frame in frames.done(done):
             yield frame

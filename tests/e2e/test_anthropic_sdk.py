@@ -443,3 +443,19 @@ async def test_the_gateways_own_rate_limit(live, user):
     assert caught.value.type == "rate_limit_error"
     assert caught.value.body["error"]["code"] == "rate_limit_exceeded"
     assert int(caught.value.response.headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_stop_sequence_is_named_on_a_claude_target(aclient, stream):
+    """Anthropic says which stop sequence ended the answer: the SDK gets it back, streamed
+    or not; another target's stop on a sequence is an ordinary end_turn."""
+    ask = [{"role": "user", "content": "count [[fake:finish=stop_sequence]]"}]
+    kwargs = {"model": "claude-haiku-4-5", "max_tokens": 50, "stop_sequences": ["END"]}
+    if stream:
+        async with aclient.messages.stream(messages=ask, **kwargs) as events:
+            message = await events.get_final_message()
+    else:
+        message = await aclient.messages.create(messages=ask, **kwargs)
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
+    plain = await aclient.messages.create(messages=[{"role": "user", "content": "count"}], **kwargs)
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)

@@ -212,6 +212,9 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         stop_reason = STOP_REASONS.get(scenario.finish, scenario.finish)
         if calls and scenario.finish == "stop":
             stop_reason = "tool_use"
+        # finish=stop_sequence: stopped on the request's first stop sequence, which it names.
+        matched = (body.get("stop_sequences") or [None])[0]
+        stop_sequence = matched if stop_reason == "stop_sequence" else None
         message = {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
@@ -226,7 +229,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                 **message,
                 "content": content + calls,
                 "stop_reason": stop_reason,
-                "stop_sequence": None,
+                "stop_sequence": stop_sequence,
             }
             if not scenario.no_usage:
                 result["usage"] = {
@@ -290,7 +293,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             await send("content_block_stop", {"type": "content_block_stop", "index": index})
         message_delta: dict = {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
         }
         if not scenario.no_usage:
             message_delta["usage"] = output_usage(scenario, produced)
