@@ -36,7 +36,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers import _anthropic_wire as wire
-from ai.providers._http import client_timeout, pool_limits, transport_error
+from ai.providers._http import client_timeout, json_body, pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
@@ -189,7 +189,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             self.client,
             anthropic_compat.PREPARED,
             "/v1/messages",
-            orjson.dumps(params),
+            json_body(params),
             stream=stream,
         )
 
@@ -226,7 +226,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                 self.client,
                 anthropic_compat.PREPARED,
                 "/v1/messages/count_tokens",
-                orjson.dumps(wire.count_tokens_body(request)),
+                json_body(wire.count_tokens_body(request)),
                 stream=False,
             )
             return int(orjson.loads(raw.content)["input_tokens"])

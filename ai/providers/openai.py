@@ -48,7 +48,7 @@ from ai.exceptions import (
     UpstreamTimeoutError,
 )
 from ai.providers import _openai_wire as wire
-from ai.providers._http import client_timeout, pool_limits, transport_error
+from ai.providers._http import client_timeout, json_body, pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import SSEDecoder
@@ -197,7 +197,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             openai_compat.PREPARED,
             "/chat/completions",
             # Serialised here with orjson: a dict `body` goes through the stdlib json module.
-            orjson.dumps(self._params(request, stream=stream)),
+            json_body(self._params(request, stream=stream)),
             options=REQUEST_OPTIONS,
             stream=stream,
         )
@@ -307,7 +307,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             self.client,
             openai_compat.PREPARED,
             "/embeddings",
-            orjson.dumps(body),
+            json_body(body),
             options=REQUEST_OPTIONS,
             stream=False,
         )
