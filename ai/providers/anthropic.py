@@ -265,6 +265,8 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                             yield piece
                     else:
                         self._on_event(event, data, stream, state)
+                    # Not kept alive while the next event is awaited.
+                    payload = delta = data = None
             finally:
                 await response.aclose()
         except AIError:

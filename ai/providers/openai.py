@@ -277,6 +277,8 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                         stream.usage = wire.usage(usage)
                 if done:
                     break
+                # Not kept alive while the next chunk is awaited (~1 KB per open stream).
+                payload = choices = choice = delta = chunk = None
             if done:
                 await _drain(body)
         except AIError:
