@@ -44,7 +44,7 @@ from ai.api.anthropic_blocks import (
 )
 from ai.api.bodies import MODEL_MESSAGES, ModelId, Stream, conversation_rules
 from ai.api.errors import InvalidRequest
-from ai.api.model_names import routing_of, split_model
+from ai.api.model_names import names_a_model, routing_of
 from ai.api.validation import RequestBody, Says, fail
 from ai.conf import ai_settings
 from ai.providers.base import Message, Role
@@ -66,13 +66,6 @@ from ai.services.gateway import LLMCall
 _CHOICE_MODES = {"auto": AUTO, "any": REQUIRED, "tool": FUNCTION, "none": NONE}
 
 # --- the bodies -------------------------------------------------------------------------------
-
-
-def names_a_model(model: str) -> str:
-    provider, name = split_model(model)
-    if provider is not None and not name:
-        raise fail("no_model", "Must name a model after the provider.")
-    return model
 
 
 def _within_tokens_limit(value: int) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ai.api.sse import event_frame
 from ai.api.streaming import StreamFrames
 from ai.providers.base import FinishReason
 from ai.providers.parts import ToolCallDelta
@@ -118,10 +119,6 @@ def anthropic_error(status: int, error: dict[str, Any], request_id: str | None) 
     return {"type": "error", "error": detail, "request_id": request_id}
 
 
-def event(name: str, payload: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
-
-
 class MessageFrames(StreamFrames):
     """The Messages API's stream: ``message_start``; per content block ``content_block_start``,
     its ``content_block_delta`` events (``text_delta`` or ``input_json_delta``) and
@@ -147,7 +144,7 @@ class MessageFrames(StreamFrames):
         if self.started:
             return
         self.started = True
-        yield event(
+        yield event_frame(
             "message_start",
             {
                 "type": "message_start",
@@ -168,18 +165,20 @@ class MessageFrames(StreamFrames):
         yield from self._close()
         self.open, self.text_open = self.blocks, text
         self.blocks += 1
-        yield event(
+        yield event_frame(
             "content_block_start",
             {"type": "content_block_start", "index": self.open, "content_block": block},
         )
 
     def _close(self) -> Iterator[bytes]:
         if self.open is not None:
-            yield event("content_block_stop", {"type": "content_block_stop", "index": self.open})
+            yield event_frame(
+                "content_block_stop", {"type": "content_block_stop", "index": self.open}
+            )
             self.open, self.text_open = None, False
 
     def _delta(self, index: int, delta: dict[str, Any]) -> bytes:
-        return event(
+        return event_frame(
             "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
         )
 
@@ -208,7 +207,7 @@ class MessageFrames(StreamFrames):
         frames.extend(self._close())
         matched = done.get("stop_sequence")
         frames.append(
-            event(
+            event_frame(
                 "message_delta",
                 {
                     "type": "message_delta",
@@ -220,8 +219,8 @@ class MessageFrames(StreamFrames):
                 },
             )
         )  # fmt: skip
-        frames.append(event("message_stop", {"type": "message_stop"}))
+        frames.append(event_frame("message_stop", {"type": "message_stop"}))
         return frames
 
     def error(self, status: int, error: dict[str, Any], request_id: str) -> bytes:
-        return event("error", anthropic_error(status, error, request_id))
+        return event_frame("error", anthropic_error(status, error, request_id))

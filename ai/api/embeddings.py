@@ -14,7 +14,6 @@ import base64
 import sys
 import time
 from array import array
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.http import HttpResponseBase
@@ -152,10 +151,6 @@ class EmbeddingsResponse(BaseModel):
     )
 
 
-def _money(cost: Decimal | None) -> str | None:
-    return None if cost is None else format(cost, "f")
-
-
 def native_body(response: EmbeddingResponse, outcome: gateway.Outcome) -> dict[str, Any]:
     return {
         "id": outcome.request_id,
@@ -164,7 +159,7 @@ def native_body(response: EmbeddingResponse, outcome: gateway.Outcome) -> dict[s
         "data": [{"index": i, "embedding": v} for i, v in enumerate(response.vectors)],
         "usage": response.usage.as_dict(),
         "latency_ms": round(response.latency_ms, 2),
-        "cost": _money(outcome.cost),
+        "cost": gateway.money(outcome.cost),
     }
 
 

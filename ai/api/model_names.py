@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ai.api.validation import fail
 from ai.providers.base import ModelComplexity
 from ai.services.catalog import provider_of
 from ai.services.classifier import AUTO
@@ -30,6 +31,14 @@ def split_model(model: str) -> tuple[str | None, str]:
     if slash and head in provider_names():
         return head, rest
     return None, model
+
+
+def names_a_model(model: str) -> str:
+    """A ``model`` field's validator: ``provider/`` must be followed by a model."""
+    provider, name = split_model(model)
+    if provider is not None and not name:
+        raise fail("no_model", "Must name a model after the provider.")
+    return model
 
 
 def routing_of(model: str) -> dict[str, Any]:

@@ -11,8 +11,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from ai.api.sse import DONE_FRAME, data_frame
 from ai.api.streaming import StreamFrames
 from ai.providers.base import FinishReason
@@ -119,7 +117,9 @@ class ChunkFrames(StreamFrames):
         self.started = False
         self.calls: set[int] = set()  # the tool-call indexes whose first chunk is out
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def _chunk(
+        self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any
+    ) -> bytes:
         chunk: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -131,7 +131,7 @@ class ChunkFrames(StreamFrames):
         }
         if self.include_usage:
             chunk["usage"] = None
-        return data_frame(chunk)
+        return data_frame({**chunk, **extra} if extra else chunk)
 
     def _start(self, content: str | None = "") -> bytes:
         # OpenAI's first chunk: content "" before text, null before tool calls.
@@ -160,11 +160,9 @@ class ChunkFrames(StreamFrames):
         return frames
 
     def done(self, done: dict[str, Any]) -> Iterable[bytes]:
-        finish = self._chunk({}, _finish_reason(done))
-        if done.get("citations"):  # on the last chunk, as Perplexity sends them
-            chunk = orjson.loads(finish[len(b"data: ") :])
-            finish = data_frame({**chunk, "citations": done["citations"]})
-        yield self._start() + finish
+        # Citations on the last chunk, as Perplexity sends them.
+        extra = {"citations": done["citations"]} if done.get("citations") else {}
+        yield self._start() + self._chunk({}, _finish_reason(done), **extra)
         if self.include_usage:
             yield data_frame(
                 {

@@ -39,7 +39,8 @@ from ai.api.bodies import (
     conversation_rules,
 )
 from ai.api.errors import InvalidRequest
-from ai.api.model_names import routing_of
+from ai.api.model_names import names_a_model as names_shared
+from ai.api.model_names import routing_of, split_model
 from ai.api.openai_chunks import (  # noqa: F401  (the Responses API imports them from here)
     ChunkFrames,
     chat_completion,
@@ -63,7 +64,6 @@ from ai.providers.parts import (
     ToolCall,
     ToolChoice,
 )
-from ai.services.factory import provider_names
 from ai.services.gateway import LLMCall
 
 #: OpenAI's roles, ``developer`` being its newer name for ``system``.
@@ -250,12 +250,11 @@ class StreamOptions(RequestBody):
 
 
 def names_a_model(model: str) -> str:
-    head, slash, rest = model.partition("/")
-    if slash and head in provider_names():  # "models/gemini-x" keeps its slash: not a provider
-        if not rest:
-            raise fail("no_model", "Must name a model after the provider.")
-        if not _MODEL_RE.match(rest):
-            raise fail("bad_model", "Is not a valid model name.")
+    """:func:`ai.api.model_names.names_a_model`, and the model after ``provider/`` must be a
+    valid model name ("models/gemini-x" keeps its slash: not a provider)."""
+    provider, name = split_model(names_shared(model))
+    if provider is not None and not _MODEL_RE.match(name):
+        raise fail("bad_model", "Is not a valid model name.")
     return model
 
 

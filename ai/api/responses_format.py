@@ -22,7 +22,8 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError,
 
 from ai.api.bodies import MODEL_MESSAGES, MaxTokens, ModelId, Stream, Temperature
 from ai.api.errors import InvalidRequest
-from ai.api.model_names import routing_of, split_model
+from ai.api.model_names import names_a_model, routing_of
+from ai.api.openai_format import ONLY_DEFAULT
 from ai.api.responses_items import (
     Errors,
     FunctionTool,
@@ -39,7 +40,6 @@ from ai.services.gateway import LLMCall
 NOT_STORED = (
     "Is not supported: this gateway does not store responses; send the whole conversation in input."
 )
-ONLY_DEFAULT = Says("Is not supported by this gateway (only the default value).")
 #: Why an answer is incomplete, by the gateway's finish reason.
 _INCOMPLETE = {
     FinishReason.LENGTH.value: "max_output_tokens",
@@ -62,13 +62,6 @@ class ResponsesTextConfig(RequestBody):
 
 class ResponsesStreamOptions(RequestBody):
     include_obfuscation: bool | None = None
-
-
-def names_a_model(model: str) -> str:
-    provider, name = split_model(model)
-    if provider is not None and not name:
-        raise fail("no_model", "Must name a model after the provider.")
-    return model
 
 
 def _not_stored(value: Any) -> Any:

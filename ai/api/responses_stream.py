@@ -25,8 +25,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-
 from ai.api.responses_format import (
     function_call_item,
     incomplete_reason,
@@ -34,13 +32,10 @@ from ai.api.responses_format import (
     output_text,
     response_object,
 )
+from ai.api.sse import event_frame
 from ai.api.streaming import StreamFrames
 from ai.providers.parts import ToolCallDelta
 from ai.services.gateway import Outcome
-
-
-def event_frame(kind: str, payload: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 class ResponseFrames(StreamFrames):

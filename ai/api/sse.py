@@ -58,9 +58,14 @@ def delta_frame(content: str) -> bytes:
     return b'data: {"type":"delta","content":' + orjson.dumps(content) + b"}\n\n"
 
 
+def event_frame(name: str, payload: Any) -> bytes:
+    """A named event (``event: <name>``), as the Anthropic and Responses streams send them."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
 def error_frame(code: str, message: str, request_id: str) -> bytes:
     payload = {"type": "error", "error": {"code": code, "message": message}, "id": request_id}
-    return b"event: error\n" + data_frame(payload)
+    return event_frame("error", payload)
 
 
 class SSEResponse(StreamingHttpResponse):

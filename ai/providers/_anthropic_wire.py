@@ -33,6 +33,7 @@ from ai.providers.parts import (
     ImagePart,
     TextPart,
     ToolCall,
+    arguments_object,
 )
 
 #: ``max_tokens`` is required by the Messages API; used when a request sets none.
@@ -140,7 +141,14 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
     blocks = [_part(p) for p in m.content_parts()]
     blocks = [b for b in blocks if b["type"] != "text" or b["text"]]
     for call in m.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call)})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": arguments_object(call, "anthropic", "messages"),
+            }
+        )
     return blocks
 
 
@@ -158,21 +166,6 @@ def _part(part: TextPart | ImagePart) -> dict[str, Any]:
     else:
         source = {"type": "base64", "media_type": part.media_type, "data": part.data}
     return {"type": "image", "source": source}
-
-
-def _input(call: ToolCall) -> dict[str, Any]:
-    """A tool call's arguments as the object Anthropic's ``tool_use.input`` must be."""
-    try:
-        value = orjson.loads(call.arguments or "{}")
-    except orjson.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
-        raise UnsupportedParameterError(
-            f"The arguments of tool call {call.id!r} must be a JSON object for Anthropic.",
-            param="messages",
-            provider="anthropic",
-        )
-    return value
 
 
 def _add_options(body: dict[str, Any], options: ChatOptions) -> None:

@@ -30,6 +30,7 @@ from ai.providers.parts import (
     ImagePart,
     TextPart,
     ToolCall,
+    arguments_object,
     tool_names,
 )
 
@@ -138,16 +139,7 @@ def content_part(part: TextPart | ImagePart) -> dict[str, Any]:
 
 def function_call(call: ToolCall) -> dict[str, Any]:
     """An assistant's tool call as a ``functionCall`` part; ``args`` must be a JSON object."""
-    try:
-        args = orjson.loads(call.arguments or "{}")
-    except orjson.JSONDecodeError:
-        args = None
-    if not isinstance(args, dict):
-        raise UnsupportedParameterError(
-            f"The arguments of tool call {call.id[:64]!r} must be a JSON object for Gemini.",
-            param="tool_calls",
-            provider="gemini",
-        )
+    args = arguments_object(call, "gemini", "tool_calls")
     return {"functionCall": {"name": call.name, "args": args}}
 
 

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ai.exceptions import UnsupportedParameterError
 
 _DATA_URL = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
@@ -68,6 +70,23 @@ class ToolCall:
     id: str
     name: str
     arguments: str = "{}"
+
+
+def arguments_object(call: ToolCall, provider: str, param: str) -> dict[str, Any]:
+    """``call``'s arguments as the JSON object vendors that take them parsed (Anthropic's
+    ``input``, Gemini's ``args``) need; anything else is refused naming ``param``."""
+    try:
+        value = orjson.loads(call.arguments or "{}")
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise UnsupportedParameterError(
+            f"The arguments of tool call {call.id[:64]!r} must be a JSON object for "
+            f"{provider.capitalize()}.",
+            param=param,
+            provider=provider,
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

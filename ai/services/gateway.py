@@ -194,7 +194,7 @@ def tool_calls_json(calls: tuple[ToolCall, ...]) -> list[dict[str, str]]:
     return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
 
 
-def _money(cost: Decimal | None) -> str | None:
+def money(cost: Decimal | None) -> str | None:
     return None if cost is None else format(cost, "f")
 
 
@@ -273,7 +273,7 @@ def _cache_hit(outcome: Outcome, cached: dict[str, Any]) -> dict[str, Any]:
     outcome.provider, outcome.model = cached["provider"], cached["model"]
     outcome.cost, outcome.upstream_request_id = Decimal(0), response_cache.HIT_MARKER
     outcome.status, outcome.cache = STATUS_OK, response_cache.HIT
-    return {"id": outcome.request_id, **cached, "latency_ms": 0.0, "cost": _money(outcome.cost)}
+    return {"id": outcome.request_id, **cached, "latency_ms": 0.0, "cost": money(outcome.cost)}
 
 
 async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) -> dict[str, Any]:
@@ -320,7 +320,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             "finish_reason": response.finish_reason,
             "usage": response.usage.as_dict(),
             "latency_ms": round(response.latency_ms, 2),
-            "cost": _money(outcome.cost),
+            "cost": money(outcome.cost),
         }
         if response.tool_calls:
             body["tool_calls"] = tool_calls_json(response.tool_calls)
@@ -397,7 +397,7 @@ async def _relay(
             "usage": response.usage.as_dict(),
             "latency_ms": round(response.latency_ms, 2),
             "ttft_ms": None if stream.ttft_ms is None else round(stream.ttft_ms, 2),
-            "cost": _money(outcome.cost),
+            "cost": money(outcome.cost),
         }
         if response.tool_calls:
             done["tool_calls"] = tool_calls_json(response.tool_calls)
