@@ -319,11 +319,8 @@ async def settle(outcome: Any) -> None:
     try:
         if isinstance(store, MemoryStore):
             store.settle_now(corrections, settlements)
-        elif hasattr(store, "settle_soon"):
-            # Off the request path: the one round trip a request waits for is its admission.
+        else:  # Redis, off the request path: a request waits for one round trip, its admission
             store.settle_soon(corrections, settlements, lambda: _log_failure("settle"))
-        else:  # sent even if this request is cancelled while it waits
-            await store.settle(corrections, settlements)
     except asyncio.CancelledError:
         raise
     except Exception:

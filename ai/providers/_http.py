@@ -27,7 +27,6 @@ except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
 
 
-#: Anything shaped like an OpenAI/Anthropic (``sk-...``) or Google (``AIza...``) key.
 def sanitize(text: str, *secrets: object, limit: int = 500) -> str:
     """Upstream text fit for a client (the explanation of a 400, say): the configured keys and
     ``secrets`` removed, with anything key-shaped (``ai.redact``), at most ``limit`` characters."""

@@ -71,6 +71,8 @@ async def test_async_create(aclient, fake_upstream, model, encoding):
     result = raw.parse()
 
     # The SDK asks base64 unless told otherwise, and decodes it to the same floats.
+    wire = raw.http_response.json()["data"][0]["embedding"]
+    assert isinstance(wire, str if encoding == "base64" else list)
     if provider_of(model) == "openai":
         sent = fake_upstream.requests[0].body
         assert sent["encoding_format"] == "float"  # the gateway asks its upstream for floats
