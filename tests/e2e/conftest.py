@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 
 from ai.api.authentication import clear_auth_caches
 from ai.services import factory
@@ -52,3 +55,28 @@ async def _close_provider_clients(_fresh_state):
     from ai.usage import flush_usage
 
     await flush_usage(timeout=10)
+
+
+async def ledger_rows(n: int) -> list:
+    """The ledger's rows, once there are ``n`` (a stream records after its last frame)."""
+    from ai.models import UsageRecord
+    from ai.usage import flush_usage
+
+    found: list = []
+    for _ in range(100):
+        await flush_usage()
+        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
+        if len(found) >= n:
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) == n, found
+    return found
+
+
+def assert_rows_have_usage(found: list, request_ids: list[str], vendor: str, endpoint: str):
+    """Each row is its request's (in order), ok, from ``vendor`` on ``endpoint``, with usage."""
+    assert [row.request_id for row in found] == request_ids
+    for row in found:
+        assert (row.status, row.provider, row.endpoint) == ("ok", vendor, endpoint)
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0
+        assert row.total_tokens == row.prompt_tokens + row.completion_tokens

@@ -14,8 +14,8 @@ import anthropic
 import pytest
 from asgiref.sync import sync_to_async
 
-from ai.models import ApiKey, UsageRecord
-from ai.usage import flush_usage
+from ai.models import ApiKey
+from tests.e2e.conftest import assert_rows_have_usage, ledger_rows
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
 
@@ -62,27 +62,6 @@ async def aclient(live, token):
     """``api_key`` = the user's JWT: the SDK sends it as ``x-api-key``."""
     async with async_client(live, token) as client:
         yield client
-
-
-async def rows(n: int) -> list[UsageRecord]:
-    """The ledger's rows, once there are ``n`` (a stream records after its last frame)."""
-    found: list[UsageRecord] = []
-    for _ in range(100):
-        await flush_usage()
-        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
-        if len(found) >= n:
-            break
-        await asyncio.sleep(0.05)
-    assert len(found) == n, found
-    return found
-
-
-def assert_rows_have_usage(found: list[UsageRecord], request_ids: list[str], vendor: str):
-    assert [row.request_id for row in found] == request_ids
-    for row in found:
-        assert (row.status, row.provider, row.endpoint) == ("ok", vendor, ENDPOINT)
-        assert row.prompt_tokens > 0 and row.completion_tokens > 0
-        assert row.total_tokens == row.prompt_tokens + row.completion_tokens
 
 
 def reply(model: str) -> str:
@@ -134,8 +113,8 @@ async def test_async_create_stream_and_stream_helper(aclient, model):
     assert final.usage.output_tokens == 5 and final.stop_reason == "end_turn"
 
     ids = [request_id(message), streamed_id, request_id(final)]
-    found = await rows(3)
-    assert_rows_have_usage(found, ids, TARGETS[model])
+    found = await ledger_rows(3)
+    assert_rows_have_usage(found, ids, TARGETS[model], ENDPOINT)
     assert [row.streamed for row in found] == [False, True, True]
     assert found[0].prompt_tokens == prompt
 
@@ -152,7 +131,7 @@ async def test_sync_create_and_stream_helper(live, token, model):
             return [request_id(message), request_id(final)]
 
     request_ids = await asyncio.to_thread(run)
-    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+    assert_rows_have_usage(await ledger_rows(2), request_ids, TARGETS[model], ENDPOINT)
 
 
 # --- tools ----------------------------------------------------------------------------------
@@ -183,7 +162,9 @@ async def test_async_tool_round_trip(aclient, model):
     assert final.stop_reason == "end_turn"
     assert [block.type for block in final.content] == ["text"]
     assert final.content[0].text == tool_reply(RESULT)
-    assert_rows_have_usage(await rows(2), [request_id(first), request_id(final)], TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(2), [request_id(first), request_id(final)], TARGETS[model], ENDPOINT
+    )
 
 
 @pytest.mark.parametrize("model", TARGETS)
@@ -220,7 +201,7 @@ async def test_sync_stream_helper_tool_round_trip(live, token, model):
             return [request_id(first), request_id(final)]
 
     request_ids = await asyncio.to_thread(run)
-    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+    assert_rows_have_usage(await ledger_rows(2), request_ids, TARGETS[model], ENDPOINT)
 
 
 async def test_two_streamed_tool_calls_are_two_blocks(aclient):
@@ -257,7 +238,7 @@ async def test_count_tokens(aclient):
     )
     assert estimated.input_tokens > 0
     assert estimated.model_dump()["estimated"] is True
-    assert await rows(0) == []  # counting generates nothing: no ledger row
+    assert await ledger_rows(0) == []  # counting generates nothing: no ledger row
 
 
 # --- errors: the SDK raises its own class for each status -----------------------------------
@@ -315,7 +296,7 @@ async def test_upstream_rate_limit(aclient):
         )
     assert caught.value.status_code == 429
     assert caught.value.response.headers["retry-after"] == "3"
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.status, row.endpoint) == ("error", ENDPOINT)
     assert row.request_id == caught.value.request_id
 
@@ -330,7 +311,7 @@ async def test_upstream_failure_is_an_internal_server_error(aclient, upstream, s
         )
     assert caught.value.status_code == status
     assert caught.value.type == "overloaded_error"
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.status == "error" and row.request_id == caught.value.request_id
 
 
@@ -348,7 +329,7 @@ async def test_failure_mid_stream_raises_while_iterating(aclient):
                 texts.append(event.delta.text)
     assert len(texts) == 3
     assert caught.value.body["error"]["code"] == "upstream_connection_error"
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.status, row.streamed, row.endpoint) == ("error", True, ENDPOINT)
     assert row.completion_tokens > 0
 
@@ -428,7 +409,7 @@ async def test_routes_are_models(aclient, stream):
             )
         assert message.content[0].text
         ids.append(request_id(message))
-    found = await rows(2)
+    found = await ledger_rows(2)
     assert [row.request_id for row in found] == ids
     assert found[0].complexity == "simple" and found[1].complexity  # "auto": what it classified
     assert all(row.status == "ok" and row.total_tokens > 0 for row in found)

@@ -12,9 +12,9 @@ import openai
 import pytest
 from asgiref.sync import sync_to_async
 
-from ai.models import ApiKey, UsageRecord
+from ai.models import ApiKey
 from ai.providers.offline import EMBED_MODEL, embedding
-from ai.usage import flush_usage
+from tests.e2e.conftest import ledger_rows
 from tests.fake_upstream import fake_prompt_tokens
 from tests.fake_upstream.vectors import fake_vector
 
@@ -47,18 +47,6 @@ async def aclient(live, token):
         yield client
 
 
-async def rows(n: int) -> list[UsageRecord]:
-    found: list[UsageRecord] = []
-    for _ in range(100):
-        await flush_usage()
-        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
-        if len(found) >= n:
-            break
-        await asyncio.sleep(0.05)
-    assert len(found) == n, found
-    return found
-
-
 def cost(tokens: int, per_million: Decimal) -> Decimal:
     return (tokens * per_million / 1_000_000).quantize(Decimal("1e-10"))
 
@@ -83,7 +71,7 @@ async def test_async_create(aclient, fake_upstream, model, encoding):
     assert (result.usage.prompt_tokens, result.usage.total_tokens) == (tokens, tokens)
 
     provider, price = MODELS[model]
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.request_id == raw.headers["x-request-id"]
     assert (row.endpoint, row.status, row.provider, row.model) == (
         "openai_embeddings",
@@ -107,7 +95,7 @@ async def test_sync_create_with_dimensions_and_one_string(live, token):
     result = await asyncio.to_thread(run)
     [item] = result.data
     assert item.embedding == fake_vector("text-embedding-3-large", "one text", 256)
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.status == "ok" and row.prompt_tokens == 2
 
 
@@ -117,7 +105,7 @@ async def test_offline_model(aclient):
     # float32 on the wire (base64): the offline floats to float32 precision.
     for item, text in zip(result.data, TEXTS, strict=True):
         assert item.embedding == pytest.approx(embedding(text, 16), abs=1e-7)
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.provider, row.cost) == ("offline", Decimal(0))
 
 
@@ -151,7 +139,7 @@ async def test_a_key_allows_only_its_embedding_model(live, user):
         with pytest.raises(openai.PermissionDeniedError) as caught:
             await client.embeddings.create(model="text-embedding-3-large", input="x")
     assert caught.value.code == "model_not_allowed"
-    found = await rows(2)
+    found = await ledger_rows(2)
     assert [row.status for row in found] == ["ok", "error"]
     assert found[1].error_code == "model_not_allowed"
 
@@ -176,6 +164,6 @@ async def test_upstream_failures(aclient, directive, error):
         await aclient.embeddings.create(
             model="text-embedding-3-small", input=f"[[fake:{directive}]]"
         )
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.status == "error"
     assert row.request_id == caught.value.response.headers["x-request-id"]

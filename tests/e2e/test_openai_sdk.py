@@ -14,14 +14,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from pydantic import BaseModel
 
-from ai.models import ApiKey, UsageRecord
-from ai.usage import flush_usage
+from ai.models import ApiKey
+from tests.e2e.conftest import assert_rows_have_usage, ledger_rows
 from tests.fake_upstream import reply_deltas
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 #: model asked for -> the vendor whose wire it goes over (and whose fake answers).
+ENDPOINT = "openai_chat_completions"
 TARGETS = {
     "gpt-4o-mini": "openai",
     "claude-sonnet-4-5": "anthropic",
@@ -81,27 +82,6 @@ async def aclient(live, token):
         yield client
 
 
-async def rows(n: int) -> list[UsageRecord]:
-    """The ledger's rows, once there are ``n`` (a stream records after its last frame)."""
-    found: list[UsageRecord] = []
-    for _ in range(100):
-        await flush_usage()
-        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
-        if len(found) >= n:
-            break
-        await asyncio.sleep(0.05)
-    assert len(found) == n, found
-    return found
-
-
-def assert_rows_have_usage(found: list[UsageRecord], request_ids: list[str], vendor: str):
-    assert [row.request_id for row in found] == request_ids
-    for row in found:
-        assert (row.status, row.provider, row.endpoint) == ("ok", vendor, "openai_chat_completions")
-        assert row.prompt_tokens > 0 and row.completion_tokens > 0
-        assert row.total_tokens == row.prompt_tokens + row.completion_tokens
-
-
 def reply(model: str) -> str:
     return "".join(reply_deltas(TARGETS[model], model, 5))
 
@@ -132,8 +112,8 @@ async def test_async_text_stream_and_not(aclient, model):
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
     request_ids = [plain.headers["x-request-id"], stream.response.headers["x-request-id"]]
-    found = await rows(2)
-    assert_rows_have_usage(found, request_ids, TARGETS[model])
+    found = await ledger_rows(2)
+    assert_rows_have_usage(found, request_ids, TARGETS[model], ENDPOINT)
     assert found[1].streamed and found[1].total_tokens == chunks[-1].usage.total_tokens
 
 
@@ -153,7 +133,9 @@ async def test_sync_text_stream_and_not(live, token, model):
             return [raw.headers["x-request-id"], stream.response.headers["x-request-id"]]
 
     request_ids = await asyncio.to_thread(run)
-    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(2), request_ids, TARGETS[model], "openai_chat_completions"
+    )
 
 
 # --- tools ----------------------------------------------------------------------------------
@@ -184,7 +166,9 @@ async def test_async_tool_round_trip(aclient, model):
     assert not final.choices[0].message.tool_calls
 
     request_ids = [raw.headers["x-request-id"], final_raw.headers["x-request-id"]]
-    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(2), request_ids, TARGETS[model], "openai_chat_completions"
+    )
 
 
 @pytest.mark.parametrize("model", TOOL_TARGETS)
@@ -213,7 +197,7 @@ async def test_streamed_tool_calls_in_openais_delta_shape(aclient, model):
     assert [json.loads(a) for a in arguments] == [fake_arguments(WEATHER), {}]
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
     assert chunks[-1].usage.total_tokens > 0
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.streamed and row.status == "ok" and row.total_tokens > 0
 
 
@@ -248,7 +232,9 @@ async def test_sync_stream_helper_tool_round_trip(live, token, model):
             return request_ids
 
     request_ids = await asyncio.to_thread(run)
-    assert_rows_have_usage(await rows(2), request_ids, TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(2), request_ids, TARGETS[model], "openai_chat_completions"
+    )
 
 
 @pytest.mark.parametrize("model", TOOL_TARGETS)
@@ -261,7 +247,12 @@ async def test_parse_with_a_pydantic_model(aclient, model):
     parsed = raw.parse().choices[0].message.parsed
     assert isinstance(parsed, Weather)
     assert parsed == Weather.model_validate(fake_arguments(Weather.model_json_schema()))
-    assert_rows_have_usage(await rows(1), [raw.headers["x-request-id"]], TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(1),
+        [raw.headers["x-request-id"]],
+        TARGETS[model],
+        "openai_chat_completions",
+    )
 
 
 # --- errors: the SDK raises its own class for each status -----------------------------------
@@ -345,7 +336,7 @@ async def test_upstream_failure_is_an_internal_server_error(aclient, directive, 
         )
     assert caught.value.status_code == status
     assert caught.value.type == "api_error"
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.status == "error" and row.request_id == caught.value.response.headers["x-request-id"]
 
 
@@ -361,7 +352,7 @@ async def test_async_stream_helper_parses_structured_output(aclient, model):
     parsed = final.choices[0].message.parsed
     assert parsed == Weather.model_validate(fake_arguments(Weather.model_json_schema()))
     assert "".join(deltas) == final.choices[0].message.content
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert row.streamed and row.request_id == final.id.removeprefix("chatcmpl-")
 
 
@@ -387,7 +378,12 @@ async def test_an_image_as_a_data_url(aclient, model):
         ],
     )
     assert raw.parse().choices[0].message.content == reply(model)
-    assert_rows_have_usage(await rows(1), [raw.headers["x-request-id"]], TARGETS[model])
+    assert_rows_have_usage(
+        await ledger_rows(1),
+        [raw.headers["x-request-id"]],
+        TARGETS[model],
+        "openai_chat_completions",
+    )
 
 
 async def test_routes_are_models(live, token):
@@ -405,7 +401,7 @@ async def test_routes_are_models(live, token):
 
     listed, request_ids = await asyncio.to_thread(run)
     assert {"gpt-4o", "simple", "moderate", "complex", "search", "auto"} <= set(listed)
-    found = await rows(2)
+    found = await ledger_rows(2)
     assert [row.request_id for row in found] == request_ids
     assert [row.complexity for row in found][:1] == ["simple"]  # "auto": what it classified
     assert all(row.status == "ok" and row.total_tokens > 0 for row in found)
@@ -433,7 +429,7 @@ async def test_what_a_target_cannot_honour_is_refused_naming_it(aclient, model, 
     with pytest.raises(openai.BadRequestError) as caught:
         await aclient.chat.completions.create(model=model, messages=ASK, **kwargs)
     assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.status, row.error_code) == ("error", "unsupported_parameter")
 
 

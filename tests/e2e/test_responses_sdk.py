@@ -14,8 +14,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from pydantic import BaseModel
 
-from ai.models import ApiKey, UsageRecord
-from ai.usage import flush_usage
+from ai.models import ApiKey
+from tests.e2e.conftest import ledger_rows
 from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
 
@@ -65,18 +65,6 @@ async def client(live, token):
         yield sdk
 
 
-async def rows(n: int) -> list[UsageRecord]:
-    """The ledger's rows, once there are ``n`` (a stream records after its last event)."""
-    for _ in range(100):
-        await flush_usage()
-        found = await sync_to_async(lambda: list(UsageRecord.objects.order_by("id")))()
-        if len(found) >= n:
-            break
-        await asyncio.sleep(0.05)
-    assert len(found) == n, found
-    return found
-
-
 @pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
 async def test_create_text(client, model, provider, served):
     text = "tell me about Paris [[fake:cached=2]]"
@@ -94,7 +82,7 @@ async def test_create_text(client, model, provider, served):
     assert usage.total_tokens == prompt + 5
     assert usage.input_tokens_details.cached_tokens == 2
 
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.endpoint, row.provider, row.status, row.streamed) == (
         ENDPOINT,
         provider,
@@ -140,7 +128,7 @@ async def test_function_call_round_trip(client, model, provider, served):
     )
     assert final.output_text == tool_reply("sunny")
     assert [item.type for item in final.output] == ["message"]
-    first_row, final_row = await rows(2)
+    first_row, final_row = await ledger_rows(2)
     assert first_row.provider == final_row.provider == provider
     assert final_row.completion_tokens > 0
 
@@ -167,7 +155,7 @@ async def test_stream_helper_with_a_function_tool(client, model, provider, serve
     # The strict tool's arguments, parsed by the helper.
     assert call.parsed_arguments == fake_arguments(WEATHER)
     assert final.usage.output_tokens > 0
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.endpoint, row.status, row.streamed) == (ENDPOINT, "ok", True)
     assert row.completion_tokens == final.usage.output_tokens
 
@@ -217,7 +205,7 @@ async def test_stream_helper_text(client, model, provider, served):
     assert final.usage.output_tokens == 7
     prompt = fake_prompt_tokens([INSTRUCTIONS, "tell me [[fake:chunks=7]]"])
     assert final.usage.input_tokens == prompt
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.endpoint, row.completion_tokens, row.streamed) == (ENDPOINT, 7, True)
     assert row.prompt_tokens == prompt and row.cost is not None and row.cost > 0
     assert row.request_id == final.id.removeprefix("resp_")
@@ -235,7 +223,7 @@ async def test_create_with_stream_true(client):
     assert completed.response.id == f"resp_{request_id}"
     assert completed.response.output_text == text
     assert completed.response.usage.output_tokens == 5
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.request_id, row.streamed, row.completion_tokens) == (request_id, True, 5)
 
 
@@ -279,7 +267,7 @@ async def test_mid_stream_failure_ends_with_error_and_response_failed(client):
     assert error.code == "upstream_connection_error"
     assert failed.response.status == "failed" and failed.response.error.code == "server_error"
     assert failed.response.output[0].status == "incomplete"
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.status, row.error_code) == ("error", "upstream_connection_error")
     assert row.streamed
     assert row.completion_tokens > 0
@@ -299,7 +287,7 @@ async def test_previous_response_id_is_a_bad_request(client):
             model="gpt-4o-mini", input="and then?", previous_response_id="resp_123"
         ):
             pass
-    await rows(0)
+    await ledger_rows(0)
 
 
 async def test_an_option_the_target_cannot_honour_is_named_as_sent(client):
@@ -336,5 +324,5 @@ async def test_a_gateway_api_key_works_and_is_on_the_ledger(live, user):
     async with _client(live, secret) as sdk:
         response = await sdk.responses.create(model="gpt-4o-mini", input="hi")
     assert response.output_text
-    [row] = await rows(1)
+    [row] = await ledger_rows(1)
     assert (row.api_key_id, row.user_id, row.endpoint) == (key.pk, user.pk, ENDPOINT)
