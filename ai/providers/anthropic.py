@@ -41,16 +41,15 @@ from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._prepared import sdk_post
 from ai.providers._sse import aiter_sse
 from ai.providers.base import (
-    USAGE_ESTIMATED,
     BaseLLMProvider,
     ChatRequest,
     FinishReason,
     LLMResponse,
     LLMStream,
     Usage,
-    estimate_tokens,
 )
 from ai.providers.errors import status_error
+from ai.providers.messages import estimated_usage
 from ai.providers.parts import NO_OPTIONS, ChatOptions, ToolCallDelta
 
 #: Passed explicitly: with ``base_url=None`` the SDK would read ``ANTHROPIC_BASE_URL``.
@@ -85,11 +84,6 @@ def usage_from(data: dict[str, Any]) -> Usage:
         cached=read,
         reasoning=details.get("thinking_tokens") or 0,
     )
-
-
-def estimated_usage(request: ChatRequest, content: str) -> Usage:
-    prompt = estimate_tokens("".join(m.content for m in request.messages))
-    return Usage.of(prompt, estimate_tokens(content), source=USAGE_ESTIMATED)
 
 
 class _AioHttpClient(LeanSend, anthropic.DefaultAioHttpClient):

@@ -94,6 +94,7 @@ from ai.providers.base import (
     estimate_tokens,
 )
 from ai.providers.errors import status_error
+from ai.providers.messages import estimated_usage
 from ai.providers.parts import ChatOptions, ToolCallDelta
 
 logger = logging.getLogger(__name__)
@@ -265,10 +266,7 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
                 model=request.model,
                 upstream_status=200,
             ) from None
-        prompt_text = "".join(m.content for m in request.messages)
-        usage = gemini_usage(data.get("usageMetadata")) or Usage.of(
-            estimate_tokens(prompt_text), estimate_tokens(content), source=USAGE_ESTIMATED
-        )
+        usage = gemini_usage(data.get("usageMetadata")) or estimated_usage(request, content)
         return LLMResponse(
             content=content,
             model=data.get("modelVersion") or request.model,

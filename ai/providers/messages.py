@@ -188,6 +188,16 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
+def estimated_usage(
+    request: ChatRequest, content: str, tool_calls: Sequence[ToolCall] = ()
+) -> Usage:
+    """Usage for an answer the upstream reported none for: the prompt's text and the answer's
+    (its tool calls' names and arguments included), estimated."""
+    prompt = estimate_tokens("".join(m.content for m in request.messages))
+    completion = content + "".join(c.name + c.arguments for c in tool_calls)
+    return Usage.of(prompt, estimate_tokens(completion), source=USAGE_ESTIMATED)
+
+
 def split_system(messages: Iterable[Message]) -> tuple[str | None, list[Message]]:
     """Separate system messages (joined by blank lines) from the conversation, for vendors that
     take the system prompt as its own parameter (Anthropic, Gemini)."""

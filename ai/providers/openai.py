@@ -64,7 +64,8 @@ from ai.providers.base import (
     estimate_tokens,
 )
 from ai.providers.errors import status_error
-from ai.providers.parts import ChatOptions, ToolCall, ToolCallDelta
+from ai.providers.messages import estimated_usage
+from ai.providers.parts import ChatOptions, ToolCallDelta
 
 #: Passed explicitly when OPENAI_BASE_URL is None, so the SDK never falls back to the
 #: ``OPENAI_BASE_URL`` environment variable behind the host's back.
@@ -93,14 +94,6 @@ def _check_transport(transport: str) -> str:
             f"AI_HTTP_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {transport!r}."
         )
     return transport
-
-
-def _estimated_usage(
-    request: ChatRequest, content: str, tool_calls: tuple[ToolCall, ...] = ()
-) -> Usage:
-    prompt = estimate_tokens("".join(m.content for m in request.messages))
-    completion = content + "".join(c.name + c.arguments for c in tool_calls)
-    return Usage.of(prompt, estimate_tokens(completion), source=USAGE_ESTIMATED)
 
 
 def _error_label(error: object) -> str | None:
@@ -224,7 +217,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             content=content,
             model=data.get("model") or request.model,
             provider=self.name,
-            usage=wire.usage(data.get("usage")) or _estimated_usage(request, content, tool_calls),
+            usage=wire.usage(data.get("usage")) or estimated_usage(request, content, tool_calls),
             finish_reason=wire.finish(choice.get("finish_reason")) or FinishReason.STOP.value,
             latency_ms=0.0,
             upstream_request_id=request_id or data.get("id"),

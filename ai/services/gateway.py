@@ -194,6 +194,17 @@ def tool_calls_json(calls: tuple[ToolCall, ...]) -> list[dict[str, str]]:
     return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
 
 
+def _add_extras(answer: dict[str, Any], response: LLMResponse) -> None:
+    """What only some answers have, in the gateway's JSON answer or done event: tool calls,
+    a search model's citations, the stop sequence that ended it."""
+    if response.tool_calls:
+        answer["tool_calls"] = tool_calls_json(response.tool_calls)
+    if response.citations:
+        answer["citations"] = list(response.citations)
+    if response.stop_sequence is not None:
+        answer["stop_sequence"] = response.stop_sequence
+
+
 def money(cost: Decimal | None) -> str | None:
     return None if cost is None else format(cost, "f")
 
@@ -322,12 +333,7 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             "latency_ms": round(response.latency_ms, 2),
             "cost": money(outcome.cost),
         }
-        if response.tool_calls:
-            body["tool_calls"] = tool_calls_json(response.tool_calls)
-        if response.citations:
-            body["citations"] = list(response.citations)
-        if response.stop_sequence is not None:
-            body["stop_sequence"] = response.stop_sequence
+        _add_extras(body, response)
         if cache_key is not None:
             await response_cache.store(cache_key, body)
         return body
@@ -399,12 +405,7 @@ async def _relay(
             "ttft_ms": None if stream.ttft_ms is None else round(stream.ttft_ms, 2),
             "cost": money(outcome.cost),
         }
-        if response.tool_calls:
-            done["tool_calls"] = tool_calls_json(response.tool_calls)
-        if response.citations:
-            done["citations"] = list(response.citations)
-        if response.stop_sequence is not None:
-            done["stop_sequence"] = response.stop_sequence
+        _add_extras(done, response)
         outcome.status = STATUS_OK
         for frame in frames.done(done):
             yield frame
