@@ -19,6 +19,7 @@ STATUS = "/api/v1/app/ai/status"
 COMPLETIONS = "/api/v1/app/ai/completions"
 CHAT = "/api/v1/app/ai/chat"
 ROUTED = "/api/v1/app/ai/chat/routed"
+OPENAI_CHAT = "/api/v1/openai/chat/completions"
 
 
 class ApiClient:

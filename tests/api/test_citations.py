@@ -6,13 +6,11 @@ from __future__ import annotations
 import pytest
 
 from ai.services import factory
-from tests.api.conftest import CHAT
+from tests.api.conftest import CHAT, OPENAI_CHAT
 from tests.api.sse_client import parse_sse
 from tests.fake_upstream.compatible import CITATIONS, CompatibleFakeUpstream
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ import orjson
 import pytest
 
 from ai.services import factory
-from tests.api.conftest import CHAT, ROUTED, STATUS
+from tests.api.conftest import CHAT, OPENAI_CHAT, ROUTED, STATUS
 from tests.api.sse_client import parse_sse
 from tests.fake_upstream.compatible import CompatibleFakeUpstream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 OPENAI_MODELS = "/api/v1/openai/models"
 NATIVE_EMBEDDINGS = "/api/v1/app/ai/embeddings"
 OPENAI_EMBEDDINGS = "/api/v1/openai/embeddings"

@@ -13,12 +13,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from ai import metrics
 from ai.services import factory, response_cache
-from tests.api.conftest import COMPLETIONS, ROUTED, ApiClient
+from tests.api.conftest import COMPLETIONS, OPENAI_CHAT, ROUTED, ApiClient
 from tests.keys.conftest import KeyClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 HEADER = "x-ai-cache"
 
 

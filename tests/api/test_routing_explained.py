@@ -16,9 +16,8 @@ from ai.routing import invalidate_routes
 from ai.services import cooldown
 from ai.usage import flush_usage
 from ai.usage.ledger import record_usage
-from tests.api.conftest import CHAT, ROUTED
+from tests.api.conftest import CHAT, OPENAI_CHAT, ROUTED
 
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 FAILS = "[[raise:upstream_unavailable]]"
 FELL_BACK = "complexity=simple; scripted/scripted-1=upstream_unavailable; offline/offline-echo=ok"
 

@@ -14,11 +14,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 import ai.usage
 from ai.models import ApiKey, UserLimits
-from tests.api.conftest import CHAT, ROUTED, ApiClient
+from tests.api.conftest import CHAT, OPENAI_CHAT, ROUTED, ApiClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 LIMIT_HEADERS = {
     f"x-ratelimit-{part}-{kind}"
     for part in ("limit", "remaining", "reset")

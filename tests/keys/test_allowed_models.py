@@ -9,13 +9,12 @@ from asgiref.sync import sync_to_async
 
 from ai.keys import KeyInfo, allowed_targets
 from ai.services.routes import ModelRoute
-from tests.api.conftest import COMPLETIONS, ROUTED
+from tests.api.conftest import COMPLETIONS, OPENAI_CHAT, ROUTED
 from tests.keys.conftest import KeyClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MESSAGES = [{"role": "user", "content": "hello"}]
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 
 
 @pytest.fixture

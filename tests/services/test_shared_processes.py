@@ -12,12 +12,10 @@ import httpx2
 import pytest
 from django.core.cache import caches
 
-from tests.api.conftest import ROUTED, STATUS
+from tests.api.conftest import OPENAI_CHAT, ROUTED, STATUS
 from tests.fresh import gateway_process, needs_shared_services
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_shared_services]
-
-OPENAI_CHAT = "/api/v1/openai/chat/completions"
 
 
 @pytest.fixture
