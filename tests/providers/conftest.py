@@ -67,3 +67,26 @@ def assert_no_secret(text: object, *secrets: str) -> None:
     for secret in secrets:
         if secret:
             assert secret not in rendered, f"secret leaked into {rendered!r}"
+
+
+# -- shared by the tool tests (test_*_tools.py) -------------------------------------------------
+
+PNG = (  # a 1x1 PNG, base64
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
+)
+
+
+def ask(text: str = "What is the weather in Paris?") -> list:
+    from ai.providers.base import Message, Role
+
+    return [Message(Role.SYSTEM, "Use tools."), Message(Role.USER, text)]
+
+
+async def drain(stream) -> list:
+    """Every piece of a stream (text and tool-call deltas)."""
+    return [piece async for piece in stream]
+
+
+def sent(fake_upstream, n: int = -1) -> dict:
+    """The JSON body of the fake upstream's ``n``-th request (the last by default)."""
+    return fake_upstream.requests[n].body

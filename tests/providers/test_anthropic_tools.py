@@ -27,7 +27,7 @@ from ai.providers.parts import (
 )
 from tests.fake_upstream import fake_prompt_tokens
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
-from tests.providers.conftest import open_provider
+from tests.providers.conftest import PNG, ask, drain, open_provider, sent
 
 MODEL = "claude-test"
 WEATHER_SCHEMA = {
@@ -42,27 +42,12 @@ TIME_SCHEMA = {"type": "object", "properties": {"zone": {"type": "string"}}, "re
 WEATHER = Tool("get_weather", "The weather in a city.", WEATHER_SCHEMA)
 TIME = Tool("get_time", "The time in a zone.", TIME_SCHEMA)
 TOOLS = ChatOptions(tools=(WEATHER, TIME))
-PNG = (  # a 1x1 PNG
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
-)
 
 
 @pytest.fixture
 async def provider(upstream_settings, transport):
     async with open_provider("anthropic") as provider:
         yield provider
-
-
-def ask(text: str = "What is the weather in Paris?") -> list[Message]:
-    return [Message(Role.SYSTEM, "Use tools."), Message(Role.USER, text)]
-
-
-async def drain(stream) -> list:
-    return [piece async for piece in stream]
-
-
-def sent(fake_upstream, n: int = -1) -> dict:
-    return fake_upstream.requests[n].body
 
 
 # -- tool calls ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ai.providers.parts import (
 )
 from tests.fake_upstream import fake_prompt_tokens
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
-from tests.providers.conftest import open_provider
+from tests.providers.conftest import PNG, ask, drain, open_provider, sent
 
 MODEL = "gpt-4o-mini"
 WEATHER_SCHEMA = {
@@ -42,9 +42,6 @@ WEATHER = Tool("get_weather", "The weather in a city.", WEATHER_SCHEMA, strict=T
 TIME = Tool("get_time", "The time in a zone.", TIME_SCHEMA)
 TOOLS = ChatOptions(tools=(WEATHER, TIME))
 WEATHER_ARGS = {"city": "Paris", "unit": "celsius"}
-PNG = (  # a 1x1 PNG
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
-)
 PNG_URL = f"data:image/png;base64,{PNG}"
 
 
@@ -52,18 +49,6 @@ PNG_URL = f"data:image/png;base64,{PNG}"
 async def provider(upstream_settings, transport):
     async with open_provider("openai") as provider:
         yield provider
-
-
-def ask(text: str = "What is the weather in Paris?") -> list[Message]:
-    return [Message(Role.SYSTEM, "Use tools."), Message(Role.USER, text)]
-
-
-async def drain(stream) -> list:
-    return [piece async for piece in stream]
-
-
-def sent(fake_upstream, n: int = -1) -> dict:
-    return fake_upstream.requests[n].body
 
 
 # -- tool calls ----------------------------------------------------------------------------------
