@@ -27,7 +27,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
-from ai import governance, keys
+from ai import deferred, governance, keys
 from ai.api.anthropic_blocks import validate_body
 from ai.api.anthropic_format import AnthropicCountTokensRequest, AnthropicMessagesRequest
 from ai.api.anthropic_wire import MessageFrames, anthropic_error, message
@@ -78,6 +78,8 @@ class _AnthropicView(AsyncAPIView):
 
 
 class AnthropicMessagesView(_AnthropicView):
+    defers_confirmation = True  # upstreams only through the gateway's admission
+
     @extend_schema(
         operation_id="anthropic_messages",
         summary="Anthropic-compatible Messages API",
@@ -126,6 +128,8 @@ class AnthropicMessagesView(_AnthropicView):
 
 
 class AnthropicCountTokensView(_AnthropicView):
+    defers_confirmation = True  # confirmed before its one upstream call
+
     @extend_schema(
         operation_id="anthropic_count_tokens",
         summary="Anthropic-compatible token count",
@@ -164,6 +168,7 @@ async def count_tokens(call: LLMCall) -> dict[str, Any]:
     )
     target = next((t for t in allowed if is_configured(t.provider)), None)
     if target is not None and target.provider == "anthropic":
+        await deferred.confirm()  # a deferred marker, before the upstream call
         provider = get_llm_provider("anthropic")
         request = ChatRequest(call.messages, target.model, options=call.options)
         return {"input_tokens": await provider.count_tokens(request)}

@@ -13,8 +13,9 @@ the signature is good; whether its user may still use it is decided on every req
   process with the app installed: the receivers are connected at startup) writes a new random
   marker for that user through ``post_save``/``post_delete``, at once and again after the
   transaction commits.
-- Every request reads the user's marker (one cache read, never blocking the loop: see
-  :mod:`ai.api.revocation`). A marker that differs from the one the process saw, or no marker
+- Every request checks the user's marker (one cache read, never blocking the loop: see
+  :mod:`ai.api.revocation`; on the upstream endpoints with Redis, inside the admission script:
+  :mod:`ai.deferred`). A marker that differs from the one the process saw, or no marker
   at all, means a fresh database lookup (in the thread pool, ``ai.db.run_db``) before the
   active flag and the password hash are checked again.
 
@@ -161,10 +162,15 @@ class GatewayJWTAuthentication(JWTAuthentication):
             raise InvalidToken("Token contained no recognizable user identification") from err
         # Keyed by the id as text: simplejwt writes str(user.pk) into the claim.
         key = str(user_id)
-        marker = await revocation.aread(key)
         entry = _users.get(key)
         model = get_user_model()
-        if entry is not None and marker is not None and entry[0] == marker:
+        # With a cached user, a view that confirms later lets the marker read wait for the
+        # admission's round trip (ai.api.revocation); otherwise it is read now.
+        if entry is None or not revocation.defer(key, entry[0]):
+            marker = await revocation.aread(key)
+            if entry is None or marker is None or entry[0] != marker:
+                entry = None
+        if entry is not None:
             # Each request its own object, built as a queryset would (Django's public hook).
             user = model.from_db(*entry[1])
         else:

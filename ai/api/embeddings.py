@@ -222,6 +222,8 @@ _DESCRIPTION = (
 
 
 class EmbeddingsView(AsyncAPIView):
+    defers_confirmation = True  # upstreams only through the gateway's admission
+
     @extend_schema(
         operation_id="ai_embeddings",
         summary="Embeddings of one or more texts",
@@ -245,6 +247,8 @@ class EmbeddingsView(AsyncAPIView):
 
 
 class OpenAIEmbeddingsView(OpenAIView):
+    defers_confirmation = True  # upstreams only through the gateway's admission
+
     @extend_schema(
         operation_id="openai_embeddings",
         summary="OpenAI-compatible embeddings",

@@ -9,8 +9,9 @@ The key is looked up by its SHA-256 (``ai.keys.hash_key``). Each process keeps t
 looked up, with their owner, and with the owner's *revocation marker* read from Django's cache
 (``AI_AUTH_CACHE``) before the lookup: the marker the JWT path uses (``ai.api.revocation``),
 rewritten when the user is saved or deleted *and* when one of their keys is (receivers
-connected in ``ai.models``). Every request reads that one marker (one cache read, as for a JWT)
-and looks the key up again (``ai.db.run_db``) when it changed or is missing. Expiry is checked
+connected in ``ai.models``). Every request checks that one marker (one cache read, as for a
+JWT, or inside the admission script on the upstream endpoints: ``ai.deferred``) and looks the
+key up again (``ai.db.run_db``) when it changed or is missing. Expiry is checked
 against the clock on every request.
 
 So a key revoked (admin, ``ai_keys revoke``, the API), given an earlier expiry, deleted, or
@@ -150,8 +151,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         else:
             owner_id = entry[1].owner_id
         # Read before the lookup, kept with what the lookup finds: a change after this read
-        # writes a newer marker, which the next request sees.
-        marker = await revocation.aread(str(owner_id))
+        # writes a newer marker, which the next request sees. With a cached key, a view that
+        # confirms later lets the read wait for the admission's round trip (ai.api.revocation).
+        if entry is not None and revocation.defer(str(owner_id), entry[0]):
+            marker = entry[0]
+        else:
+            marker = await revocation.aread(str(owner_id))
         if entry is None or marker is None or marker != entry[0]:
             loaded = await run_db(_load, digest)
             if loaded is None:

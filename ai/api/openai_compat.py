@@ -48,6 +48,8 @@ class OpenAIView(AsyncAPIView):
 
 
 class OpenAIChatCompletionsView(OpenAIView):
+    defers_confirmation = True  # upstreams only through the gateway's admission
+
     @extend_schema(
         operation_id="openai_chat_completions",
         summary="OpenAI-compatible chat completions",

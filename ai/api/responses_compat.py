@@ -58,6 +58,8 @@ _DESCRIPTION = (
 class ResponsesView(AsyncAPIView):
     """Answers errors in OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``)."""
 
+    defers_confirmation = True  # upstreams only through the gateway's admission
+
     def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
         response = super().handle_exception(exc)  # status, headers and logging as everywhere
         error = orjson.loads(response.content)["error"]

@@ -17,6 +17,17 @@ Reading is on every authenticated request, so it avoids what would cost most:
   and one ``MGET`` for all the requests that ask in the same turn of the loop. Django stores an
   integer as its decimal text, so both clients read the same value;
 - any other cache (Memcached, database, file, a custom backend) is read in a worker thread.
+
+**Deferred confirmation** (Redis only). A view that calls upstreams only through the gateway's
+admission (``AsyncAPIView.defers_confirmation``: chat, the OpenAI/Anthropic/Responses surfaces,
+embeddings) lets an authenticator that has the user in its process cache skip the read
+(:func:`defer`): the request goes on with the cached user, and the marker is compared where the
+request first touches Redis anyway, inside the admission script (``ai.governance``), so a
+request pays one round trip instead of two. Where no admission script runs (no limits apply, an
+error before admission, a token count) ``ai.deferred.confirm`` reads the marker before the
+upstream call or the response. A marker that changed raises ``StaleCredentials`` before anything
+has left the gateway; the view then authenticates again from the database and runs the request anew
+(``ai.api.base``). Any other view reads the marker as the request is authenticated.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from ai import deferred, redis_clients
 from ai.conf import ai_settings
 from ai.redact import RedactingFilter
 
@@ -46,6 +58,7 @@ logger.addFilter(RedactingFilter())
 
 PREFIX = "ai:auth:user:"
 
+
 #: How reads happen with the configured cache: (backend, mode), mode "memory", "redis" or
 #: "thread". Built on first use; dropped when CACHES or AI_AUTH_CACHE change (setting_changed).
 _setup: tuple[Any, str] | None = None
@@ -53,6 +66,22 @@ _redis_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisReade
     weakref.WeakKeyDictionary()
 )
 _failed_at = 0.0
+
+
+def defer(user_id: str, marker: Any) -> bool:
+    """Instead of reading ``user_id``'s marker now, trust ``marker`` (the one the caller's
+    process cache was filled with) until the admission script or :func:`ai.deferred.confirm`
+    checks it. False when this request cannot defer (then read it now)."""
+    deferral = deferred.current()
+    if deferral is None:
+        return False
+    backend, mode = _configured()
+    if mode != "redis":
+        return False
+    deferral.name, deferral.marker = backend.make_key(key(user_id)), marker
+    deferral.server = redis_clients.first_server(ai_settings.AI_AUTH_CACHE)
+    deferral.read = lambda: aread(user_id)
+    return True
 
 
 def reset() -> None:
@@ -154,18 +183,7 @@ class _RedisReader:
     each read is still sent after its request asked (never an answer older than the ask)."""
 
     def __init__(self) -> None:
-        import redis.asyncio
-
-        config = settings.CACHES[ai_settings.AI_AUTH_CACHE]
-        location = config["LOCATION"]
-        servers = location if isinstance(location, list | tuple) else location.split(",")
-        options = {
-            name: value
-            for name, value in (config.get("OPTIONS") or {}).items()
-            if name not in ("pool_class", "parser_class", "serializer")
-        }
-        pool = redis.asyncio.ConnectionPool.from_url(servers[0].strip(), **options)
-        self.client = redis.asyncio.Redis(connection_pool=pool)
+        self.client = redis_clients.async_client(ai_settings.AI_AUTH_CACHE)
         self.pending: dict[str, list[asyncio.Future]] = {}
         self.flushes: set[asyncio.Task] = set()
 

@@ -149,6 +149,7 @@ def _llm_responses(ok: type) -> dict[Any, Any]:
 
 
 class _LLMView(AsyncAPIView):
+    defers_confirmation = True  # upstreams only through the gateway's admission
     endpoint: ClassVar[str]
     body: ClassVar[type[CompletionsRequest | ChatRequest]]
 

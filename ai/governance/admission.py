@@ -24,13 +24,14 @@ from typing import Any
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
-from ai import metrics
+from ai import deferred, metrics
 from ai.conf import ai_settings
 from ai.exceptions import BudgetExceeded, LimitsUnavailable, RateLimitExceeded
 from ai.governance.budgets import period, prompt_bound, to_nano, to_usd, worst_case_nano
 from ai.governance.memory import (
     OVER_BUDGET,
     RATE_LIMITED,
+    STALE,
     Bucket,
     Budget,
     MemoryStore,
@@ -162,6 +163,7 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
     caller = current_caller(outcome.user_id)
     scopes = await _scopes(caller, config.defaults)
     if not scopes:
+        await deferred.confirm()  # a deferred revocation marker, before the upstream call
         return
     buckets: list[Bucket] = []
     bucket_info: list[tuple[str, _Scope]] = []
@@ -197,13 +199,29 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
             budget_info.append((kind, scope, resets))
 
     store = config.store
+    # A revocation marker the authentication deferred is checked by the same script, when it
+    # is on the same server: one round trip for both.
+    marker = None
+    pending = deferred.pending()
+    if pending is not None:
+        if isinstance(store, RedisStore) and store.server == pending.server:
+            marker = (pending.name, pending.marker)
+        else:
+            await deferred.confirm()
     try:
-        verdict = await store.admit(buckets, budgets)
+        if marker is None:
+            verdict = await store.admit(buckets, budgets)
+        else:
+            verdict = await store.admit(buckets, budgets, marker)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         _log_failure("check")
         raise LimitsUnavailable() from exc
+    if verdict.status == STALE:
+        raise deferred.stale()
+    if marker is not None:
+        deferred.confirmed()
     headers = _headers(buckets, bucket_info, verdict)
     if verdict.status == RATE_LIMITED:
         bucket = buckets[verdict.failed - 1]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 WINDOW_MS = 60_000
 
 ADMITTED, RATE_LIMITED, OVER_BUDGET = 0, 1, 2
+#: The Redis script's answer when the request's deferred revocation marker changed.
+STALE = 3
 #: Counters a memory store holds before it drops those that are whole again or expired.
 MAX_ENTRIES = 100_000
 
@@ -58,6 +60,8 @@ class Verdict:
         if isinstance(reply, bytes | str):
             reply = [int(n) for n in reply.split()]
         status, failed, retry_ms = int(reply[0]), int(reply[1]), int(reply[2])
+        if status == STALE:
+            return cls(status)
         pairs = tuple((int(reply[3 + 2 * i]), int(reply[4 + 2 * i])) for i in range(nbuckets))
         rest = reply[3 + 2 * nbuckets :]
         spent, reserved = (int(rest[0]), int(rest[1])) if len(rest) >= 2 else (0, 0)

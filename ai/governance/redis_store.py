@@ -21,8 +21,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.conf import settings
-
+from ai import redis_clients
 from ai.governance.memory import ADMITTED, WINDOW_MS, Bucket, Budget, Verdict
 from ai.governance.scripts import ADMIT, SEED, SETTLE
 from ai.providers._loop import PerLoop
@@ -118,32 +117,36 @@ class RedisStore:
     def __init__(self, backend: Any, alias: str) -> None:
         self.backend = backend
         self.alias = alias
+        #: The server the counts are on (``ai.deferred``: a marker there is checked in the
+        #: admission script).
+        self.server = redis_clients.first_server(alias)
         self._clients: PerLoop[_Batcher] = PerLoop(self._connect)
 
     def _connect(self) -> _Batcher:
-        import redis.asyncio
-
-        config = settings.CACHES[self.alias]
-        location = config["LOCATION"]
-        servers = location if isinstance(location, list | tuple) else location.split(",")
-        options = {
-            name: value
-            for name, value in (config.get("OPTIONS") or {}).items()
-            if name not in ("pool_class", "parser_class", "serializer")
-        }
-        pool = redis.asyncio.ConnectionPool.from_url(servers[0].strip(), **options)
-        return _Batcher(redis.asyncio.Redis(connection_pool=pool))
+        return _Batcher(redis_clients.async_client(self.alias))
 
     def key(self, name: str) -> str:
         return self.backend.make_key(name)
 
-    async def admit(self, buckets: Sequence[Bucket], budgets: Sequence[Budget]) -> Verdict:
+    async def admit(
+        self,
+        buckets: Sequence[Bucket],
+        budgets: Sequence[Budget],
+        marker: tuple[str, Any] | None = None,
+    ) -> Verdict:
+        """Count a request (all or nothing). ``marker``, ``(full key, value)``: a revocation
+        marker to check first, on this server (:attr:`server`); a different value answers
+        ``STALE`` with nothing counted."""
         args: list[Any] = [len(buckets), WINDOW_MS]
         for b in buckets:
             args += [b.capacity, b.cost]
         for g in budgets:
             args += [g.limit, g.cost, g.ttl]
         keys = [self.key(b.key) for b in buckets] + [self.key(g.key) for g in budgets]
+        argv = [" ".join(map(str, args))]
+        if marker is not None:
+            keys.append(marker[0])
+            argv.append(str(marker[1]))
         batcher = self._clients.get()
 
         def orphan(reply: Any) -> None:
@@ -153,7 +156,7 @@ class RedisStore:
                 settlements = [(g.key, g.cost, 0, g.ttl) for g in budgets]
                 batcher.spawn(self.settle(corrections, settlements))
 
-        reply = await batcher.call(ADMIT_SHA, keys, [" ".join(map(str, args))], orphan)
+        reply = await batcher.call(ADMIT_SHA, keys, argv, orphan)
         return Verdict.parse(reply, len(buckets))
 
     async def settle(

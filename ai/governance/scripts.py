@@ -20,15 +20,23 @@ from __future__ import annotations
 #: ARGV[1] of both scripts is their numbers joined by spaces (one argument for the client to
 #: encode, not thirty).
 #:
-#: KEYS: the rate buckets, then the budgets.
+#: KEYS: the rate buckets, then the budgets, then (when ARGV[2] is given) a revocation marker.
 #: Numbers: nrate, window_ms, then (capacity, cost) per bucket, then (limit, cost, ttl_s) per
-#: budget.
+#: budget. ARGV[2], optional: the marker the request's authentication trusted
+#: (``ai.deferred``); when the marker's key holds anything else, nothing is counted and the
+#: reply is "3 0 0".
 #: Returns "status failed retry_ms (remaining reset_ms per bucket) [spent reserved]", one string
 #: (one reply for the client to read, not a dozen):
 #: status 0 admitted (everything counted), 1 a bucket is short (``failed`` is its 1-based
 #: index), 2 a budget would be passed (``failed`` its index among the budgets; ``spent`` and
-#: ``reserved`` are its numbers). Nothing is written unless the request is admitted.
+#: ``reserved`` are its numbers), 3 the marker changed. Nothing is written unless the request
+#: is admitted.
 ADMIT = """
+local nkeys = #KEYS
+if ARGV[2] then
+  if redis.call('GET', KEYS[nkeys]) ~= ARGV[2] then return '3 0 0' end
+  nkeys = nkeys - 1
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local argv = {}
@@ -65,7 +73,7 @@ if failed > 0 then
   end
   return reply()
 end
-local nbudget = #KEYS - nrate
+local nbudget = nkeys - nrate
 local budget_args = a
 for j = 1, nbudget do
   local limit, cost = tonumber(argv[a]), tonumber(argv[a + 1])

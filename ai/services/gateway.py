@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 import ai.usage as usage_ledger
-from ai import governance, metrics, request_log, tracing
+from ai import deferred, governance, metrics, request_log, tracing
 from ai.exceptions import AIError
 from ai.keys import allowed_targets, current_key, current_key_id
 from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, Usage
@@ -31,6 +31,10 @@ from ai.services.classifier import Classification, classify
 from ai.services.router import NOT_ALLOWED, ROUTE_HEADER, RouteTrace, get_llm_router
 from ai.usage import pricing
 from ai.usage.events import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, UsageEvent
+
+#: The status of an attempt stopped by stale credentials (``ai.deferred``): not recorded, the
+#: request is served anew.
+SERVED_ANEW = "served-anew"
 
 logger = logging.getLogger("ai.api")
 
@@ -125,6 +129,9 @@ class Outcome:
         if isinstance(exc, asyncio.CancelledError | GeneratorExit):
             self.status = STATUS_CANCELLED
             return
+        if isinstance(exc, deferred.StaleCredentials):
+            self.status = SERVED_ANEW
+            return
         self.status = STATUS_ERROR
         self.error_code = error_code(exc)
         if isinstance(exc, AIError):
@@ -133,6 +140,9 @@ class Outcome:
             self.upstream_request_id = exc.request_id or ""
 
     def record(self) -> None:
+        if self.status == SERVED_ANEW:  # not a request of its own: the one served anew is
+            tracing.end_request(self.span, self)
+            return
         elapsed = time.perf_counter() - self.started
         try:
             metrics.request_finished(self, elapsed)
@@ -256,16 +266,22 @@ def explain(exc: BaseException, outcome: Outcome) -> None:
 async def admitted(router: Any, call: LLMCall, outcome: Outcome) -> tuple[LLMCall, list[Any]]:
     """Before any upstream call: the complexity (``auto`` classified), the route's targets the
     caller's key allows, and the admission of the caller's rate limits and budgets."""
-    call = _classified(call, outcome)
-    targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
-    outcome.routing = trace = RouteTrace(_route_head(call), outcome.span)
-    if request_log.prompts_logged():
-        outcome.prompt = "\n".join(f"{m.role.value}: {m.content}" for m in call.messages)
     try:
-        allowed = _allowed(call, targets)
-    except AIError:
-        for target in targets:
-            trace.note(target, NOT_ALLOWED)
+        call = _classified(call, outcome)
+        targets = await router.plan(call.complexity, provider=call.provider, model=call.model)
+        outcome.routing = trace = RouteTrace(_route_head(call), outcome.span)
+        if request_log.prompts_logged():
+            outcome.prompt = "\n".join(f"{m.role.value}: {m.content}" for m in call.messages)
+        try:
+            allowed = _allowed(call, targets)
+        except AIError:
+            for target in targets:
+                trace.note(target, NOT_ALLOWED)
+            raise
+    except Exception:
+        # Refused before admission: by credentials that are still good (ai.deferred), or the
+        # request is served anew.
+        await deferred.confirm()
         raise
     if len(allowed) < len(targets):
         for target in targets:
