@@ -6,7 +6,7 @@ Shared by any vendor whose stream is SSE; the caller decides what ``data`` means
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -81,11 +81,14 @@ class SSEDecoder:
         return []
 
 
-async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
-    """``(event name, data)`` for each event of a byte stream (name ``"message"`` when the
-    event had no ``event:`` line, as the spec says)."""
+async def aiter_sse(
+    read: Callable[[], Awaitable[bytes]],
+) -> AsyncIterator[tuple[str, bytes]]:
+    """``(event name, data)`` for each event of a byte stream, read by ``read()`` until it
+    returns ``b""`` (``ai._compat.aiohttp_body.reader``; name ``"message"`` when the event had
+    no ``event:`` line, as the spec says)."""
     decoder = SSEDecoder()
-    async for chunk in chunks:
+    while chunk := await read():
         for event, data in decoder.feed(chunk):
             yield event or "message", data
     for event, data in decoder.end():

@@ -25,6 +25,7 @@ import httpx2
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from ai._compat import aiohttp_body
 from ai._compat import anthropic as anthropic_compat
 from ai._compat.httpx2 import LeanSend
 from ai.conf import ai_settings, setting_hint
@@ -237,9 +238,10 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             # Status errors raise here, before any delta; the body is closed in `finally`, also
             # on aclose() or cancellation.
             response = await self._post(request, stream=True)
+            read = aiohttp_body.reader(response)
             try:
                 stream.upstream_request_id = response.headers.get("request-id")
-                async for event, data in aiter_sse(response.aiter_bytes()):
+                async for event, data in aiter_sse(read):
                     if event == "content_block_delta":
                         payload = orjson.loads(data)
                         delta = payload.get("delta") or {}
@@ -262,6 +264,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
                     # Not kept alive while the next event is awaited.
                     payload = delta = data = None
             finally:
+                await aiohttp_body.aclose(read)
                 await response.aclose()
         except AIError:
             raise

@@ -27,7 +27,7 @@ import base64
 import re
 import sys
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx2
@@ -35,6 +35,7 @@ import openai
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from ai._compat import aiohttp_body
 from ai._compat import openai as openai_compat
 from ai._compat.httpx2 import LeanSend
 from ai.conf import ai_settings, setting_hint
@@ -242,11 +243,11 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
         """
         response = await self._post(request, stream=True)
         stream.upstream_request_id = response.headers.get("x-request-id")
-        body = response.aiter_bytes()
+        read = aiohttp_body.reader(response)
         decoder = SSEDecoder()
         done = False
         try:
-            async for chunk in body:
+            while chunk := await read():
                 for _event, data in decoder.feed(chunk):
                     if data == b"[DONE]":
                         done = True
@@ -273,7 +274,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
                 # Not kept alive while the next chunk is awaited (~1 KB per open stream).
                 payload = choices = choice = delta = chunk = None
             if done:
-                await _drain(body)
+                await _drain(read)
         except AIError:
             raise
         except Exception as exc:  # a drop or timeout mid-body: keep the request id with it
@@ -281,7 +282,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
             err.request_id = err.request_id or stream.upstream_request_id
             raise err from exc
         finally:
-            await body.aclose()
+            await aiohttp_body.aclose(read)
             await response.aclose()
         if not done:
             # The body ended cleanly but without [DONE]: an intermediary cut it short.
@@ -426,12 +427,12 @@ def _vector(value: object) -> list[float]:
     return value  # orjson's floats, as they are (no copy of a 3072-value list)
 
 
-async def _drain(body: AsyncIterator[bytes]) -> None:
+async def _drain(read: Callable[[], Awaitable[bytes]]) -> None:
     """Read what follows ``[DONE]`` (the chunked terminator), briefly, so HTTP/1.1 keep-alive can
     reuse the connection; a closed-early body forces the pool to drop it."""
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
-            async for _ in body:
+            while await read():
                 pass
-    except (TimeoutError, httpx2.HTTPError):
+    except Exception:  # a timeout, a drop: the connection is simply not reused
         pass

@@ -521,13 +521,18 @@ async def test_fake_sse_framing_and_x_api_key(fake_upstream):
         assert response.status_code == 401
 
 
-async def _chunks(*parts: bytes):
-    for part in parts:
-        yield part
+def _reader(*parts: bytes):
+    """A body reader (``ai._compat.aiohttp_body.reader``'s shape) returning ``parts``, then b""."""
+    pending = list(parts)
+
+    async def read() -> bytes:
+        return pending.pop(0) if pending else b""
+
+    return read
 
 
 async def sse(*parts: bytes) -> list[tuple[str, bytes]]:
-    return [event async for event in iter_sse(_chunks(*parts))]
+    return [event async for event in iter_sse(_reader(*[p for p in parts if p]))]
 
 
 async def test_iter_sse_follows_the_spec():

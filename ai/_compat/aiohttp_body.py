@@ -1,0 +1,94 @@
+"""A streamed body read straight from aiohttp under the SDKs' httpx2 adapter: :func:`reader`.
+
+With ``AI_HTTP_TRANSPORT = "aiohttp"`` the openai and anthropic SDKs send through the
+``httpx_aiohttp`` adapter each vendors: the answer is an ``httpx2.Response`` whose ``stream`` is
+the adapter's ``AiohttpResponseStream``, holding aiohttp's response. Read through httpx2, each
+chunk of a stream climbs four async generators (``aiter_bytes``, ``aiter_raw``, the adapter's
+``__aiter__``, aiohttp's ``iter_chunked``) and a decoder; a held stream pays that on every delta.
+:func:`reader` returns aiohttp's own ``StreamReader.readany`` (public aiohttp API), reached
+through the adapter's private ``_aiohttp_response``, for a body with no ``Content-Encoding``
+(the adapter turns aiohttp's decompression off and leaves decoding to httpx2). Anything else, or
+an adapter whose ``__init__`` no longer sets that attribute (checked at import; a warning is
+logged once), reads through httpx2's ``aiter_bytes``. Closing stays ``response.aclose()``.
+aiohttp's own errors then surface instead of the adapter's httpx2 ones; the providers classify
+both (``ai.providers._http.transport_error``). ``tests/compat/test_aiohttp_body.py`` fails when
+a check does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ai._compat._checks import assigned_in_init, first_problem, has, report, run
+
+#: The vendored adapters whose stream class is read through (one per SDK that vendors one).
+ADAPTERS = (
+    "openai._vendor.httpx_aiohttp.transport",
+    "anthropic._vendor.httpx_aiohttp.transport",
+)
+
+_stream_classes: tuple[type, ...] = ()
+
+
+def check() -> str | None:
+    """``None`` when every vendored adapter's stream keeps aiohttp's response where
+    :func:`reader` looks, and aiohttp's reader has ``readany``."""
+    global _stream_classes
+    import aiohttp
+
+    found = []
+    problems = [has(aiohttp.StreamReader, "readany"), has(aiohttp.ClientResponse, "content")]
+    for name in ADAPTERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # that SDK is not installed, or no longer vendors an adapter
+        cls = getattr(module, "AiohttpResponseStream", None)
+        if cls is None:
+            problems.append(f"{name}.AiohttpResponseStream is gone")
+            continue
+        problems.append(assigned_in_init(cls, "_aiohttp_response"))
+        found.append(cls)
+    problem = first_problem(*problems)
+    if problem is None:
+        _stream_classes = tuple(found)
+    return problem
+
+
+PROBLEM = run(check)
+DIRECT_OK: bool = report("httpx_aiohttp", PROBLEM, "httpx2's Response.aiter_bytes")
+
+
+def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
+    """An async callable returning the body's next bytes as they arrive, ``b""`` at its end.
+    Pass it to :func:`aclose` when done (before ``response.aclose()``)."""
+    if (
+        DIRECT_OK
+        and type(response.stream) in _stream_classes
+        and "content-encoding" not in response.headers
+    ):
+        return response.stream._aiohttp_response.content.readany
+    return _Httpx2Reader(response)
+
+
+async def aclose(read: Callable[[], Awaitable[bytes]]) -> None:
+    """Close what :func:`reader` opened (httpx2's iterator; nothing for aiohttp's reader)."""
+    if isinstance(read, _Httpx2Reader):
+        await read.chunks.aclose()
+
+
+class _Httpx2Reader:
+    """The public path: httpx2's ``aiter_bytes``, one non-empty chunk per call."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, response: Any) -> None:
+        self.chunks = response.aiter_bytes()
+
+    async def __call__(self) -> bytes:
+        async for chunk in self.chunks:
+            if chunk:
+                return chunk
+        return b""
