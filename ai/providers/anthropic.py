@@ -238,9 +238,9 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             # Status errors raise here, before any delta; the body is closed in `finally`, also
             # on aclose() or cancellation.
             response = await self._post(request, stream=True)
+            stream.upstream_request_id = response.headers.get("request-id")
             read = aiohttp_body.reader(response)
             try:
-                stream.upstream_request_id = response.headers.get("request-id")
                 async for event, data in aiter_sse(read):
                     if event == "content_block_delta":
                         payload = orjson.loads(data)

@@ -53,7 +53,12 @@ async def server():
 
 async def _read_all(client: httpx2.AsyncClient, url: str) -> tuple[object, bytes]:
     response = await client.send(client.build_request("GET", url), stream=True)
+    assert response.headers["content-type"] == "text/event-stream"
     read = aiohttp_body.reader(response)
+    direct = isinstance(getattr(read, "__self__", None), aiohttp.StreamReader)
+    # The direct path drops the headers a held stream would keep; httpx2's path needs them.
+    assert (len(response.headers) == 0) is direct
+    assert (len(response.request.headers) == 0) is direct
     body = b""
     try:
         while chunk := await read():
