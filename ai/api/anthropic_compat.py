@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 import orjson
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
@@ -62,12 +62,10 @@ class _AnthropicView(AsyncAPIView):
     """Answers errors in Anthropic's shape with a ``request-id`` header. (The SDK sends its
     ``api_key`` as ``x-api-key``: a gateway key or a JWT, both read there everywhere.)"""
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
-        response = super().handle_exception(exc)  # status, headers and logging as everywhere
-        error = orjson.loads(response.content)["error"]
-        body = anthropic_error(response.status_code, error, error.get("request_id"))
-        response.content = orjson.dumps(body)
-        return response
+    def error_payload(
+        self, status: int, error: dict[str, Any], exc: BaseException
+    ) -> dict[str, Any]:
+        return anthropic_error(status, error, error.get("request_id"))
 
     def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any

@@ -188,9 +188,17 @@ class AsyncAPIView(APIView):
                 exc.auth_header = auth_header  # type: ignore[attr-defined]
             else:
                 exc.status_code = 403
-        response = error_response(exc, getattr(self, "request_id", None))
+        response = error_response(exc, getattr(self, "request_id", None), self.error_payload)
         response.exception = True  # type: ignore[attr-defined]
         return response
+
+    def error_payload(
+        self, status: int, error: dict[str, Any], exc: BaseException
+    ) -> dict[str, Any]:
+        """The JSON body of an error answer, from the gateway's error dict (``code``,
+        ``message``, ``request_id``, ...): a view that speaks a vendor's API answers in its
+        shape by overriding this."""
+        return {"error": error}
 
     def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any

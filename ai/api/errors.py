@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -177,16 +178,23 @@ def _type_chain(exc: BaseException) -> str:
     return " <- ".join(names)
 
 
-def error_body(exc: BaseException, request_id: str | None) -> tuple[int, bytes, dict[str, str]]:
+def gateway_payload(status: int, error: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The gateway's own error body: ``{"error": {...}}``."""
+    return {"error": error}
+
+
+def error_response(
+    exc: BaseException,
+    request_id: str | None,
+    payload: Callable[[int, dict[str, Any], BaseException], dict[str, Any]] = gateway_payload,
+) -> HttpResponse:
+    """The JSON error response for ``exc`` (logged here when it needs to be). ``payload``
+    shapes the body from the status and the gateway's error dict (an API surface that answers
+    in a vendor's shape passes its own)."""
+    log_exception(exc, request_id)
     status, error, headers = describe(exc)
     error["request_id"] = request_id
-    return status, orjson.dumps({"error": error}), headers
-
-
-def error_response(exc: BaseException, request_id: str | None) -> HttpResponse:
-    """The JSON error response for ``exc`` (logged here when it needs to be)."""
-    log_exception(exc, request_id)
-    status, body, headers = error_body(exc, request_id)
+    body = orjson.dumps(payload(status, error, exc))
     response = HttpResponse(body, status=status, content_type=JSON)
     for name, value in headers.items():
         response[name] = value

@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-import orjson
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
@@ -40,11 +39,10 @@ ENDPOINT = "openai_chat_completions"
 class OpenAIView(AsyncAPIView):
     """Answers errors in OpenAI's shape (this view only; the gateway's own stay as they are)."""
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
-        response = super().handle_exception(exc)  # status, headers and logging as everywhere
-        error = orjson.loads(response.content)["error"]
-        response.content = orjson.dumps({"error": openai_error(response.status_code, error)})
-        return response
+    def error_payload(
+        self, status: int, error: dict[str, Any], exc: BaseException
+    ) -> dict[str, Any]:
+        return {"error": openai_error(status, error)}
 
 
 class OpenAIChatCompletionsView(OpenAIView):

@@ -14,9 +14,9 @@ Same authentication, routing, limits and ledger as every endpoint (the request g
 from __future__ import annotations
 
 import time
+from typing import Any
 
-import orjson
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
@@ -60,13 +60,12 @@ class ResponsesView(AsyncAPIView):
 
     defers_confirmation = True  # upstreams only through the gateway's admission
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
-        response = super().handle_exception(exc)  # status, headers and logging as everywhere
-        error = orjson.loads(response.content)["error"]
+    def error_payload(
+        self, status: int, error: dict[str, Any], exc: BaseException
+    ) -> dict[str, Any]:
         if isinstance(exc, UnsupportedParameterError) and exc.param in _PARAMS:
             error["fields"] = {_PARAMS[exc.param]: error["fields"][exc.param]}
-        response.content = orjson.dumps({"error": openai_error(response.status_code, error)})
-        return response
+        return {"error": openai_error(status, error)}
 
     @extend_schema(
         operation_id="openai_responses",
