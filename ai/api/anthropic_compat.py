@@ -18,7 +18,6 @@ nothing.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -27,17 +26,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
-from ai import deferred, governance, keys
+from ai import deferred, keys
 from ai.api.anthropic_blocks import validate_body
 from ai.api.anthropic_format import AnthropicCountTokensRequest, AnthropicMessagesRequest
 from ai.api.anthropic_wire import MessageFrames, anthropic_error, message
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.model_names import resolve
 from ai.api.schema import extend_schema
-from ai.api.sse import SSEResponse
-from ai.api.views import cache_mode
+from ai.api.views import serve_chat
 from ai.providers.base import ChatRequest, estimate_tokens
-from ai.services import gateway, response_cache
 from ai.services.classifier import classify
 from ai.services.factory import get_llm_provider, is_configured
 from ai.services.gateway import LLMCall
@@ -104,25 +101,14 @@ class AnthropicMessagesView(_AnthropicView):
     async def post(self, request: Request) -> HttpResponseBase:
         body = validate_body(AnthropicMessagesRequest, self.json_body(request))
         call = await resolve(body.to_call())
-        cache = cache_mode(request)
-        outcome = gateway.Outcome(
-            request_id=self.request_id,
-            endpoint=ENDPOINT,
-            user_id=request.user.pk,
-            complexity=call.complexity.value if call.complexity is not None else "",
-            started=time.perf_counter(),
+        return await serve_chat(
+            self,
+            request,
+            call,
+            ENDPOINT,
+            lambda outcome: MessageFrames(outcome, estimated_input_tokens(call)),
+            lambda answer: message(answer, self.request_id),
         )
-        if call.stream:
-            frames = MessageFrames(outcome, estimated_input_tokens(call))
-            response: HttpResponseBase = SSEResponse(
-                await gateway.open_stream(call, outcome, frames)
-            )
-        else:
-            answer = await gateway.complete(call, outcome, cache)
-            response = json_response(message(answer, self.request_id))
-            response_cache.apply_header(response, outcome)
-        gateway.route_header(response, outcome)  # x-ai-route
-        return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
 class AnthropicCountTokensView(_AnthropicView):

@@ -10,7 +10,6 @@ errors included: ``{"error": {"message", "type", "param", "code"}}`` with the ga
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from django.http import HttpResponseBase
@@ -18,17 +17,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
-from ai import governance
 from ai.api.base import AsyncAPIView, json_response
 from ai.api.model_names import ROUTES, resolve
 from ai.api.openai_chunks import ChunkFrames, chat_completion, openai_error
 from ai.api.openai_format import OpenAIChatRequest
 from ai.api.renderers import ORJSONRenderer
 from ai.api.schema import extend_schema
-from ai.api.sse import SSEResponse
 from ai.api.validation import validate
-from ai.api.views import cache_mode
-from ai.services import gateway, response_cache
+from ai.api.views import serve_chat
 from ai.services.catalog import AUTO_OWNER, served_models
 from ai.services.classifier import AUTO
 
@@ -79,23 +75,14 @@ class OpenAIChatCompletionsView(OpenAIView):
     async def post(self, request: Request) -> HttpResponseBase:
         chat = validate(OpenAIChatRequest, self.json_body(request)).to_chat()
         call = await resolve(chat.call)
-        cache = cache_mode(request)
-        outcome = gateway.Outcome(
-            request_id=self.request_id,
-            endpoint=ENDPOINT,
-            user_id=request.user.pk,
-            complexity=call.complexity.value if call.complexity else "",  # "auto": classified
-            started=time.perf_counter(),
+        return await serve_chat(
+            self,
+            request,
+            call,
+            ENDPOINT,
+            lambda outcome: ChunkFrames(outcome, chat.include_usage),
+            lambda body: chat_completion(body, self.request_id),
         )
-        if call.stream:
-            frames = ChunkFrames(outcome, chat.include_usage)
-            response = SSEResponse(await gateway.open_stream(call, outcome, frames))
-        else:
-            body = await gateway.complete(call, outcome, cache)
-            response = json_response(chat_completion(body, self.request_id))
-            response_cache.apply_header(response, outcome)
-        gateway.route_header(response, outcome)  # x-ai-route
-        return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
 class OpenAIModelsView(OpenAIView):

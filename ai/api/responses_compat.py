@@ -21,17 +21,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 
-from ai import governance
-from ai.api.base import AsyncAPIView, json_response
+from ai.api.base import AsyncAPIView
 from ai.api.model_names import resolve
 from ai.api.openai_format import openai_error
 from ai.api.responses_format import ResponsesRequest, parse_request, response_of
 from ai.api.responses_stream import ResponseFrames
 from ai.api.schema import extend_schema
-from ai.api.sse import SSEResponse
-from ai.api.views import cache_mode
+from ai.api.views import serve_chat
 from ai.exceptions import UnsupportedParameterError
-from ai.services import gateway, response_cache
 
 ENDPOINT = "openai_responses"
 #: What a provider refuses, named as this surface's request names it.
@@ -87,21 +84,12 @@ class ResponsesView(AsyncAPIView):
         created_at = int(time.time())
         responses_call = parse_request(self.json_body(request))
         call = await resolve(responses_call.call)
-        cache = cache_mode(request)
-        outcome = gateway.Outcome(
-            request_id=self.request_id,
-            endpoint=ENDPOINT,
-            user_id=request.user.pk,
-            complexity=call.complexity.value if call.complexity is not None else "",
-            started=time.perf_counter(),
+        echo = responses_call.echo
+        return await serve_chat(
+            self,
+            request,
+            call,
+            ENDPOINT,
+            lambda outcome: ResponseFrames(outcome, echo),
+            lambda body: response_of(self.request_id, echo, body, created_at),
         )
-        if call.stream:
-            frames = ResponseFrames(outcome, responses_call.echo)
-            response = SSEResponse(await gateway.open_stream(call, outcome, frames))
-        else:
-            body = await gateway.complete(call, outcome, cache)
-            answer = response_of(self.request_id, responses_call.echo, body, created_at)
-            response = json_response(answer)
-            response_cache.apply_header(response, outcome)
-        gateway.route_header(response, outcome)  # x-ai-route
-        return governance.apply_headers(response, outcome)  # x-ratelimit-*

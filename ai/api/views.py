@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.http import HttpResponseBase
@@ -155,21 +156,42 @@ class _LLMView(AsyncAPIView):
 
     async def serve(self, request: Request) -> HttpResponseBase:
         call = validate(self.body, self.json_body(request)).to_call()
-        cache = cache_mode(request)
-        outcome = gateway.Outcome(
-            request_id=self.request_id,
-            endpoint=self.endpoint,
-            user_id=request.user.pk,
-            complexity=call.complexity.value if call.complexity else "",
-            started=time.perf_counter(),
+        return await serve_chat(self, request, call, self.endpoint, lambda _: StreamFrames())
+
+
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+async def serve_chat(
+    view: AsyncAPIView,
+    request: Request,
+    call: gateway.LLMCall,
+    endpoint: str,
+    frames: Callable[[gateway.Outcome], gateway.Frames],
+    answer: Callable[[dict[str, Any]], Any] = _as_is,
+) -> HttpResponseBase:
+    """A chat request as every chat surface serves it: its ledger ``Outcome``, then a stream
+    whose frames ``frames(outcome)`` writes, or the JSON ``answer(body)`` of the gateway's
+    answer (with the response cache's header), then the ``x-ai-route`` and ``x-ratelimit-*``
+    headers."""
+    cache = cache_mode(request)
+    outcome = gateway.Outcome(
+        request_id=view.request_id,
+        endpoint=endpoint,
+        user_id=request.user.pk,
+        complexity=call.complexity.value if call.complexity is not None else "",
+        started=time.perf_counter(),
+    )
+    if call.stream:
+        response: HttpResponseBase = SSEResponse(
+            await gateway.open_stream(call, outcome, frames(outcome))
         )
-        if call.stream:
-            response = SSEResponse(await gateway.open_stream(call, outcome, StreamFrames()))
-        else:
-            response = json_response(await gateway.complete(call, outcome, cache))
-            response_cache.apply_header(response, outcome)
-        gateway.route_header(response, outcome)  # x-ai-route
-        return governance.apply_headers(response, outcome)  # x-ratelimit-*
+    else:
+        response = json_response(answer(await gateway.complete(call, outcome, cache)))
+        response_cache.apply_header(response, outcome)
+    gateway.route_header(response, outcome)  # x-ai-route
+    return governance.apply_headers(response, outcome)  # x-ratelimit-*
 
 
 class CompletionsView(_LLMView):
