@@ -35,9 +35,8 @@ from ai.api.model_names import resolve
 from ai.api.schema import extend_schema
 from ai.api.views import serve_chat
 from ai.providers.base import ChatRequest, estimate_tokens
-from ai.services.classifier import classify
 from ai.services.factory import get_llm_provider, is_configured
-from ai.services.gateway import LLMCall
+from ai.services.gateway import LLMCall, classified
 from ai.services.router import get_llm_router
 
 TAGS = ["anthropic-compatible"]
@@ -140,9 +139,8 @@ class AnthropicCountTokensView(_AnthropicView):
 async def count_tokens(call: LLMCall) -> dict[str, Any]:
     """``{"input_tokens": N}`` from Anthropic when the request's first target the caller's key
     allows is a configured Anthropic model, else an estimate (``"estimated": true``)."""
+    call = classified(call)  # "auto" sorted as the request itself would be
     complexity = call.complexity
-    if call.auto:
-        complexity = classify(call.messages, tools=bool(call.options.tools)).complexity
     targets = await get_llm_router().plan(complexity, provider=call.provider, model=call.model)
     allowed = keys.allowed_targets(
         keys.current_key(),

@@ -228,16 +228,23 @@ def _summary(outcome: Outcome, call: LLMCall) -> dict[str, Any]:
     return body
 
 
-def _classified(call: LLMCall, outcome: Outcome) -> LLMCall:
-    """``call`` with the complexity the classifier picks when it asks for "auto" (recorded on
-    ``outcome`` for the ledger), else ``call`` itself. Local and pure: no upstream call."""
+def classified(call: LLMCall) -> LLMCall:
+    """``call`` with the complexity the classifier picks when it asks for "auto" (its messages
+    and whether it offers tools), else ``call`` itself. Local and pure: no upstream call."""
     if not call.auto or call.classification is not None:
         return call
-    classification = classify(call.messages)
-    outcome.complexity = classification.complexity.value
+    classification = classify(call.messages, tools=bool(call.options.tools))
     return dataclasses.replace(
         call, complexity=classification.complexity, classification=classification
     )
+
+
+def _classified(call: LLMCall, outcome: Outcome) -> LLMCall:
+    """:func:`classified`, the class recorded on ``outcome`` for the ledger."""
+    call = classified(call)
+    if call.classification is not None:
+        outcome.complexity = call.classification.complexity.value
+    return call
 
 
 def _route_head(call: LLMCall) -> str:

@@ -143,6 +143,17 @@ async def test_openai_sdk_model_auto_stream(client, usage_events):
     assert (event.complexity, event.streamed) == ("simple", True)
 
 
+async def test_offered_tools_count_in_the_class(client, usage_events):
+    """The classifier's ``tools_weight``: a greeting is SIMPLE, the same greeting offering a
+    tool MODERATE, on the request path as in its documentation."""
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    messages = [{"role": "user", "content": GREETING}]
+    plain = await client.chat.completions.create(model="auto", messages=messages)
+    offered = await client.chat.completions.create(model="auto", messages=messages, tools=[tool])
+    assert plain.choices[0].message.content.startswith("[offline:gpt-4o-mini]")
+    assert [e.complexity for e in usage_events] == ["simple", "moderate"]
+
+
 async def test_openai_models_lists_auto(client):
     owners = {model.id: model.owned_by async for model in client.models.list()}
     assert owners.get("auto") == "gateway", owners
