@@ -10,6 +10,9 @@ What is private here, and why:
   sends and the response's ``close()`` made by the caller (so they can skip that thread hop too).
 * ``HttpResponseBase._resource_closers`` / ``_handler_class``: what ``response.close()`` does,
   done on the loop (:func:`close_response`).
+* ``ASGIHandler.send_response``: :func:`send_response` below is a copy of Django 5.2's that keeps
+  nothing of the response's start (its header list) alive while a stream is relayed, and sends
+  a part no larger than ``chunk_size`` as it is (no ``chunk_bytes`` generator per SSE frame).
 
 Each has a check (the attribute exists; the copied source hashes to the release it was copied
 from). When one fails, a warning is logged once and the public path takes over: ``Signal.asend``,
@@ -41,6 +44,7 @@ logger = logging.getLogger("ai.compat")
 #: (Django 5.2.x). A new release that changes either makes the copy stale: fall back.
 HANDLE_SHA256 = "98faeb5bef800331e6a8002fbc96b30e4122a23438ae45a047190a531ea11323"
 CLOSE_SHA256 = "84589f5b23acbb23aa9010f3506ef411b72b1053f2fc2764590e2b3bf3470438"
+SEND_RESPONSE_SHA256 = "77eda2b08689b44ee277c936092bde02e50f84727f7398480a127e7e9e1dad06"
 
 
 def _source_sha256(func: Callable) -> str | None:
@@ -77,11 +81,13 @@ def _check_close() -> bool:
 LIVE_RECEIVERS_OK = _check_live_receivers()
 HANDLE_OK = _source_sha256(ASGIHandler.handle) == HANDLE_SHA256
 CLOSE_OK = _check_close()
+SEND_RESPONSE_OK = _source_sha256(ASGIHandler.send_response) == SEND_RESPONSE_SHA256
 
 for _name, _ok, _fallback in (
     ("Signal._live_receivers", LIVE_RECEIVERS_OK, "Signal.asend"),
     ("ASGIHandler.handle", HANDLE_OK, "Django's own ASGIHandler.handle"),
     ("HttpResponseBase.close", CLOSE_OK, "sync_to_async(response.close)"),
+    ("ASGIHandler.send_response", SEND_RESPONSE_OK, "Django's own ASGIHandler.send_response"),
 ):
     if not _ok:
         logger.warning(
@@ -150,7 +156,10 @@ async def handle(
         response = await handler.run_get_response(request)
         # A CancelledError here: the client went away while the response was being sent.
         with contextlib.suppress(asyncio.CancelledError):
-            await handler.send_response(response, send)
+            if SEND_RESPONSE_OK:
+                await send_response(handler, response, send)
+            else:
+                await handler.send_response(response, send)
         return response
 
     # As Django does: a client disconnect while the response is produced cancels it.
@@ -183,3 +192,41 @@ async def handle(
     else:
         await close(tasks[1].result())
     body_file.close()
+
+
+def _start_message(response: HttpResponseBase) -> dict[str, Any]:
+    # Built apart so that no frame keeps the header list while the body is relayed.
+    response_headers = []
+    for header, value in response.items():
+        if isinstance(header, str):
+            header = header.encode("ascii")
+        if isinstance(value, str):
+            value = value.encode("latin1")
+        response_headers.append((bytes(header), bytes(value)))
+    for c in response.cookies.values():
+        response_headers.append((b"Set-Cookie", c.output(header="").encode("ascii").strip()))
+    return {
+        "type": "http.response.start",
+        "status": response.status_code,
+        "headers": response_headers,
+    }
+
+
+async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: Callable) -> None:
+    """Django 5.2's ``ASGIHandler.send_response``, the same messages in the same order, but
+    the start message is not kept alive for a stream's whole life, and a streamed part of at
+    most ``chunk_size`` bytes is sent as it is. Only called when :data:`SEND_RESPONSE_OK`."""
+    await send(_start_message(response))
+    if response.streaming:
+        chunk_size = handler.chunk_size
+        async with contextlib.aclosing(aiter(response)) as content:
+            async for part in content:
+                if 0 < len(part) <= chunk_size:
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
+                    continue
+                for chunk, _ in handler.chunk_bytes(part):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body"})
+    else:
+        for chunk, last in handler.chunk_bytes(response.content):
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})

@@ -151,6 +151,7 @@ async def test_offered_tools_count_in_the_class(client, usage_events):
     plain = await client.chat.completions.create(model="auto", messages=messages)
     offered = await client.chat.completions.create(model="auto", messages=messages, tools=[tool])
     assert plain.choices[0].message.content.startswith("[offline:gpt-4o-mini]")
+    assert offered.choices[0].finish_reason == "tool_calls"  # the offline model calls it
     assert [e.complexity for e in usage_events] == ["simple", "moderate"]
 
 

@@ -28,3 +28,11 @@ def test_response_close_is_the_copied_release():
         f"Django {django.get_version()}: HttpResponseBase.close (or _resource_closers / "
         "_handler_class) changed; update close_response and CLOSE_SHA256"
     )
+
+
+def test_asgi_handler_send_response_is_the_copied_release():
+    assert compat.SEND_RESPONSE_OK, (
+        f"Django {django.get_version()}: ASGIHandler.send_response differs from the copy in "
+        "ai/_compat/django.py (Django 5.2); compare, update send_response and "
+        "SEND_RESPONSE_SHA256"
+    )
