@@ -5,7 +5,7 @@ With ``AI_HTTP_TRANSPORT = "aiohttp"`` the openai and anthropic SDKs send throug
 the adapter's ``AiohttpResponseStream``, holding aiohttp's response. Read through httpx2, each
 chunk of a stream climbs four async generators (``aiter_bytes``, ``aiter_raw``, the adapter's
 ``__aiter__``, aiohttp's ``iter_chunked``) and a decoder; a held stream pays that on every delta.
-:func:`reader` returns aiohttp's own ``StreamReader.readany`` (public aiohttp API), reached
+:func:`reader` returns aiohttp's own ``StreamReader.read`` (public aiohttp API), reached
 through the adapter's private ``_aiohttp_response``, for a body with no ``Content-Encoding``
 (the adapter turns aiohttp's decompression off and leaves decoding to httpx2). Anything else, or
 an adapter whose ``__init__`` no longer sets that attribute (checked at import; a warning is
@@ -17,6 +17,7 @@ a check does.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,9 @@ from typing import Any
 import httpx2
 
 from ai._compat._checks import assigned_in_init, first_problem, has, report, run
+
+#: The most one read returns (the adapter's own iter_chunked reads 16 KiB at a time).
+READ_SIZE = 65_536
 
 #: The vendored adapters whose stream class is read through (one per SDK that vendors one).
 ADAPTERS = (
@@ -36,12 +40,12 @@ _stream_classes: tuple[type, ...] = ()
 
 def check() -> str | None:
     """``None`` when every vendored adapter's stream keeps aiohttp's response where
-    :func:`reader` looks, and aiohttp's reader has ``readany``."""
+    :func:`reader` looks, and aiohttp's reader has ``read``."""
     global _stream_classes
     import aiohttp
 
     found = []
-    problems = [has(aiohttp.StreamReader, "readany"), has(aiohttp.ClientResponse, "content")]
+    problems = [has(aiohttp.StreamReader, "read"), has(aiohttp.ClientResponse, "content")]
     for name in ADAPTERS:
         try:
             module = importlib.import_module(name)
@@ -75,7 +79,9 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     ):
         response.headers = httpx2.Headers()
         response.request.headers = httpx2.Headers()
-        return response.stream._aiohttp_response.content.readany
+        # read(n), not readany(): everything already buffered in one piece (readany returns one
+        # HTTP chunk, so a burst of SSE events would take a turn of the loop each).
+        return functools.partial(response.stream._aiohttp_response.content.read, READ_SIZE)
     return _Httpx2Reader(response)
 
 
