@@ -59,6 +59,8 @@ async def _read_all(client: httpx2.AsyncClient, url: str) -> tuple[object, bytes
     # The direct path drops the headers a held stream would keep; httpx2's path needs them.
     assert (len(response.headers) == 0) is direct
     assert (len(response.request.headers) == 0) is direct
+    if direct:  # and aiohttp's own copy of the request headers
+        assert len(response.stream._aiohttp_response.request_info.headers) == 0
     body = b""
     try:
         while chunk := await read():
