@@ -135,8 +135,9 @@ async def handle(
     close: Callable[[HttpResponseBase], Awaitable[None]],
 ) -> None:
     """Django 5.2's ``ASGIHandler.handle`` with ``signals.*.asend`` replaced by
-    ``send_signal(signal, sender, **named)`` and ``sync_to_async(response.close)()`` by
-    ``close(response)``. Only called when :data:`HANDLE_OK`."""
+    ``send_signal(signal, sender, **named)``, ``sync_to_async(response.close)()`` by
+    ``close(response)``, and the response produced in this task (the disconnect listener
+    cancels it) rather than in one more. Only called when :data:`HANDLE_OK`."""
     from django.core import signals
 
     try:
@@ -152,45 +153,55 @@ async def handle(
         await close(error_response)
         return
 
-    async def process_request() -> Any:
-        response = await handler.run_get_response(request)
-        # A CancelledError here: the client went away while the response was being sent.
-        with contextlib.suppress(asyncio.CancelledError):
+    # Django runs the response in a task of its own beside a disconnect listener and waits for
+    # the first to finish. Here the response runs in this task, and the listener cancels it if
+    # the client goes away: one task less per request (and per held stream), same outcomes.
+    this = asyncio.current_task()
+    assert this is not None
+    state = {"aborted": False, "sent": False}
+
+    def client_left(listener: asyncio.Task) -> None:
+        # Called from the loop between this task's steps: it is suspended (or about to resume)
+        # inside the try below, unless the response has been sent.
+        if not listener.cancelled() and not state["sent"]:
+            state["aborted"] = True
+            this.cancel()
+
+    listener = asyncio.create_task(handler.listen_for_disconnect(receive))
+    listener.add_done_callback(client_left)
+    response = None
+    try:
+        try:
+            response = await handler.run_get_response(request)
             if SEND_RESPONSE_OK:
                 await send_response(handler, response, send)
             else:
                 await handler.send_response(response, send)
-        return response
-
-    # As Django does: a client disconnect while the response is produced cancels it.
-    tasks = [
-        asyncio.create_task(handler.listen_for_disconnect(receive)),
-        asyncio.create_task(process_request()),
-    ]
-    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    # Each outcome is read with exception(), not result() as Django does: re-raised and caught
-    # here (the listener ends in RequestAborted after every response), an exception's traceback
-    # holds this frame while the task in this frame holds the exception, a reference cycle per
-    # request that only a full garbage collection frees. Same outcomes otherwise.
-    for task in tasks:
-        if task.done():
-            if task.cancelled():
-                task.result()  # CancelledError, as in Django's
-            exc = task.exception()
-            if isinstance(exc, AssertionError):
-                body_file.close()
-                raise exc
-            if exc is not None and not isinstance(exc, RequestAborted):
-                raise exc
-        else:
-            task.cancel()
-            await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    if tasks[1].cancelled():
+        finally:
+            state["sent"] = True
+            listener.remove_done_callback(client_left)
+    except asyncio.CancelledError:
+        # Ours (the client went away) is taken back; one from outside (a server shutting
+        # down), alone or besides ours, goes on.
+        if not state["aborted"] or this.uncancel() > 0:
+            raise
+    finally:
+        if not listener.done():
+            listener.cancel()
+            await asyncio.wait([listener])
+    # As Django does with the listener's outcome: an invalid ASGI message (AssertionError) or
+    # any other error is raised; a disconnect (RequestAborted) is the normal end.
+    if listener.done() and not listener.cancelled():
+        exc = listener.exception()
+        if isinstance(exc, AssertionError):
+            body_file.close()
+            raise exc
+        if exc is not None and not isinstance(exc, RequestAborted):
+            raise exc
+    if response is None:  # cancelled before there was a response
         await send_signal(signals.request_finished, handler.__class__)
     else:
-        await close(tasks[1].result())
+        await close(response)
     body_file.close()
 
 

@@ -7,7 +7,8 @@ directive                   effect
                             and stream start); ``retry_after=S`` adds a Retry-After
 ``[[midstream:CODE]]``      stream: yield two deltas, then raise that error
 ``[[leak]]``                raise a RuntimeError whose text holds ``LEAKED_SECRET``
-``[[slow]]``                stream: 200 deltas, 50 ms apart (cancellation tests)
+``[[slow]]``                stream: 200 deltas, 50 ms apart; complete(): answers after 10 s
+                            (cancellation tests)
 ==========================  ===================================================================
 
 Otherwise it answers ``"scripted answer to: <prompt>"`` in three deltas. ``CLOSED`` collects the
@@ -90,6 +91,9 @@ class ScriptedProvider(BaseLLMProvider):
 
     async def _complete(self, request: ChatRequest) -> LLMResponse:
         self._maybe_fail(request)
+        directive = _directive(request)
+        if directive and directive[0] == "slow":
+            await asyncio.sleep(10)
         text = "".join(self._deltas(request))
         return LLMResponse(
             content=text,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 import uuid
 
 import orjson
@@ -130,7 +131,7 @@ async def test_host_request_signals_still_fire(app, token):
 async def test_the_public_fallbacks_serve_the_same(lean_app, token, monkeypatch):
     """When a Django release changes what ai._compat.django relies on, the lean handler runs
     on Django's public API (its own handle(), Signal.asend, response.close)."""
-    for flag in ("HANDLE_OK", "LIVE_RECEIVERS_OK", "CLOSE_OK"):
+    for flag in ("HANDLE_OK", "LIVE_RECEIVERS_OK", "CLOSE_OK", "SEND_RESPONSE_OK"):
         monkeypatch.setattr(compat, flag, False)
     seen = []
 
@@ -287,3 +288,139 @@ async def test_disallowed_host_is_a_400_on_the_fast_path(settings, token):
         app, "/api/v1/app/ai/status", token=token, extra=((b"host", b"gateway.example"),)
     )
     assert status == 200
+
+
+async def _leave_after(app, token: str, payload: dict, seconds: float) -> list[dict]:
+    """Send ``payload`` to the completions endpoint and disconnect after ``seconds``; the ASGI
+    messages the application sent."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/app/ai/completions",
+        "raw_path": b"/api/v1/app/ai/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"localhost"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: list[dict] = []
+    delivered = False
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": orjson.dumps(payload), "more_body": False}
+        await asyncio.sleep(seconds)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    started = time.monotonic()
+    await asyncio.wait_for(app(scope, receive, send), 5)
+    assert time.monotonic() - started < 3  # not the 10 s the answer would take
+    return sent
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_client_that_leaves_ends_its_request_at_once(
+    app, token, scripted_provider, usage_events, stream
+):
+    """The disconnect listener cancels the response, before it starts or while it streams:
+    the handler returns at once, request_finished is sent, the upstream is closed and the
+    ledger row says cancelled (on the fast path the response runs in the request's own task)."""
+    finished = []
+
+    async def receiver(sender, **kwargs):
+        finished.append(True)
+
+    signals.request_finished.connect(receiver)
+    prompt = f"leave [[slow]] {stream}"
+    try:
+        sent = await _leave_after(
+            app,
+            token,
+            {
+                "messages": [{"role": "user", "content": prompt}],
+                "stream": stream,
+                "provider": "scripted",
+                "model": "m",
+            },
+            0.3,
+        )
+    finally:
+        signals.request_finished.disconnect(receiver)
+    assert finished == [True]
+    if stream:
+        assert sent[0]["type"] == "http.response.start" and len(sent) > 2  # some deltas went
+        assert prompt in scripted_provider.CLOSED
+    else:
+        assert sent == []  # nothing was answered
+    for _ in range(50):  # a stream records in its clean-up
+        if usage_events:
+            break
+        await asyncio.sleep(0.02)
+    [event] = usage_events
+    assert event.status == "cancelled"
+
+
+async def test_an_invalid_message_after_the_body_is_raised(lean_app, token):
+    """As in Django's handler: the listener's AssertionError (a server bug) is raised."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/app/ai/status",
+        "raw_path": b"/api/v1/app/ai/status",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())],
+    }
+    calls = 0
+
+    async def receive():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "websocket.receive"}
+
+    async def send(message):
+        await asyncio.sleep(0.05)  # the listener gets its answer first
+
+    with pytest.raises(AssertionError, match="Invalid ASGI message"):
+        await asyncio.wait_for(lean_app(scope, receive, send), 5)
+
+
+async def test_a_server_cancelling_the_request_is_not_taken_for_a_disconnect(
+    lean_app, token, scripted_provider
+):
+    """A cancellation from outside (a server shutting down) propagates, even when the client
+    has left at the same moment."""
+    task = asyncio.ensure_future(
+        _leave_after(
+            lean_app,
+            token,
+            {
+                "messages": [{"role": "user", "content": "[[slow]]"}],
+                "provider": "scripted",
+                "model": "m",
+            },
+            3600,
+        )
+    )
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
