@@ -18,7 +18,6 @@ a check does.
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,51 +29,60 @@ from ai._compat._checks import assigned_in_init, first_problem, has, report, run
 READ_SIZE = 65_536
 
 #: The vendored adapters whose stream class is read through (one per SDK that vendors one).
+#: Checked when a response first comes from one, not at import: importing an SDK here would
+#: load it into a worker that does not use it (anthropic alone is 40 MB).
 ADAPTERS = (
     "openai._vendor.httpx_aiohttp.transport",
     "anthropic._vendor.httpx_aiohttp.transport",
 )
 
-_stream_classes: tuple[type, ...] = ()
+#: Stream class -> whether it is a known adapter that passed its check.
+_adapters: dict[type, bool] = {}
 #: What a held stream's aiohttp response keeps of the request's headers.
 _NO_HEADERS: Any = None
 
 
 def check() -> str | None:
-    """``None`` when every vendored adapter's stream keeps aiohttp's response where
-    :func:`reader` looks, aiohttp's reader has ``read`` and its response keeps the request's
-    description in ``_request_info``."""
-    global _stream_classes, _NO_HEADERS
+    """``None`` when aiohttp's reader has ``read`` and its response keeps the request's
+    description in ``_request_info``, as :func:`reader` expects (the adapters: see
+    :func:`adapter_problem`)."""
+    global _NO_HEADERS
     import aiohttp
     from multidict import CIMultiDict, CIMultiDictProxy
 
-    found = []
-    problems = [
+    problem = first_problem(
         has(aiohttp.StreamReader, "read"),
         has(aiohttp.ClientResponse, "content"),
         assigned_in_init(aiohttp.ClientResponse, "_request_info"),
         has(aiohttp.RequestInfo, "_replace", "headers"),
-    ]
-    for name in ADAPTERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue  # that SDK is not installed, or no longer vendors an adapter
-        cls = getattr(module, "AiohttpResponseStream", None)
-        if cls is None:
-            problems.append(f"{name}.AiohttpResponseStream is gone")
-            continue
-        problems.append(assigned_in_init(cls, "_aiohttp_response"))
-        found.append(cls)
-    problem = first_problem(*problems)
+    )
     if problem is None:
-        _stream_classes = tuple(found)
         _NO_HEADERS = CIMultiDictProxy(CIMultiDict())
     return problem
 
 
+def adapter_problem(cls: type) -> str | None:
+    """``None`` when ``cls`` is a vendored adapter's stream that keeps aiohttp's response
+    where :func:`reader` looks; else what is wrong."""
+    if cls.__module__ not in ADAPTERS or cls.__name__ != "AiohttpResponseStream":
+        return f"{cls.__module__}.{cls.__qualname__} is not a known adapter stream"
+    return assigned_in_init(cls, "_aiohttp_response")
+
+
+def _direct(cls: type) -> bool:
+    ok = _adapters.get(cls)
+    if ok is None:
+        problem = run(lambda: adapter_problem(cls))
+        if cls.__module__ in ADAPTERS:  # a known adapter that changed: say so, once
+            ok = report("httpx_aiohttp", problem, "httpx2's Response.aiter_bytes")
+        else:
+            ok = False  # httpx2's own stream, or another transport's: the public path
+        _adapters[cls] = ok
+    return ok
+
+
 PROBLEM = run(check)
-DIRECT_OK: bool = report("httpx_aiohttp", PROBLEM, "httpx2's Response.aiter_bytes")
+DIRECT_OK: bool = report("aiohttp", PROBLEM, "httpx2's Response.aiter_bytes")
 
 
 def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
@@ -82,11 +90,7 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     Pass it to :func:`aclose` when done (before ``response.aclose()``). Read the headers you
     need first: on the direct path the response's and its request's headers are dropped (a
     held stream would keep both alive to its end, ~2.5 KB; nothing reads them later)."""
-    if (
-        DIRECT_OK
-        and type(response.stream) in _stream_classes
-        and "content-encoding" not in response.headers
-    ):
+    if DIRECT_OK and _direct(type(response.stream)) and "content-encoding" not in response.headers:
         response.headers = httpx2.Headers()
         response.request.headers = httpx2.Headers()
         body = response.stream._aiohttp_response

@@ -34,20 +34,13 @@ async def _moved(request):
 urlpatterns = [path("api/v1/app/ai/status", _moved)]
 
 
-async def call(
-    app,
-    path: str,
-    *,
-    token: str | None = None,
-    body: bytes = b"",
-    method="GET",
-    extra: tuple = (),
-):
+def http_scope(path: str, *, token: str | None = None, method="GET", extra: tuple = ()) -> dict:
+    """An ASGI HTTP scope for ``path`` (JSON content type, ``token`` as a bearer)."""
     host = [] if any(name == b"host" for name, _ in extra) else [(b"host", b"localhost")]
     headers = [*host, (b"content-type", b"application/json"), *extra]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -61,6 +54,18 @@ async def call(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def call(
+    app,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes = b"",
+    method="GET",
+    extra: tuple = (),
+):
+    scope = http_scope(path, token=token, method=method, extra=extra)
     sent = []
     delivered = False
 
@@ -293,24 +298,7 @@ async def test_disallowed_host_is_a_400_on_the_fast_path(settings, token):
 async def _leave_after(app, token: str, payload: dict, seconds: float) -> list[dict]:
     """Send ``payload`` to the completions endpoint and disconnect after ``seconds``; the ASGI
     messages the application sent."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/v1/app/ai/completions",
-        "raw_path": b"/api/v1/app/ai/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"localhost"),
-            (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {token}".encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope("/api/v1/app/ai/completions", token=token, method="POST")
     sent: list[dict] = []
     delivered = False
 
@@ -375,18 +363,7 @@ async def test_a_client_that_leaves_ends_its_request_at_once(
 
 async def test_an_invalid_message_after_the_body_is_raised(lean_app, token):
     """As in Django's handler: the listener's AssertionError (a server bug) is raised."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/v1/app/ai/status",
-        "raw_path": b"/api/v1/app/ai/status",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())],
-    }
+    scope = http_scope("/api/v1/app/ai/status", token=token)
     calls = 0
 
     async def receive():

@@ -6,8 +6,9 @@ aiohttp server on 127.0.0.1 and the SDKs' own aiohttp clients."""
 from __future__ import annotations
 
 import gzip
-import importlib
 import logging
+import subprocess
+import sys
 
 import aiohttp
 import anthropic
@@ -78,9 +79,25 @@ def _is_aiohttp(read) -> bool:
 
 
 def test_checks_pass_on_the_installed_sdks():
+    from anthropic._vendor.httpx_aiohttp.transport import AiohttpResponseStream as ByAnthropic
+    from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream as ByOpenAI
+
     assert aiohttp_body.PROBLEM is None, aiohttp_body.PROBLEM
     assert aiohttp_body.DIRECT_OK
-    assert len(aiohttp_body._stream_classes) == 2  # openai's adapter and anthropic's
+    assert aiohttp_body.adapter_problem(ByOpenAI) is None
+    assert aiohttp_body.adapter_problem(ByAnthropic) is None
+
+
+def test_importing_the_guard_loads_no_sdk():
+    """The adapters are checked when a response comes from one: a worker that serves only
+    OpenAI does not load anthropic (40 MB) because of this module."""
+    code = (
+        "import sys; import ai._compat.aiohttp_body; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'openai', 'anthropic'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("provider", [openai_provider, anthropic_provider])
@@ -95,30 +112,25 @@ async def test_the_providers_aiohttp_client_is_read_straight_from_aiohttp(provid
     assert body == b"".join(BODY)
 
 
-@pytest.mark.parametrize("sdk", [openai, anthropic])
-async def test_httpx2_s_own_send_wraps_the_stream_and_is_read_through_httpx2(sdk, server):
-    client = sdk.DefaultAioHttpClient()  # no LeanSend: httpx2 wraps the adapter's stream
+#: Where the body is read through httpx2: (client, path).
+THROUGH_HTTPX2 = {
+    # No LeanSend: httpx2's own send wraps the adapter's stream.
+    "openai's own aiohttp client": (openai.DefaultAioHttpClient, "/plain"),
+    "anthropic's own aiohttp client": (anthropic.DefaultAioHttpClient, "/plain"),
+    # The adapter leaves decoding to httpx2.
+    "a compressed body": (lambda: openai_provider._AioHttpClient(follow_redirects=False), "/gzip"),
+    "the httpx2 transport": (httpx2.AsyncClient, "/plain"),
+}
+
+
+@pytest.mark.parametrize("case", list(THROUGH_HTTPX2))
+async def test_the_other_cases_read_through_httpx2(case, server):
+    make, path = THROUGH_HTTPX2[case]
+    client = make()
     try:
-        read, body = await _read_all(client, f"{server}/plain")
+        read, body = await _read_all(client, f"{server}{path}")
     finally:
         await client.aclose()
-    assert not _is_aiohttp(read)
-    assert body == b"".join(BODY)
-
-
-async def test_a_compressed_body_is_decoded_by_httpx2(server):
-    client = openai_provider._AioHttpClient(follow_redirects=False)
-    try:
-        read, body = await _read_all(client, f"{server}/gzip")
-    finally:
-        await client.aclose()
-    assert not _is_aiohttp(read)
-    assert body == b"".join(BODY)
-
-
-async def test_the_httpx2_transport_reads_through_httpx2(server):
-    async with httpx2.AsyncClient() as client:
-        read, body = await _read_all(client, f"{server}/plain")
     assert not _is_aiohttp(read)
     assert body == b"".join(BODY)
 
@@ -129,14 +141,12 @@ async def test_a_changed_adapter_reads_through_httpx2(monkeypatch, caplog, serve
     def __init__(self, aiohttp_response):  # a release that renamed the attribute
         self._response = aiohttp_response
 
-    try:
-        with monkeypatch.context() as patched, caplog.at_level(logging.WARNING, "ai.compat"):
-            patched.setattr(httpx_aiohttp.AiohttpResponseStream, "__init__", __init__)
-            module = importlib.reload(aiohttp_body)
-            assert not module.DIRECT_OK
-            assert "no longer sets _aiohttp_response" in module.PROBLEM
-            [warning] = [r for r in caplog.records if r.name == "ai.compat"]
-            assert "aiter_bytes" in warning.getMessage()
-    finally:
-        module = importlib.reload(aiohttp_body)
-    assert module.DIRECT_OK
+    cls = httpx_aiohttp.AiohttpResponseStream
+    monkeypatch.setattr(cls, "__init__", __init__)
+    monkeypatch.setattr(aiohttp_body, "_adapters", {})
+    assert "no longer sets _aiohttp_response" in aiohttp_body.adapter_problem(cls)
+    with caplog.at_level(logging.WARNING, "ai.compat"):
+        assert not aiohttp_body._direct(cls)
+        assert not aiohttp_body._direct(cls)  # said once
+    [warning] = [r for r in caplog.records if r.name == "ai.compat"]
+    assert "aiter_bytes" in warning.getMessage()
