@@ -22,7 +22,7 @@ class StaleCredentials(Exception):
 class Deferral:
     """A request's permission to defer, and what was deferred (``name`` None: nothing yet)."""
 
-    __slots__ = ("marker", "name", "read", "server")
+    __slots__ = ("confirmed", "marker", "name", "read", "server")
 
     def __init__(self) -> None:
         #: The marker's full key in the cache, and the marker the authenticator trusted.
@@ -32,6 +32,9 @@ class Deferral:
         self.server = ""
         #: Reads the current marker (None when the cache cannot say).
         self.read: Callable[[], Awaitable[Any]] | None = None
+        #: Run once the marker is confirmed (what must not happen for stale credentials, such
+        #: as recording a key's last use).
+        self.confirmed: Callable[[], None] | None = None
 
 
 _current: ContextVar[Deferral | None] = ContextVar("ai_deferred_marker", default=None)
@@ -54,10 +57,23 @@ def pending() -> Deferral | None:
 
 
 def confirmed() -> None:
-    """The deferred marker was found unchanged (by the admission script)."""
+    """The deferred marker was found unchanged (by the admission script, or :func:`confirm`)."""
     deferral = _current.get()
     if deferral is not None:
-        deferral.name = deferral.marker = deferral.read = None
+        then = deferral.confirmed
+        deferral.name = deferral.marker = deferral.read = deferral.confirmed = None
+        if then is not None:
+            then()
+
+
+def when_confirmed(action: Callable[[], None]) -> None:
+    """Run ``action`` once the request's deferred marker is confirmed, or now when nothing
+    is deferred."""
+    deferral = pending()
+    if deferral is None:
+        action()
+    else:
+        deferral.confirmed = action
 
 
 def stale() -> StaleCredentials:

@@ -38,7 +38,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from ai import keys
+from ai import deferred, keys
 from ai.api import revocation
 from ai.api.authentication import TTLCache, _snapshot
 from ai.db import run_db
@@ -174,7 +174,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         user = get_user_model().from_db(*owner)
         if not user.is_active:
             raise _refuse(f"The owner of API key {info.prefix} is inactive.")
-        self._touch(info.pk)
+        pk = info.pk
+        deferred.when_confirmed(lambda: self._touch(pk))  # not for a key refused after all
         return user, info
 
     def authenticate(self, request: Request) -> tuple[Any, KeyInfo] | None:

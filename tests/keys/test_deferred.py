@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from ai.api import key_auth
 from ai.api.revocation import arevoke_user
 from ai.models import ApiKey
 from tests.api.conftest import COMPLETIONS, STATUS, ApiClient
@@ -98,6 +99,28 @@ async def test_changed_but_good_credentials_are_served_anew_with_what_changed(
     await key.asave()
     refused = await client.post(COMPLETIONS, {"messages": MESSAGES})
     assert refused.status_code == 403, refused.content
+
+
+@pytest.mark.parametrize("limits", list(LIMITS))
+async def test_last_use_is_recorded_only_for_a_request_let_through(limits, make_key):
+    key, full_key = await _key(make_key, **LIMITS[limits])
+    client = KeyClient(full_key)
+
+    async def last_used():
+        await key_auth.flush_last_used()
+        return (await ApiKey.objects.aget(pk=key.pk)).last_used_at
+
+    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
+    first = await last_used()
+    assert first is not None
+    key_auth._last_used.clear()  # this process's once-a-minute throttle: out of the way
+    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
+    second = await last_used()
+    assert second > first  # a request let through records its use (deferred or not)
+    await _revoke_elsewhere(key)
+    key_auth._last_used.clear()
+    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 401
+    assert await last_used() == second  # the refused one does not
 
 
 def _token(user) -> str:
