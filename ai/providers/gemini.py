@@ -30,8 +30,9 @@ raises its own status errors (``errors.ClientError`` / ``ServerError``, also for
 
 * **Embeddings** go to ``:batchEmbedContents``, as the SDK's ``models.embed_content`` sends
   them on the Developer API (``requests[]`` of ``{model, content, outputDimensionality}``), at
-  most :data:`EMBED_BATCH` texts a call: more are split into concurrent calls. Token counts come
-  from ``usageMetadata`` when Google sends it, else they are estimated.
+  most :data:`~ai.providers._gemini_embed.EMBED_BATCH` texts a call (``_gemini_embed``): more are
+  split into concurrent calls. Token counts come from ``usageMetadata`` when Google sends it,
+  else they are estimated.
 
 Wire: https://ai.google.dev/api/generate-content (``POST /v1beta/models/{model}:generateContent``
 and ``:streamGenerateContent?alt=sse``), https://ai.google.dev/api/embeddings
@@ -40,7 +41,6 @@ and ``:streamGenerateContent?alt=sse``), https://ai.google.dev/api/embeddings
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -65,6 +65,7 @@ from ai.exceptions import (
     UpstreamError,
     UpstreamStreamError,
 )
+from ai.providers._gemini_embed import GeminiEmbeddings
 from ai.providers._gemini_wire import (
     Chunk,
     error_reasons,
@@ -82,16 +83,11 @@ from ai.providers._http import pool_limits, transport_error
 from ai.providers._loop import PerLoop, PerLoopClient
 from ai.providers._sse import SSEDecoder
 from ai.providers.base import (
-    USAGE_ESTIMATED,
-    USAGE_REPORTED,
     BaseLLMProvider,
     ChatRequest,
-    EmbeddingResponse,
     FinishReason,
     LLMResponse,
     LLMStream,
-    Usage,
-    estimate_tokens,
 )
 from ai.providers.errors import status_error
 from ai.providers.messages import estimated_usage
@@ -105,8 +101,6 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 TRANSPORTS = ("httpx2", "aiohttp")
 #: One SDK call = one upstream call: no hidden continuation hops or tool loops (typed wire).
 _ONE_CALL = {"automatic_continuation": False, "automatic_function_calling": {"disable": True}}
-#: The most texts one ``:batchEmbedContents`` call takes (Google's limit).
-EMBED_BATCH = 100
 #: The request option behind a typed config field the SDK refused.
 _OPTION_OF = {
     "toolConfig": "tool_choice",
@@ -174,7 +168,7 @@ class _Client:
             await (self.http.close() if self.transport == "aiohttp" else self.http.aclose())
 
 
-class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
+class GeminiProvider(GeminiEmbeddings, PerLoopClient[_Client], BaseLLMProvider):
     """Google Gemini (``gemini-2.5-flash`` by default). Clients are built lazily, one per loop."""
 
     name = "gemini"
@@ -391,80 +385,6 @@ class GeminiProvider(PerLoopClient[_Client], BaseLLMProvider):
                 yield (*read_typed(chunk), chunk.model_version, chunk.response_id)
         finally:
             await chunks.aclose()
-
-    # -- embeddings ----------------------------------------------------------------------------
-
-    async def _embed(
-        self, inputs: list[str], model: str, dimensions: int | None
-    ) -> EmbeddingResponse:
-        client = self.client
-        path = gemini_model_path(model)
-        batches = [inputs[i : i + EMBED_BATCH] for i in range(0, len(inputs), EMBED_BATCH)]
-        if len(batches) == 1:
-            answers = [await self._embed_batch(client, path, batches[0], dimensions)]
-        else:
-            try:
-                async with asyncio.TaskGroup() as group:  # one failure cancels the others
-                    tasks = [
-                        group.create_task(self._embed_batch(client, path, batch, dimensions))
-                        for batch in batches
-                    ]
-            except ExceptionGroup as failed:
-                raise failed.exceptions[0] from None
-            answers = [task.result() for task in tasks]
-        vectors = [vector for batch_vectors, _ in answers for vector in batch_vectors]
-        usages = [usage for _, usage in answers]
-        estimated = any(u.source == USAGE_ESTIMATED for u in usages)
-        prompt = sum(u.prompt_tokens for u in usages)
-        return EmbeddingResponse(
-            vectors=vectors,
-            model=model,
-            provider=self.name,
-            usage=Usage.of(prompt, 0, source=USAGE_ESTIMATED if estimated else USAGE_REPORTED),
-        )
-
-    async def _embed_batch(
-        self, client: _Client, path: str, texts: list[str], dimensions: int | None
-    ) -> tuple[list[list[float]], Usage]:
-        """One ``:batchEmbedContents`` call: its vectors, and its usage (estimated when Google
-        reports none)."""
-        if self._raw(client):
-            request: dict[str, Any] = {"model": path}
-            if dimensions is not None:
-                request["outputDimensionality"] = dimensions
-            body = {
-                "requests": [
-                    {**request, "content": {"parts": [{"text": text}], "role": "user"}}
-                    for text in texts
-                ]
-            }
-            raw = await genai_compat.post(client.api, f"{path}:batchEmbedContents", body)
-            try:
-                data = orjson.loads(raw.body or "{}")
-                vectors = [item["values"] for item in data["embeddings"]]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                vectors, data = [], {}
-            usage = gemini_usage(data.get("usageMetadata") if isinstance(data, dict) else None)
-        else:
-            config = types.EmbedContentConfig(output_dimensionality=dimensions)
-            answer = await client.genai.aio.models.embed_content(
-                model=path, contents=list(texts), config=config
-            )
-            vectors = [list(e.values or ()) for e in answer.embeddings or ()]
-            meta = answer.usage_metadata
-            usage = None
-            if meta is not None and meta.prompt_token_count is not None:
-                usage = Usage.of(meta.prompt_token_count, 0, total=meta.total_token_count)
-        if len(vectors) != len(texts) or not all(isinstance(v, list) for v in vectors):
-            raise UpstreamError(
-                "Gemini sent an embeddings response the gateway could not read.",
-                provider=self.name,
-                model=path.removeprefix("models/"),
-                upstream_status=200,
-            )
-        if usage is None:
-            usage = Usage.of(sum(map(estimate_tokens, texts)), 0, source=USAGE_ESTIMATED)
-        return vectors, usage
 
     # -- errors --------------------------------------------------------------------------------
 

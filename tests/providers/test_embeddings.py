@@ -19,8 +19,9 @@ from ai.exceptions import (
     UpstreamConnectionError,
     UpstreamTimeoutError,
 )
+from ai.providers._gemini_embed import EMBED_BATCH
 from ai.providers.base import USAGE_ESTIMATED, USAGE_REPORTED
-from ai.providers.gemini import EMBED_BATCH, GeminiProvider
+from ai.providers.gemini import GeminiProvider
 from ai.providers.offline import EMBED_MODEL, EMBEDDING_DIMENSIONS, OfflineProvider, embedding
 from ai.providers.openai import _vector
 from tests.fake_upstream import fake_prompt_tokens
