@@ -34,3 +34,14 @@ def async_client(alias: str) -> Any:
     }
     pool = redis.asyncio.ConnectionPool.from_url(first_server(alias), **options)
     return redis.asyncio.Redis(connection_pool=pool)
+
+
+def is_django_redis(backend: Any) -> bool:
+    """Whether ``backend`` is Django's own ``RedisCache`` (whose settings these clients read),
+    with redis-py's asyncio client installed."""
+    try:
+        import redis.asyncio  # noqa: F401
+        from django.core.cache.backends.redis import RedisCache
+    except ImportError:
+        return False
+    return type(backend) is RedisCache

@@ -158,13 +158,14 @@ async def handle(
     # the client goes away: one task less per request (and per held stream), same outcomes.
     this = asyncio.current_task()
     assert this is not None
-    state = {"aborted": False, "sent": False}
+    aborted = sent = False
 
     def client_left(listener: asyncio.Task) -> None:
         # Called from the loop between this task's steps: it is suspended (or about to resume)
         # inside the try below, unless the response has been sent.
-        if not listener.cancelled() and not state["sent"]:
-            state["aborted"] = True
+        nonlocal aborted
+        if not listener.cancelled() and not sent:
+            aborted = True
             this.cancel()
 
     listener = asyncio.create_task(handler.listen_for_disconnect(receive))
@@ -178,12 +179,12 @@ async def handle(
             else:
                 await handler.send_response(response, send)
         finally:
-            state["sent"] = True
+            sent = True
             listener.remove_done_callback(client_left)
     except asyncio.CancelledError:
         # Ours (the client went away) is taken back; one from outside (a server shutting
         # down), alone or besides ours, goes on.
-        if not state["aborted"] or this.uncancel() > 0:
+        if not aborted or this.uncancel() > 0:
             raise
     finally:
         if not listener.done():

@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from ai import deferred
 from ai.api import wsgi
 from ai.api.authentication import GatewayJWTAuthentication
-from ai.api.errors import JSON, InvalidRequest, error_response
+from ai.api.errors import JSON, InvalidRequest, error_response, gateway_payload
 from ai.api.key_auth import ApiKeyAuthentication
 from ai.api.parsers import ORJSONParser, body_limit, too_large
 from ai.api.renderers import EventStreamRenderer, ORJSONRenderer
@@ -198,7 +198,7 @@ class AsyncAPIView(APIView):
         """The JSON body of an error answer, from the gateway's error dict (``code``,
         ``message``, ``request_id``, ...): a view that speaks a vendor's API answers in its
         shape by overriding this."""
-        return {"error": error}
+        return gateway_payload(status, error, exc)
 
     def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any

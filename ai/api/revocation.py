@@ -66,6 +66,8 @@ _redis_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisReade
     weakref.WeakKeyDictionary()
 )
 _failed_at = 0.0
+#: The Redis server the markers are on (mode "redis"), for the admission script to compare.
+_server = ""
 
 
 def defer(user_id: str, marker: Any) -> bool:
@@ -79,7 +81,7 @@ def defer(user_id: str, marker: Any) -> bool:
     if mode != "redis":
         return False
     deferral.name, deferral.marker = backend.make_key(key(user_id)), marker
-    deferral.server = redis_clients.first_server(ai_settings.AI_AUTH_CACHE)
+    deferral.server = _server
     deferral.read = lambda: aread(user_id)
     return True
 
@@ -92,7 +94,7 @@ def reset() -> None:
 
 
 def _configured() -> tuple[Any, str]:
-    global _setup
+    global _setup, _server
     setup = _setup
     if setup is None:
         # One backend object per process: ``caches[alias]`` is per async context, and a new
@@ -100,21 +102,13 @@ def _configured() -> tuple[Any, str]:
         backend = caches.create_connection(ai_settings.AI_AUTH_CACHE)
         if isinstance(backend, LocMemCache | DummyCache):
             mode = "memory"
-        elif _is_django_redis(backend):
+        elif redis_clients.is_django_redis(backend):
             mode = "redis"
+            _server = redis_clients.first_server(ai_settings.AI_AUTH_CACHE)
         else:
             mode = "thread"
         setup = _setup = (backend, mode)
     return setup
-
-
-def _is_django_redis(backend: Any) -> bool:
-    try:
-        import redis.asyncio  # noqa: F401
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:
-        return False
-    return type(backend) is RedisCache
 
 
 def key(user_id: object) -> str:

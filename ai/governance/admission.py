@@ -45,8 +45,9 @@ from ai.governance.policy import (
     forget_override,
     user_limits,
 )
-from ai.governance.redis_store import RedisStore, is_django_redis
+from ai.governance.redis_store import RedisStore
 from ai.providers.base import estimate_tokens
+from ai.redis_clients import is_django_redis
 from ai.usage import pricing
 
 logger = logging.getLogger("ai.governance")

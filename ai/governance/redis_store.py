@@ -208,12 +208,3 @@ class RedisStore:
         batcher = self._clients.pop()
         if batcher is not None:
             await batcher.client.aclose()
-
-
-def is_django_redis(backend: Any) -> bool:
-    try:
-        import redis.asyncio  # noqa: F401
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:
-        return False
-    return type(backend) is RedisCache

@@ -39,12 +39,19 @@ async def _revoke_elsewhere(key) -> None:
     await arevoke_user(key.owner_id)
 
 
-@pytest.mark.parametrize("limits", list(LIMITS))
-async def test_a_key_revoked_elsewhere_is_refused_on_a_chat_request(limits, make_key, usage_events):
+async def _used_then_revoked(make_key, limits: str) -> KeyClient:
+    """A client whose key (with ``LIMITS[limits]``) served a chat request, so this process has
+    it cached, and was then revoked elsewhere."""
     key, full_key = await _key(make_key, **LIMITS[limits])
     client = KeyClient(full_key)
     assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
     await _revoke_elsewhere(key)
+    return client
+
+
+@pytest.mark.parametrize("limits", list(LIMITS))
+async def test_a_key_revoked_elsewhere_is_refused_on_a_chat_request(limits, make_key, usage_events):
+    client = await _used_then_revoked(make_key, limits)
     response = await client.post(COMPLETIONS, {"messages": MESSAGES})
     assert response.status_code == 401, response.content
     assert response.json()["error"]["code"] == "invalid_api_key"
@@ -53,10 +60,7 @@ async def test_a_key_revoked_elsewhere_is_refused_on_a_chat_request(limits, make
 
 @pytest.mark.parametrize("limits", list(LIMITS))
 async def test_a_revoked_key_gets_401_not_the_error_of_its_body(limits, make_key, usage_events):
-    key, full_key = await _key(make_key, **LIMITS[limits])
-    client = KeyClient(full_key)
-    assert (await client.post(COMPLETIONS, {"messages": MESSAGES})).status_code == 200
-    await _revoke_elsewhere(key)
+    client = await _used_then_revoked(make_key, limits)
     response = await client.post(COMPLETIONS, {"messages": []})  # a 400 for a good key
     assert response.status_code == 401, response.content
     unknown = await client.post(COMPLETIONS, {"messages": MESSAGES, "model": "no-such-model"})
