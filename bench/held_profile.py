@@ -415,9 +415,11 @@ class Profiler:
         rss0, types0 = rss_kb(), type_counts()
         app.max = 0
         cpu0 = [0.0]
+        sys0 = [0.0]
 
         def started() -> None:
             cpu0[0] = time.process_time()
+            sys0[0] = os.times().system
 
         def at_peak():
             t0 = time.process_time()
@@ -428,11 +430,13 @@ class Profiler:
         with GCTime() as gc_paced:
             res, peak = await self._held(app, paced, at_peak, on_start=started)
         cpu_paced = time.process_time() - cpu0[0]
+        sys_paced = os.times().system - sys0[0]
         proc = await self.start_burst(unpaced, a.streams, a.streams / 200)
         started()
         with GCTime() as gc_unpaced:
             res_u = await self.finish_burst(proc)
         cpu_unpaced = time.process_time() - cpu0[0]
+        sys_unpaced = os.times().system - sys0[0]
         out = {
             "gc_paced": gc_paced.per_stream(res["completed"]),
             "gc_unpaced": gc_unpaced.per_stream(res_u["completed"]),
@@ -440,6 +444,9 @@ class Profiler:
             "unpaced": _brief(res_u),
             "cpu_ms_per_stream_paced": round(1000 * cpu_paced / max(res["completed"], 1), 3),
             "cpu_ms_per_stream_unpaced": round(1000 * cpu_unpaced / max(res_u["completed"], 1), 3),
+            # Of which in the kernel (system time: socket reads and writes, epoll).
+            "sys_ms_per_stream_paced": round(1000 * sys_paced / max(res["completed"], 1), 3),
+            "sys_ms_per_stream_unpaced": round(1000 * sys_unpaced / max(res_u["completed"], 1), 3),
         }
         if peak is not None and peak[2]:
             rss1, types1, open_now = peak
@@ -620,7 +627,9 @@ def render(out: dict) -> str:
     if cpu:
         lines.append(
             f"CPU per stream: paced {cpu['cpu_ms_per_stream_paced']} ms, unpaced "
-            f"{cpu['cpu_ms_per_stream_unpaced']} ms; loadgen paced {cpu['paced']}"
+            f"{cpu['cpu_ms_per_stream_unpaced']} ms (in the kernel: "
+            f"{cpu['sys_ms_per_stream_paced']} / {cpu['sys_ms_per_stream_unpaced']} ms); "
+            f"loadgen paced {cpu['paced']}"
         )
         for kind in ("paced", "unpaced"):
             g = cpu[f"gc_{kind}"]

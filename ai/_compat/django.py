@@ -226,18 +226,31 @@ def _start_message(response: HttpResponseBase) -> dict[str, Any]:
 
 async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: Callable) -> None:
     """Django 5.2's ``ASGIHandler.send_response``, the same messages in the same order, but
-    the start message is not kept alive for a stream's whole life, and a streamed part of at
-    most ``chunk_size`` bytes is sent as it is. Only called when :data:`SEND_RESPONSE_OK`."""
+    the start message is not kept alive for a stream's whole life, a streamed part of at most
+    ``chunk_size`` bytes is sent as it is, and a response with ``write_to(write)`` (the
+    gateway's SSE responses) writes its parts itself rather than being iterated. Only called
+    when :data:`SEND_RESPONSE_OK`."""
     await send(_start_message(response))
     if response.streaming:
         chunk_size = handler.chunk_size
-        async with contextlib.aclosing(aiter(response)) as content:
-            async for part in content:
-                if 0 < len(part) <= chunk_size:
-                    await send({"type": "http.response.body", "body": part, "more_body": True})
-                    continue
-                for chunk, _ in handler.chunk_bytes(part):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        async def write_chunks(part: bytes) -> None:
+            for chunk, _ in handler.chunk_bytes(part):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        def write(part: bytes) -> Awaitable[None]:
+            # The server's own awaitable for a part that fits (no coroutine of ours per frame).
+            if 0 < len(part) <= chunk_size:
+                return send({"type": "http.response.body", "body": part, "more_body": True})
+            return write_chunks(part)
+
+        write_to = getattr(response, "write_to", None)
+        if write_to is not None:  # an SSE response writes its frames itself (ai.api.sse)
+            await write_to(write)
+        else:
+            async with contextlib.aclosing(aiter(response)) as content:
+                async for part in content:
+                    await write(part)
         await send({"type": "http.response.body"})
     else:
         for chunk, last in handler.chunk_bytes(response.content):

@@ -2,19 +2,27 @@
 balancers that cut idle connections (nginx's ``proxy_read_timeout``, 60 s by default; cloud
 load balancers, often 60 s) do not end a long stream whose model is thinking.
 
-One task per stream relays the frames; the response waits on it and, when nothing came for
-``AI_SSE_KEEPALIVE_SECONDS``, sends ``: keep-alive`` (a comment: every SSE parser, the official
-SDKs' included, ignores it). One timer per stream checks for quiet; nothing is scheduled per
-frame, only a future handed from the relay to the response.
+Two ways, the same frames on the wire (``: keep-alive``, a comment: every SSE parser, the
+official SDKs' included, ignores it, after ``AI_SSE_KEEPALIVE_SECONDS`` without a frame):
+
+* :func:`relay`, when the response is written by a caller that hands over its ``write`` (the
+  gateway's lean ASGI handler): the frames are written in the caller's task as they come; one
+  timer per stream checks for quiet and writes the comment from a short task of its own. Nothing
+  is scheduled per frame.
+* :func:`with_keepalive`, when the response is iterated (Django's own handler, WSGI): one task
+  per stream relays the frames and the response waits on it, with a future handed over per frame.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 #: An SSE comment line: ignored by every client.
 KEEPALIVE_FRAME = b": keep-alive\n\n"
+logger = logging.getLogger("ai.api")
+
 #: Frames the relay may read ahead of a slow client before it waits for it.
 _READ_AHEAD = 16
 
@@ -111,3 +119,80 @@ async def _aclose(frames: AsyncIterator[bytes]) -> None:
     aclose = getattr(frames, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+class _Beat:
+    """The timer of :func:`relay`: writes a keep-alive when nothing was written for
+    ``interval`` and no write is under way."""
+
+    __slots__ = ("interval", "last", "loop", "task", "timer", "write", "writing")
+
+    def __init__(self, interval: float, write: Callable[[bytes], Awaitable[None]]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.interval = interval
+        self.write = write
+        self.writing = False
+        self.task: asyncio.Task | None = None
+        self.last = self.loop.time()
+        self.timer: asyncio.TimerHandle | None = self.loop.call_at(self.last + interval, self.check)
+
+    def check(self) -> None:
+        now = self.loop.time()
+        quiet = now - self.last
+        if quiet >= self.interval and not self.writing:
+            self.writing = True
+            self.task = self.loop.create_task(self.beat())
+            quiet = 0.0
+        self.timer = self.loop.call_at(now + self.interval - quiet, self.check)
+
+    async def beat(self) -> None:
+        try:
+            await self.write(KEEPALIVE_FRAME)
+        except Exception:  # best effort: the next frame's write meets the same failure
+            logger.debug("a keep-alive frame could not be written", exc_info=True)
+        finally:
+            self.last = self.loop.time()
+            self.writing = False
+
+    async def settle(self) -> None:
+        """Wait for a keep-alive being written (before a frame, or the end of the body)."""
+        task, self.task = self.task, None
+        if task is not None:
+            await task
+
+    def stop(self) -> None:
+        timer, self.timer = self.timer, None  # the handle refers back to us: break the cycle
+        if timer is not None:
+            timer.cancel()
+
+    def cancel(self) -> None:
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+
+
+async def relay(
+    frames: AsyncIterator[bytes], write: Callable[[bytes], Awaitable[None]], interval: float
+) -> None:
+    """Write each of ``frames`` with ``await write(frame)`` as it comes, in this task, and
+    :data:`KEEPALIVE_FRAME` whenever none was written for ``interval`` seconds (0: never).
+    ``write`` is never called twice at once, and no keep-alive is under way when this returns.
+    Closing ``frames`` is the caller's."""
+    if not interval:
+        async for frame in frames:
+            await write(frame)
+        return
+    beat = _Beat(interval, write)
+    try:
+        async for frame in frames:
+            if beat.task is not None:
+                await beat.settle()
+            beat.writing = True
+            await write(frame)
+            beat.writing = False
+            beat.last = beat.loop.time()
+        beat.stop()
+        await beat.settle()  # the end of the body goes after it
+    finally:
+        beat.stop()
+        beat.cancel()

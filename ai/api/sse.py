@@ -21,14 +21,14 @@ orjson never writes a raw newline inside a JSON value, so every payload fits one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
 
 import orjson
 from django.http import StreamingHttpResponse
 
-from ai.api.keepalive import with_keepalive
+from ai.api import keepalive
 from ai.conf import ai_settings
 
 CONTENT_TYPE = "text/event-stream"
@@ -79,6 +79,9 @@ class SSEResponse(StreamingHttpResponse):
       what is sent, and the frames' generator is still closed at the end.
     * ``AI_SSE_KEEPALIVE_SECONDS`` > 0: a ``: keep-alive`` comment after that long without a
       frame (``ai.api.keepalive``), so proxies do not cut a quiet stream.
+    * A handler that can hand over its ``write`` (the gateway's lean ASGI handler) calls
+      :meth:`write_to` instead of iterating: each frame goes from the relay to ``write`` with no
+      generator or task between them, and the keep-alive comes from a timer.
     * Under WSGI, ``__iter__`` relays the frames from the loop the view ran on
       (``ai.api.wsgi``); Django's own would read them to the end first, in a new loop.
     """
@@ -104,13 +107,28 @@ class SSEResponse(StreamingHttpResponse):
             if self._wrapped:
                 # A middleware's wrapper (GZip) sends no keep-alive: a comment would corrupt it.
                 frames = super().__aiter__()
-            elif interval := float(ai_settings.AI_SSE_KEEPALIVE_SECONDS or 0):
-                frames = with_keepalive(frames, interval)
+            elif interval := _keepalive_seconds():
+                frames = keepalive.with_keepalive(frames, interval)
             async with aclosing(frames) as relayed:
                 async for frame in relayed:
                     yield frame
+
+    async def write_to(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        """Write the body with ``await write(part)``, part by part as it comes: the same parts
+        as iterating it gives, with the frames' generator closed at the end."""
+        if self._wrapped:
+            async with aclosing(self.__aiter__()) as parts:
+                async for part in parts:
+                    await write(part)
+            return
+        async with aclosing(self._frames) as frames:  # type: ignore[type-var]
+            await keepalive.relay(frames, write, _keepalive_seconds())
 
     def __iter__(self) -> Iterator[bytes]:
         from ai.api import wsgi
 
         return wsgi.iterate(self.__aiter__())
+
+
+def _keepalive_seconds() -> float:
+    return float(ai_settings.AI_SSE_KEEPALIVE_SECONDS or 0)

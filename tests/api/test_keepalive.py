@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ai.api import keepalive
 from ai.usage.events import STATUS_CANCELLED, STATUS_OK
 from tests.api.conftest import CHAT
 from tests.api.sse_client import parse_sse
@@ -91,3 +92,92 @@ async def test_a_stalled_stream_ends_with_a_timeout_error_frame(http, settings, 
     assert all(f.data != "[DONE]" for f in frames)
     await _wait_for(usage_events)
     assert (usage_events[0].status, usage_events[0].error_code) == ("error", "upstream_timeout")
+
+
+# keepalive.relay: what the lean handler uses (SSEResponse.write_to), with no server around it.
+
+
+class _Wire:
+    """A ``write`` that records what was written, when, and how many writes overlapped."""
+
+    def __init__(self, slow: dict[bytes, float] | None = None) -> None:
+        self.parts: list[bytes] = []
+        self.slow = slow or {}
+        self.busy = 0
+        self.most_at_once = 0
+
+    async def write(self, part: bytes) -> None:
+        self.busy += 1
+        self.most_at_once = max(self.most_at_once, self.busy)
+        try:
+            await asyncio.sleep(self.slow.get(part, 0))
+            self.parts.append(part)
+        finally:
+            self.busy -= 1
+
+
+async def _paced(*steps: bytes | float):
+    for step in steps:
+        if isinstance(step, float):
+            await asyncio.sleep(step)
+        else:
+            yield step
+
+
+def _others() -> set[asyncio.Task]:
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+async def test_relay_writes_keepalives_while_the_frames_are_quiet():
+    wire = _Wire()
+    await keepalive.relay(_paced(b"a", 0.35, b"b"), wire.write, 0.1)
+    ka = keepalive.KEEPALIVE_FRAME
+    assert wire.parts[0] == b"a" and wire.parts[-1] == b"b"
+    assert 2 <= wire.parts.count(ka) <= 3
+    assert set(wire.parts[1:-1]) == {ka}
+    assert not _others()  # no keep-alive task outlives the relay
+
+
+async def test_relay_never_writes_during_a_slow_write():
+    """A client slower than the interval: the frame's own write is under way, so no keep-alive
+    goes beside it, and none after it when the next frame follows at once."""
+    wire = _Wire(slow={b"a": 0.3})
+    await keepalive.relay(_paced(b"a", b"b"), wire.write, 0.05)
+    assert wire.parts == [b"a", b"b"]
+    assert wire.most_at_once == 1
+
+
+async def test_relay_lets_a_keepalive_under_way_finish_before_the_next_frame():
+    ka = keepalive.KEEPALIVE_FRAME
+    wire = _Wire(slow={ka: 0.2})  # the keep-alive at 0.1 s takes until 0.3 s
+    await keepalive.relay(_paced(b"a", 0.15, b"b"), wire.write, 0.1)
+    assert wire.parts == [b"a", ka, b"b"]
+    assert wire.most_at_once == 1
+
+
+async def test_relay_returns_after_a_keepalive_under_way_at_the_end():
+    ka = keepalive.KEEPALIVE_FRAME
+    wire = _Wire(slow={ka: 0.2})
+    await keepalive.relay(_paced(b"a", 0.15), wire.write, 0.1)
+    assert wire.parts == [b"a", ka]  # written before relay returned: the body's end goes after
+    assert not _others()
+
+
+async def test_relay_cancelled_takes_its_keepalive_with_it():
+    ka = keepalive.KEEPALIVE_FRAME
+    wire = _Wire(slow={ka: 5.0})
+    task = asyncio.create_task(keepalive.relay(_paced(b"a", 5.0), wire.write, 0.05))
+    await asyncio.sleep(0.2)  # a keep-alive write is under way
+    assert wire.busy == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)
+    assert wire.busy == 0 and wire.parts == [b"a"]
+    assert not _others()
+
+
+async def test_relay_with_no_interval_writes_only_the_frames():
+    wire = _Wire()
+    await keepalive.relay(_paced(b"a", 0.2, b"b"), wire.write, 0)
+    assert wire.parts == [b"a", b"b"]
