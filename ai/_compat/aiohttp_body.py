@@ -44,8 +44,8 @@ _NO_HEADERS: Any = None
 
 def check() -> str | None:
     """``None`` when aiohttp's reader has ``read`` and its response keeps the request's
-    description in ``_request_info``, as :func:`reader` expects (the adapters: see
-    :func:`adapter_problem`)."""
+    description in ``_request_info`` and its own headers in ``_headers`` / ``_raw_headers``, as
+    :func:`reader` expects (the adapters: see :func:`adapter_problem`)."""
     global _NO_HEADERS
     import aiohttp
     from multidict import CIMultiDict, CIMultiDictProxy
@@ -55,6 +55,8 @@ def check() -> str | None:
         has(aiohttp.ClientResponse, "content"),
         assigned_in_init(aiohttp.ClientResponse, "_request_info"),
         has(aiohttp.RequestInfo, "_replace", "headers"),
+        has(aiohttp.ClientResponse, "_headers", "_raw_headers", "headers", "raw_headers"),
+        assigned_in_init(aiohttp.ClientResponse, "_cache"),
     )
     if problem is None:
         _NO_HEADERS = CIMultiDictProxy(CIMultiDict())
@@ -88,8 +90,9 @@ DIRECT_OK: bool = report("aiohttp", PROBLEM, "httpx2's Response.aiter_bytes")
 def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     """An async callable returning the body's next bytes as they arrive, ``b""`` at its end.
     Pass it to :func:`aclose` when done (before ``response.aclose()``). Read the headers you
-    need first: on the direct path the response's and its request's headers are dropped (a
-    held stream would keep both alive to its end, ~2.5 KB; nothing reads them later)."""
+    need first: on the direct path the response's and its request's headers are dropped, in
+    httpx2 and in aiohttp (a held stream would keep them alive to its end; nothing reads them
+    later)."""
     if DIRECT_OK and _direct(type(response.stream)) and "content-encoding" not in response.headers:
         response.headers = httpx2.Headers()
         response.request.headers = httpx2.Headers()
@@ -97,6 +100,12 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
         # aiohttp's copy of the request headers, kept for error messages about the request:
         # the body's errors name none (~3.5 KB per held stream).
         body._request_info = body._request_info._replace(headers=_NO_HEADERS)
+        # And its parsed response headers (the adapter copied them into httpx2's, read before
+        # this): ~2.4 KB per held stream against the fake upstream, more from a real vendor.
+        # (``headers`` and ``raw_headers`` are aiohttp ``reify`` properties: cached in _cache.)
+        body._headers, body._raw_headers = _NO_HEADERS, ()
+        body._cache.pop("headers", None)
+        body._cache.pop("raw_headers", None)
         # read(n), not readany(): everything already buffered in one piece (readany returns one
         # HTTP chunk, so a burst of SSE events would take a turn of the loop each).
         return functools.partial(body.content.read, READ_SIZE)

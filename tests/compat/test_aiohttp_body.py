@@ -62,6 +62,9 @@ async def _read_all(client: httpx2.AsyncClient, url: str) -> tuple[object, bytes
     assert (len(response.request.headers) == 0) is direct
     if direct:  # and aiohttp's own copy of the request headers
         assert len(response.stream._aiohttp_response.request_info.headers) == 0
+        # and aiohttp's parsed response headers (httpx2's copy was read before)
+        assert len(response.stream._aiohttp_response.headers) == 0
+        assert response.stream._aiohttp_response.raw_headers == ()
     body = b""
     try:
         while chunk := await read():
