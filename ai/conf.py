@@ -83,6 +83,11 @@ DEFAULTS: dict[str, Any] = {
     # At ASGI startup (ai.asgi), move every object alive into the garbage collector's permanent
     # generation: full collections then skip the ~1M objects of Django and the SDKs.
     "AI_GC_FREEZE": False,
+    # At ASGI startup, gc.set_threshold(*AI_GC_THRESHOLDS) (1 to 3 integers). None: the host's
+    # thresholds are left alone. Held streams keep their objects for seconds, so they reach
+    # the oldest generation, and Python's default (700, 10, 10) walks them in full collections
+    # again and again (see README, Performance).
+    "AI_GC_THRESHOLDS": None,
     # None: every request, the gateway's included, goes through the host's MIDDLEWARE and
     # Django's own handler. A list of middleware paths: the app's own views get a lean handler
     # with exactly that list (see ai.asgi); `manage.py check` warns for what it skips.

@@ -143,7 +143,13 @@ def prompt(deltas: int, interval: float) -> str:
 
 
 #: Settings the environment may change for a comparison (recorded in the results' ``ai_env``).
-STUDIED = ("AI_SSE_KEEPALIVE_SECONDS", "AI_IDLE_TIMEOUT", "AI_FIRST_BYTE_TIMEOUT")
+STUDIED = (
+    "AI_SSE_KEEPALIVE_SECONDS",
+    "AI_IDLE_TIMEOUT",
+    "AI_FIRST_BYTE_TIMEOUT",
+    "AI_GC_FREEZE",
+    "AI_GC_THRESHOLDS",
+)
 
 
 def gateway_env(upstream: str, database_url: str, transport: str | None) -> dict[str, str]:

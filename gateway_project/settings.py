@@ -186,6 +186,17 @@ AI_ROUTES_CACHE_SECONDS = env.float("AI_ROUTES_CACHE_SECONDS", default=5.0)
 # collections walk Django's and the SDKs' ~330k long-lived objects several times per 10,000
 # requests; see README, Performance.
 AI_GC_FREEZE = env.bool("AI_GC_FREEZE", default=True)
+# And it sets the collector's thresholds (the app's default leaves them alone): generation 0
+# every 10,000 net allocations instead of 700, a full collection considered after 50 of
+# generation 1 instead of 10. Held streams keep their objects alive for seconds; with Python's
+# defaults, full collections walk all of them every few seconds (README, Performance).
+# AI_GC_THRESHOLDS=off keeps Python's.
+_gc_thresholds = env.str("AI_GC_THRESHOLDS", default="10000,10,50")
+AI_GC_THRESHOLDS = (
+    None
+    if _gc_thresholds.strip().lower() in ("", "off", "none")
+    else [int(t) for t in _gc_thresholds.split(",")]
+)
 # Prometheus may scrape /api/v1/app/ai/metrics with this bearer token (staff users always can).
 AI_METRICS_TOKEN = env.str("AI_METRICS_TOKEN", default="") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES

@@ -269,6 +269,41 @@ async def test_startup_freezes_the_heap_only_when_asked(lean_app, settings, free
     assert (frozen > 10_000) is bool(freeze)
 
 
+@pytest.mark.parametrize(
+    ("thresholds", "expected"),
+    [((10_000, 10, 50), (10_000, 10, 50)), ([5_000], (5_000, 10, 10)), (None, (700, 10, 10))],
+)
+async def test_startup_sets_gc_thresholds_only_when_asked(lean_app, settings, thresholds, expected):
+    import gc
+
+    settings.AI_GC_THRESHOLDS = thresholds
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults, whatever the test process runs with
+    try:
+        await _lifespan(lean_app, ["startup", "shutdown"])
+        applied = gc.get_threshold()
+    finally:
+        gc.set_threshold(*saved)
+    assert applied == expected
+
+
+@pytest.mark.parametrize("value", ["10000,10,50", [1, 2, 3, 4], [-1], ["700"], [700.0], 5])
+def test_an_invalid_gc_threshold_is_a_system_check_error(settings, value):
+    from django.core.checks import run_checks
+
+    settings.AI_GC_THRESHOLDS = value
+    [error] = [m for m in run_checks() if m.id == "ai.E003"]
+    assert "AI_GC_THRESHOLDS" in error.msg
+
+
+def test_valid_gc_thresholds_pass_the_checks(settings):
+    from django.core.checks import run_checks
+
+    for value in (None, (10_000, 10, 50), [0]):
+        settings.AI_GC_THRESHOLDS = value
+        assert not [m for m in run_checks() if m.id == "ai.E003"]
+
+
 async def test_login_required_middleware_leaves_the_api_alone(settings, token):
     """A host with Django's LoginRequiredMiddleware: the token-authenticated API is not
     redirected to a login page (DRF's as_view marks its views login_required = False)."""
