@@ -23,6 +23,18 @@ DELTAS = 8
 INTERVAL = 0.25  # seconds between deltas: each stream lasts about two seconds
 
 
+@pytest.fixture(params=["default", "fast"])
+def live(request, settings, transactional_db):
+    """Both ways a stream is written: Django's handler iterating the response (the default)
+    and the lean handler (AI_API_MIDDLEWARE), where the response writes its own frames."""
+    from tests.api.live import LiveGateway
+
+    settings.AI_API_MIDDLEWARE = None if request.param == "default" else []
+    server = LiveGateway().start()
+    yield server
+    server.stop()
+
+
 async def test_500_paced_streams_are_held_at_once_and_relayed_whole(live, token):
     limits = httpx2.Limits(max_connections=STREAMS, max_keepalive_connections=STREAMS)
     firsts: list[float] = []
