@@ -169,6 +169,32 @@ def gc_threshold() -> Undo:
     return lambda: gc.set_threshold(*old)
 
 
+@experiment("forget-request")
+def forget_request() -> Undo:
+    """What a held stream's Django request and response headers cost: once a streamed
+    response's start is sent, empty the request's attributes (META, headers, body file, user,
+    DRF's wrapper...) and the response's headers. Not safe as written (a host's code may read
+    the request later); measures the most such a release could save."""
+    from django.http import HttpRequest
+    from django.http.response import ResponseHeaders
+
+    from ai._compat import django as compat
+
+    real = compat._start_message
+
+    def start_message(response: Any) -> dict:
+        message = real(response)
+        if response.streaming:
+            for closer in response._resource_closers:
+                request = getattr(closer, "__self__", None)
+                if isinstance(request, HttpRequest):
+                    request.__dict__.clear()
+            response.headers = ResponseHeaders({})
+        return message
+
+    return _setattr(compat, "_start_message", start_message)
+
+
 @experiment("iterated-sse")
 def iterated_sse() -> Undo:
     """The way before SSE responses wrote their own frames: the lean handler iterates the

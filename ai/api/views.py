@@ -185,7 +185,7 @@ async def serve_chat(
     )
     if call.stream:
         response: HttpResponseBase = SSEResponse(
-            await gateway.open_stream(call, outcome, frames(outcome))
+            await gateway.open_stream(call, outcome, frames(outcome)), request=request._request
         )
     else:
         response = json_response(answer(await gateway.complete(call, outcome, cache)))

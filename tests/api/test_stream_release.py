@@ -1,0 +1,100 @@
+"""A held stream lets go of its request once the response has started (``ai.api.sse.release``):
+under the lean handler, where the SSE response writes its own frames, every middleware has seen
+the whole request, and the stream then keeps neither its META nor its body."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.handlers.asgi import ASGIRequest
+from django.http.request import RawPostDataException
+
+from ai.api.sse import release
+from tests.api.conftest import CHAT
+from tests.api.live import LiveGateway
+from tests.api.sse_client import parse_sse
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: The requests the middleware below saw, and what it saw of them in process_response.
+SEEN: list[tuple[object, bool, bytes]] = []
+
+
+class Recording:
+    """A host middleware that reads the request's body before the view and its META as the
+    response goes out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        body = request.body  # read before the view (DRF then parses the cached body)
+        response = self.get_response(request)
+        SEEN.append((request, "HTTP_AUTHORIZATION" in request.META, body))
+        return response
+
+
+def _asgi_request(body: bytes = b'{"prompt": "hi"}') -> ASGIRequest:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": CHAT,
+        "query_string": b"a=1",
+        "headers": [(b"content-type", b"application/json"), (b"cookie", b"c=1")],
+    }
+    return ASGIRequest(scope, io.BytesIO(body))
+
+
+def test_release_empties_what_a_request_holds():
+    request = _asgi_request()
+    assert request.body and request.GET["a"] == "1" and request.COOKIES == {"c": "1"}
+    assert request.headers["content-type"] == "application/json"
+    body_file = request._stream
+
+    release(request)
+
+    assert request.META == {} and request.scope == {} and request.COOKIES == {}
+    assert not request.GET and "headers" not in request.__dict__
+    assert body_file.closed
+    with pytest.raises(RawPostDataException):
+        request.body  # noqa: B018
+    request.close()  # as the handler does at the end
+
+
+def test_release_leaves_uploaded_files_for_close():
+    request = _asgi_request()
+    upload = io.BytesIO(b"x")
+    request._files = {"f": upload}  # what FILES parsing leaves (closed by request.close())
+    release(request)
+    assert request._files == {"f": upload} and not upload.closed
+
+
+@pytest.fixture(params=["default", "fast"])
+def live(request, settings):
+    SEEN.clear()
+    middleware = "tests.api.test_stream_release.Recording"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, middleware]
+    settings.AI_API_MIDDLEWARE = None if request.param == "default" else [middleware]
+    server = LiveGateway().start()
+    yield request.param, server
+    server.stop()
+
+
+async def test_a_stream_releases_its_request_after_the_middleware_saw_it(live, token):
+    import httpx2
+
+    mode, server = live
+    async with httpx2.AsyncClient(base_url=server.url, timeout=10) as http:
+        response = await http.post(
+            CHAT,
+            json={"prompt": "hi", "stream": True},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert parse_sse(response.content)[-1].data == "[DONE]"
+    [(request, saw_auth, body)] = SEEN
+    assert saw_auth and b'"prompt"' in body  # the middleware saw all of it
+    if mode == "fast":  # the lean handler: the response wrote its frames, the request let go
+        assert request.META == {} and "_body" not in request.__dict__
+    else:  # Django's own handler iterates the response: nothing is released
+        assert request.META["HTTP_AUTHORIZATION"].startswith("Bearer ")
