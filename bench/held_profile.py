@@ -107,6 +107,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=0.2, help="seconds between paced deltas")
     p.add_argument("--ramp", type=float, default=1.0)
     p.add_argument(
+        "--prompt-kb",
+        type=float,
+        default=0,
+        help="make each request's prompt about this many KB (a real chat's history; default: "
+        "one short sentence)",
+    )
+    p.add_argument(
         "--passes", default="cpu,profile,memory", help="comma list of cpu, profile, memory"
     )
     p.add_argument(
@@ -256,6 +263,9 @@ class Profiler:
 
     def target(self, base: str, interval: float) -> Target:
         text = prompt(self.args.deltas, interval)
+        if self.args.prompt_kb:
+            words = "the user and the assistant talked about many things before this question "
+            text = words * int(self.args.prompt_kb * 1024 / len(words)) + text
         if self.args.app != "gateway":
             body = sc.PROMPT_BODY.replace(sc.PROMPT.encode(), text.encode())
             headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}

@@ -40,12 +40,15 @@ ADAPTERS = (
 _adapters: dict[type, bool] = {}
 #: What a held stream's aiohttp response keeps of the request's headers.
 _NO_HEADERS: Any = None
+#: What a held stream's httpx2 request keeps of its body.
+_NO_BODY = httpx2.ByteStream(b"")
 
 
 def check() -> str | None:
-    """``None`` when aiohttp's reader has ``read`` and its response keeps the request's
-    description in ``_request_info`` and its own headers in ``_headers`` / ``_raw_headers``, as
-    :func:`reader` expects (the adapters: see :func:`adapter_problem`)."""
+    """``None`` when aiohttp's reader has ``read``, its response keeps the request's
+    description in ``_request_info`` and its own headers in ``_headers`` / ``_raw_headers``, and
+    httpx2's request its body in ``stream`` / ``_content``, as :func:`reader` expects (the
+    adapters: see :func:`adapter_problem`)."""
     global _NO_HEADERS
     import aiohttp
     from multidict import CIMultiDict, CIMultiDictProxy
@@ -57,10 +60,20 @@ def check() -> str | None:
         has(aiohttp.RequestInfo, "_replace", "headers"),
         has(aiohttp.ClientResponse, "_headers", "_raw_headers", "headers", "raw_headers"),
         assigned_in_init(aiohttp.ClientResponse, "_cache"),
+        _request_body_problem(),
     )
     if problem is None:
         _NO_HEADERS = CIMultiDictProxy(CIMultiDict())
     return problem
+
+
+def _request_body_problem() -> str | None:
+    """``None`` when an httpx2 request keeps its body where :func:`reader` drops it: the
+    ``stream`` it sends and the ``_content`` it read."""
+    probe = httpx2.Request("POST", "http://probe.invalid/", content=b"probe")
+    if vars(probe).get("_content") != b"probe" or not isinstance(probe.stream, httpx2.ByteStream):
+        return "httpx2.Request no longer keeps its body in stream and _content"
+    return None
 
 
 def adapter_problem(cls: type) -> str | None:
@@ -91,11 +104,15 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     """An async callable returning the body's next bytes as they arrive, ``b""`` at its end.
     Pass it to :func:`aclose` when done (before ``response.aclose()``). Read the headers you
     need first: on the direct path the response's and its request's headers are dropped, in
-    httpx2 and in aiohttp (a held stream would keep them alive to its end; nothing reads them
-    later)."""
+    httpx2 and in aiohttp, and so is the request's body, sent by then (a held stream would keep
+    them alive to its end: the body is the whole chat; nothing reads them later)."""
     if DIRECT_OK and _direct(type(response.stream)) and "content-encoding" not in response.headers:
         response.headers = httpx2.Headers()
-        response.request.headers = httpx2.Headers()
+        request = response.request
+        request.headers = httpx2.Headers()
+        # And the request's body (sent by now): a whole chat history per held stream.
+        request.stream = _NO_BODY
+        request._content = b""
         body = response.stream._aiohttp_response
         # aiohttp's copy of the request headers, kept for error messages about the request:
         # the body's errors name none (~3.5 KB per held stream).

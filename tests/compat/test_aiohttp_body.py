@@ -41,8 +41,8 @@ async def server():
         )
 
     app = web.Application()
-    app.router.add_get("/plain", plain)
-    app.router.add_get("/gzip", gzipped)
+    app.router.add_post("/plain", plain)
+    app.router.add_post("/gzip", gzipped)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -53,7 +53,8 @@ async def server():
 
 
 async def _read_all(client: httpx2.AsyncClient, url: str) -> tuple[object, bytes]:
-    response = await client.send(client.build_request("GET", url), stream=True)
+    request = client.build_request("POST", url, content=b'{"prompt": "a whole chat"}')
+    response = await client.send(request, stream=True)
     assert response.headers["content-type"] == "text/event-stream"
     read = aiohttp_body.reader(response)
     direct = _is_aiohttp(read)
@@ -65,6 +66,10 @@ async def _read_all(client: httpx2.AsyncClient, url: str) -> tuple[object, bytes
         # and aiohttp's parsed response headers (httpx2's copy was read before)
         assert len(response.stream._aiohttp_response.headers) == 0
         assert response.stream._aiohttp_response.raw_headers == ()
+        # and the request's body, sent by now
+        assert response.request.content == b"" and b"".join(response.request.stream) == b""
+    else:
+        assert response.request.content == b'{"prompt": "a whole chat"}'
     body = b""
     try:
         while chunk := await read():
