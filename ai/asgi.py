@@ -42,7 +42,7 @@ from django.http import HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_urlconf
 
 from ai._compat import django as compat
-from ai.conf import ai_settings
+from ai.conf import ai_settings, gc_thresholds
 from ai.middleware import ON_LOOP
 
 logger = logging.getLogger("ai.asgi")
@@ -236,20 +236,6 @@ async def startup() -> None:
         gc.freeze()
     if thresholds := gc_thresholds():
         gc.set_threshold(*thresholds)
-
-
-def gc_thresholds() -> tuple[int, ...] | None:
-    """``AI_GC_THRESHOLDS`` as ``gc.set_threshold`` takes it, or None (unset or invalid: the
-    system check ``ai.E003`` reports an invalid value)."""
-    value = ai_settings.AI_GC_THRESHOLDS
-    if value is None or isinstance(value, (str, bytes)):
-        return None
-    try:
-        thresholds = tuple(value)
-    except TypeError:
-        return None
-    valid = 1 <= len(thresholds) <= 3 and all(type(t) is int and t >= 0 for t in thresholds)
-    return thresholds if valid else None
 
 
 async def shutdown() -> None:

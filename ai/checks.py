@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.checks import Error, Warning, register
 
 import ai.services.compatible as compatible
-from ai.conf import ai_settings
+from ai.conf import ai_settings, gc_thresholds
 from ai.services.factory import PROVIDER_CLASSES, get_available_providers, provider_names
 
 
@@ -41,18 +41,15 @@ def check_ai_settings(app_configs=None, **kwargs):
                 id="ai.E002",
             )
         )
-    if ai_settings.AI_GC_THRESHOLDS is not None:
-        from ai.asgi import gc_thresholds
-
-        if gc_thresholds() is None:
-            messages.append(
-                Error(
-                    f"AI_GC_THRESHOLDS is {ai_settings.AI_GC_THRESHOLDS!r}.",
-                    hint="Set it to None (the process's own thresholds) or to 1 to 3 "
-                    "non-negative integers, as gc.set_threshold takes them: (10000, 10, 50).",
-                    id="ai.E003",
-                )
+    if ai_settings.AI_GC_THRESHOLDS is not None and gc_thresholds() is None:
+        messages.append(
+            Error(
+                f"AI_GC_THRESHOLDS is {ai_settings.AI_GC_THRESHOLDS!r}.",
+                hint="Set it to None (the process's own thresholds) or to 1 to 3 "
+                "non-negative integers, as gc.set_threshold takes them: (10000, 10, 50).",
+                id="ai.E003",
             )
+        )
     return messages
 
 

@@ -226,3 +226,17 @@ def _forget(**_: Any) -> None:
 
 
 setting_changed.connect(_forget, dispatch_uid="ai.conf.settings_changed")
+
+
+def gc_thresholds() -> tuple[int, ...] | None:
+    """``AI_GC_THRESHOLDS`` as ``gc.set_threshold`` takes it, or None (unset or invalid: the
+    system check ``ai.E003`` reports an invalid value)."""
+    value = ai_settings.AI_GC_THRESHOLDS
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    try:
+        thresholds = tuple(value)
+    except TypeError:
+        return None
+    valid = 1 <= len(thresholds) <= 3 and all(type(t) is int and t >= 0 for t in thresholds)
+    return thresholds if valid else None

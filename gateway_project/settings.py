@@ -191,12 +191,15 @@ AI_GC_FREEZE = env.bool("AI_GC_FREEZE", default=True)
 # generation 1 instead of 10. Held streams keep their objects alive for seconds; with Python's
 # defaults, full collections walk all of them every few seconds (README, Performance).
 # AI_GC_THRESHOLDS=off keeps Python's.
-_gc_thresholds = env.str("AI_GC_THRESHOLDS", default="10000,10,50")
-AI_GC_THRESHOLDS = (
-    None
-    if _gc_thresholds.strip().lower() in ("", "off", "none")
-    else [int(t) for t in _gc_thresholds.split(",")]
-)
+_gc_thresholds = env.str("AI_GC_THRESHOLDS", default="10000,10,50").strip()
+try:
+    AI_GC_THRESHOLDS = (
+        None
+        if _gc_thresholds.lower() in ("", "off", "none")
+        else [int(t) for t in _gc_thresholds.split(",")]
+    )
+except ValueError:  # left as given: `check` reports it (ai.E003)
+    AI_GC_THRESHOLDS = _gc_thresholds
 # Prometheus may scrape /api/v1/app/ai/metrics with this bearer token (staff users always can).
 AI_METRICS_TOKEN = env.str("AI_METRICS_TOKEN", default="") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES

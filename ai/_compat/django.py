@@ -10,6 +10,9 @@ What is private here, and why:
   sends and the response's ``close()`` made by the caller (so they can skip that thread hop too).
 * ``HttpResponseBase._resource_closers`` / ``_handler_class``: what ``response.close()`` does,
   done on the loop (:func:`close_response`).
+* ``ASGIRequest``'s ``_stream``, ``_read_started``, ``_body``, ``_post``, ``_files`` and its cached
+  ``GET`` / ``COOKIES`` / ``headers``: what :func:`release_request` empties once a held stream's
+  response has started (checked on a probe request; when it fails nothing is released).
 * ``ASGIHandler.send_response``: :func:`send_response` below is a copy of Django 5.2's that keeps
   nothing of the response's start (its header list) alive while a stream is relayed, and sends
   a part no larger than ``chunk_size`` as it is (no ``chunk_bytes`` generator per SSE frame).
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +38,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.dispatch import Signal
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
@@ -77,22 +81,41 @@ def _check_close() -> bool:
     )
 
 
+def _check_release() -> bool:
+    from django.core.handlers.asgi import ASGIRequest
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"a=1"}
+    try:
+        probe = ASGIRequest(scope, io.BytesIO(b"{}"))
+        read = probe.body == b"{}" and probe.GET["a"] == "1"
+        probe.COOKIES, probe.headers  # noqa: B018  (both cached in __dict__)
+        attrs = vars(probe)
+        return read and all(
+            name in attrs
+            for name in ("_stream", "_read_started", "_body", "GET", "COOKIES", "headers", "META")
+        )
+    except Exception:
+        return False
+
+
 #: Whether each internal is usable as written (checked once, at import).
 LIVE_RECEIVERS_OK = _check_live_receivers()
 HANDLE_OK = _source_sha256(ASGIHandler.handle) == HANDLE_SHA256
 CLOSE_OK = _check_close()
 SEND_RESPONSE_OK = _source_sha256(ASGIHandler.send_response) == SEND_RESPONSE_SHA256
+RELEASE_OK = _check_release()
 
 for _name, _ok, _fallback in (
     ("Signal._live_receivers", LIVE_RECEIVERS_OK, "Signal.asend"),
     ("ASGIHandler.handle", HANDLE_OK, "Django's own ASGIHandler.handle"),
     ("HttpResponseBase.close", CLOSE_OK, "sync_to_async(response.close)"),
     ("ASGIHandler.send_response", SEND_RESPONSE_OK, "Django's own ASGIHandler.send_response"),
+    ("ASGIRequest's attributes", RELEASE_OK, "keeping a held stream's request whole"),
 ):
     if not _ok:
         logger.warning(
             "ai: this Django release changed %s; the gateway's lean handler uses %s instead "
-            "(correct, one thread hop slower per request). Update ai/_compat/django.py.",
+            "(correct, slower or larger). Update ai/_compat/django.py.",
             _name,
             _fallback,
         )
@@ -227,9 +250,9 @@ def _start_message(response: HttpResponseBase) -> dict[str, Any]:
 async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: Callable) -> None:
     """Django 5.2's ``ASGIHandler.send_response``, the same messages in the same order, but
     the start message is not kept alive for a stream's whole life, a streamed part of at most
-    ``chunk_size`` bytes is sent as it is, and a response with ``write_to(write)`` (the
-    gateway's SSE responses) writes its parts itself rather than being iterated. Only called
-    when :data:`SEND_RESPONSE_OK`."""
+    ``chunk_size`` bytes is sent as it is, and a response marked ``ai_writes_body`` (the
+    gateway's SSE responses) writes its parts itself with ``write_to(write)`` rather than being
+    iterated. Only called when :data:`SEND_RESPONSE_OK`."""
     await send(_start_message(response))
     if response.streaming:
         chunk_size = handler.chunk_size
@@ -244,9 +267,8 @@ async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: 
                 return send({"type": "http.response.body", "body": part, "more_body": True})
             return write_chunks(part)
 
-        write_to = getattr(response, "write_to", None)
-        if write_to is not None:  # an SSE response writes its frames itself (ai.api.sse)
-            await write_to(write)
+        if getattr(response, "ai_writes_body", False):  # ai.api.sse: it writes its frames
+            await response.write_to(write)  # type: ignore[attr-defined]
         else:
             async with contextlib.aclosing(aiter(response)) as content:
                 async for part in content:
@@ -255,3 +277,44 @@ async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: 
     else:
         for chunk, last in handler.chunk_bytes(response.content):
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+
+
+#: What :func:`release_request` keeps of ``META``: what ``get_host()``, ``build_absolute_uri()``
+#: and error reporters read.
+KEPT_META = (
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "SCRIPT_NAME",
+    "QUERY_STRING",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "REMOTE_ADDR",
+    "HTTP_HOST",
+)
+
+
+def release_request(request: HttpRequest) -> None:
+    """Let go of what a request holds once its streamed response has started (every
+    middleware's ``process_response`` has run): ``META`` keeps only :data:`KEPT_META`, the ASGI
+    ``scope`` and ``COOKIES`` become empty, ``GET`` an empty QueryDict; its cached headers,
+    body and parsed form are dropped and its body file closed (as ``request.close()`` would at
+    the end); reading ``request.body`` again raises Django's ``RawPostDataException``. Uploaded
+    files are left for ``request.close()`` to close. Nothing when :data:`RELEASE_OK` is False."""
+    if not RELEASE_OK:
+        return
+    attrs = request.__dict__
+    body_file = attrs.get("_stream")
+    if body_file is not None and hasattr(body_file, "close"):
+        body_file.close()
+    attrs["_read_started"] = True
+    meta = attrs.get("META")
+    if meta is not None:
+        attrs["META"] = {k: meta[k] for k in KEPT_META if k in meta}
+    if "scope" in attrs:
+        attrs["scope"] = {}
+    attrs["COOKIES"] = {}
+    attrs["GET"] = QueryDict()
+    for name in ("headers", "_body", "_post"):
+        attrs.pop(name, None)
+    if not attrs.get("_files"):  # uploaded files stay for request.close()
+        attrs.pop("_files", None)

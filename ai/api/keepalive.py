@@ -27,6 +27,13 @@ logger = logging.getLogger("ai.api")
 _READ_AHEAD = 16
 
 
+def _next_check(now: float, quiet: float, interval: float) -> float:
+    """When to look again: when the stream will have been quiet for ``interval``, or, when it
+    already has (a keep-alive just went out, or none could: the response is busy writing to a
+    slow client), a whole interval from now. Never in the past: that would spin the loop."""
+    return now + (interval - quiet if quiet < interval else interval)
+
+
 class _Pump:
     __slots__ = ("done", "error", "frames", "interval", "last", "loop", "space", "timer", "waiter")
 
@@ -50,8 +57,7 @@ class _Pump:
         if quiet >= self.interval and self.waiter is not None:
             self.frames.append(KEEPALIVE_FRAME)
             self.wake()
-            quiet = 0.0
-        self.timer = self.loop.call_at(now + self.interval - quiet, self.check)
+        self.timer = self.loop.call_at(_next_check(now, quiet, self.interval), self.check)
 
     def stop(self) -> None:
         timer, self.timer = self.timer, None  # the handle refers back to us: break the cycle
@@ -142,8 +148,7 @@ class _Beat:
         if quiet >= self.interval and not self.writing:
             self.writing = True
             self.task = self.loop.create_task(self.beat())
-            quiet = 0.0
-        self.timer = self.loop.call_at(now + self.interval - quiet, self.check)
+        self.timer = self.loop.call_at(_next_check(now, quiet, self.interval), self.check)
 
     async def beat(self) -> None:
         try:

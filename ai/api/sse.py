@@ -26,9 +26,10 @@ from contextlib import aclosing
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import ResponseHeaders
 
+from ai._compat import django as compat
 from ai.api import keepalive
 from ai.conf import ai_settings
 
@@ -102,6 +103,10 @@ class SSEResponse(StreamingHttpResponse):
         #: What :meth:`write_to` releases once the start is sent (see there).
         self._request = request
 
+    #: The lean handler (``ai._compat.django.send_response``) calls :meth:`write_to` instead
+    #: of iterating the response.
+    ai_writes_body = True
+
     @property
     def streaming_content(self) -> Any:
         return StreamingHttpResponse.streaming_content.fget(self)  # type: ignore[attr-defined]
@@ -126,20 +131,21 @@ class SSEResponse(StreamingHttpResponse):
         """Write the body with ``await write(part)``, part by part as it comes: the same parts
         as iterating it gives, with the frames' generator closed at the end.
 
-        Called once the start (status and headers) is sent, so every middleware is done with
-        the response and its request: a held stream then keeps neither the response's headers
-        nor the request's ``META``, ASGI scope, query, cookies, headers, body or what was
-        parsed from it (:func:`release`; ~5 KB per open stream, plus the body: a chat history,
-        in real use)."""
-        self.headers = ResponseHeaders({})
-        request, self._request = self._request, None
-        if request is not None:
-            release(request)
+        Called once the start (status and headers) is sent, so every middleware's
+        ``process_response`` is done with the response and its request: unless a middleware
+        wrapped the content (its wrapper runs during the stream and may read them), a held
+        stream then keeps neither the response's headers nor what the request holds
+        (``ai._compat.django.release_request``: ~5 KB per open stream, plus the body, a chat
+        history, in real use)."""
         if self._wrapped:
             async with aclosing(self.__aiter__()) as parts:
                 async for part in parts:
                     await write(part)
             return
+        self.headers = ResponseHeaders({})
+        request, self._request = self._request, None
+        if request is not None:
+            compat.release_request(request)
         async with aclosing(self._frames) as frames:  # type: ignore[type-var]
             await keepalive.relay(frames, write, _keepalive_seconds())
 
@@ -151,30 +157,3 @@ class SSEResponse(StreamingHttpResponse):
 
 def _keepalive_seconds() -> float:
     return float(ai_settings.AI_SSE_KEEPALIVE_SECONDS or 0)
-
-
-#: What :func:`release` empties, and what it drops (Django's caches of the body and headers).
-_EMPTIED = {"META": dict, "scope": dict, "COOKIES": dict}
-_DROPPED = ("headers", "_body", "_post", "_files")
-
-
-def release(request: HttpRequest) -> None:
-    """Let go of what a request holds once its streamed response has started: ``META``, the
-    ASGI ``scope`` and ``COOKIES`` become empty, ``GET`` an empty QueryDict; its cached
-    headers, body and parsed body are dropped and its body file closed (as ``request.close()``
-    would at the end; reading ``request.body`` again raises Django's ``RawPostDataException``).
-    Uploaded files are left for ``request.close()`` to close."""
-    attrs = request.__dict__
-    body_file = attrs.get("_stream")
-    if body_file is not None and hasattr(body_file, "close"):
-        body_file.close()
-    for name, empty in _EMPTIED.items():
-        if name in attrs:
-            attrs[name] = empty()
-    if "GET" in attrs:
-        attrs["GET"] = QueryDict()
-    files = attrs.get("_files")
-    for name in _DROPPED:
-        if name == "_files" and files:  # request.close() closes them
-            continue
-        attrs.pop(name, None)

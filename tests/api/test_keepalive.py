@@ -181,3 +181,27 @@ async def test_relay_with_no_interval_writes_only_the_frames():
     wire = _Wire()
     await keepalive.relay(_paced(b"a", 0.2, b"b"), wire.write, 0)
     assert wire.parts == [b"a", b"b"]
+
+
+@pytest.mark.parametrize("kind", ["relay", "with_keepalive"])
+async def test_a_slow_client_does_not_spin_the_keepalive_timer(monkeypatch, kind):
+    """A write (or, iterated, the consumer) busy for 0.5 s at an interval of 0.05 s: the timer
+    looks again once per interval, not on every turn of the loop."""
+    cls = keepalive._Beat if kind == "relay" else keepalive._Pump
+    calls = 0
+    real = cls.check
+
+    def counting(self):
+        nonlocal calls
+        calls += 1
+        real(self)
+
+    monkeypatch.setattr(cls, "check", counting)
+    if kind == "relay":
+        wire = _Wire(slow={b"a": 0.5})
+        await keepalive.relay(_paced(b"a", b"b"), wire.write, 0.05)
+    else:
+        async for frame in keepalive.with_keepalive(_paced(b"a", b"b"), 0.05):
+            if frame == b"a":
+                await asyncio.sleep(0.5)  # the response busy with a slow client
+    assert calls <= 15, calls
