@@ -239,6 +239,7 @@ class AnthropicProvider(PerLoopClient[anthropic.AsyncAnthropic], BaseLLMProvider
             # on aclose() or cancellation.
             response = await self._post(request, stream=True)
             stream.upstream_request_id = response.headers.get("request-id")
+            del request  # sent: a held stream must not keep the chat alive
             read = aiohttp_body.reader(response)
             try:
                 async for event, data in aiter_sse(read):

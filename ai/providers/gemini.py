@@ -286,6 +286,7 @@ class GeminiProvider(GeminiEmbeddings, PerLoopClient[_Client], BaseLLMProvider):
         path = gemini_model_path(request.model)
         wire = self._raw_chunks if self._raw(client) else self._typed_chunks
         chunks = wire(client, path, gemini_body(request))
+        del request  # a held stream keeps only the body it sends (the wire's own)
         called = 0
         try:
             async for text, calls, finish, usage, model, response_id in chunks:

@@ -243,6 +243,7 @@ class OpenAIProvider(PerLoopClient[openai.AsyncOpenAI], BaseLLMProvider):
         """
         response = await self._post(request, stream=True)
         stream.upstream_request_id = response.headers.get("x-request-id")
+        del request  # sent: a held stream must not keep the chat alive
         read = aiohttp_body.reader(response)
         decoder = SSEDecoder()
         done = False

@@ -5,6 +5,7 @@ partial usage of cut streams live here once, for every vendor."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -18,6 +19,7 @@ from ai.providers.messages import (
     FinishReason,
     LLMResponse,
     Usage,
+    estimate_prompt_tokens,
     estimate_tokens,
 )
 from ai.providers.parts import ToolCall, ToolCallBuilder, ToolCallDelta
@@ -72,6 +74,8 @@ class LLMStream:
         self._pending: str | ToolCallDelta | None = None
         #: Enforces AI_IDLE_TIMEOUT between deltas once the first one came.
         self._idle: IdleWatch | None = None
+        #: The prompt's estimated tokens, kept when the messages are let go (:meth:`start`).
+        self._prompt_estimate: int | None = None
 
     @property
     def provider_name(self) -> str:
@@ -96,6 +100,10 @@ class LLMStream:
             raise self._failed(self._timed_out("its first delta", seconds)) from None
         if not self.completed and self.error is None:
             self._idle = IdleWatch(idle_timeout())
+        # Sent and answered: a held stream no longer keeps the chat's messages (the provider's
+        # stream lets go of its request too); a cut stream's prompt estimate is kept instead.
+        self._prompt_estimate = estimate_prompt_tokens(self.request.messages)
+        self.request = dataclasses.replace(self.request, messages=())
 
     def _timed_out(self, what: str, seconds: float) -> UpstreamTimeoutError:
         return UpstreamTimeoutError(
@@ -199,8 +207,10 @@ class LLMStream:
         if self.completed and self.usage is not None:
             return self.usage
         reported = self.usage or Usage(source=USAGE_ESTIMATED)
-        prompt = reported.prompt_tokens or estimate_tokens(
-            "".join(m.content for m in self.request.messages)
+        prompt = reported.prompt_tokens or (
+            estimate_prompt_tokens(self.request.messages)
+            if self._prompt_estimate is None
+            else self._prompt_estimate
         )
         produced = self.content
         if self._tool_calls is not None:  # a cut tool-call stream produced its calls too

@@ -396,7 +396,8 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     finally:
         metrics.leave(flight)
     outcome.provider, outcome.model = stream.provider_name, stream.model
-    return _relay(stream, call, outcome, frames)
+    # The relay needs the call's routing, not its messages: a held stream lets the chat go.
+    return _relay(stream, dataclasses.replace(call, messages=()), outcome, frames)
 
 
 async def _relay(

@@ -146,3 +146,37 @@ async def test_a_wrapped_stream_keeps_its_request(settings, token):
     assert parse_sse(gzip.decompress(raw))[-1].data == "[DONE]"
     [(request, _, _)] = SEEN
     assert request.META["HTTP_AUTHORIZATION"].startswith("Bearer ")
+
+
+async def test_a_held_stream_keeps_no_message_of_its_chat(live, token, upstream_settings):
+    """While a stream is held (its first delta relayed, the upstream paced), nothing of the
+    gateway keeps the chat's messages: the view's call, the relay's, the stream's request and
+    the provider's all let go once the upstream answered."""
+    import asyncio
+    import gc
+
+    import httpx2
+
+    from ai.providers.messages import Message
+
+    _, server = live
+    marker = "held-chat-marker " * 50
+    body = {"prompt": marker + "[[fake:chunks=4 chunk_delay=0.3]]", "provider": "openai"}
+    async with (
+        httpx2.AsyncClient(base_url=server.url, timeout=10) as http,
+        http.stream(
+            "POST",
+            CHAT,
+            json={**body, "stream": True},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        chunks = response.aiter_bytes()
+        first = await anext(chunks)
+        assert b'"delta"' in first
+        await asyncio.sleep(0.05)
+        gc.collect()
+        alive = [o for o in gc.get_objects() if type(o) is Message and marker in o.content]
+        rest = b"".join([c async for c in chunks])
+    assert alive == []
+    assert parse_sse(first + rest)[-1].data == "[DONE]"

@@ -442,3 +442,22 @@ def test_sse_decoder_follows_the_spec():
     assert decoder.feed(b"\n\r") == []
     # ... and, not followed by LF, it ends a line of its own: the blank line that dispatches.
     assert decoder.feed(b"data: [DONE]\n\n") == [(None, b"split across"), (None, b"[DONE]")]
+
+
+async def test_a_started_stream_no_longer_holds_the_chat(provider):
+    """Once the first delta came, neither the stream nor the provider's generator keeps the
+    messages (a held stream would keep a whole chat history alive to its end); a cut stream
+    still estimates its prompt."""
+    import gc
+
+    from ai.providers.base import Message
+
+    marker = "held-chat-marker " * 100
+    stream = provider.stream(conversation(marker + "[[fake:chunks=4]]"))
+    await stream.start()
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) is Message and marker in o.content]
+    assert alive == []
+    estimate = stream.usage_so_far().prompt_tokens
+    assert estimate >= len(marker) // 4
+    await stream.aclose()
