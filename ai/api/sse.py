@@ -21,6 +21,9 @@ orjson never writes a raw newline inside a JSON value, so every payload fits one
 
 from __future__ import annotations
 
+import gzip
+import io
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
@@ -84,6 +87,11 @@ class SSEResponse(StreamingHttpResponse):
     * A handler that can hand over its ``write`` (the gateway's lean ASGI handler) calls
       :meth:`write_to` instead of iterating: each frame goes from the relay to ``write`` with no
       generator or task between them, and the keep-alive comes from a timer.
+    * Django's ``GZipMiddleware`` compresses each part of an async stream as a gzip file of its
+      own, and httpx-based clients (the official OpenAI and Anthropic Python SDKs) decode only
+      the first: they would see one frame. When it is that middleware's wrapper that wraps the
+      frames, they are sent as one gzip stream instead, each frame flushed as it comes
+      (:func:`gzipped`).
     * Under WSGI, ``__iter__`` relays the frames from the loop the view ran on
       (``ai.api.wsgi``); Django's own would read them to the end first, in a new loop.
     """
@@ -100,6 +108,8 @@ class SSEResponse(StreamingHttpResponse):
         self["X-Accel-Buffering"] = "no"
         self._frames = frames
         self._wrapped = False
+        #: What a middleware last set as the content (its wrapper), when one did.
+        self._wrapper: Any = None
         #: What :meth:`write_to` releases once the start is sent (see there).
         self._request = request
 
@@ -113,14 +123,25 @@ class SSEResponse(StreamingHttpResponse):
 
     @streaming_content.setter
     def streaming_content(self, value: Any) -> None:
-        self._wrapped = True
+        self._wrapped, self._wrapper = True, value
         StreamingHttpResponse.streaming_content.fset(self, value)  # type: ignore[attr-defined]
+
+    def gzipped_by_django(self) -> bool:
+        """Whether the content is Django's ``GZipMiddleware`` wrapper (one gzip file per part),
+        the last wrapper set."""
+        code = getattr(self._wrapper, "ag_code", None)
+        return (
+            code is not None
+            and code.co_name == "gzip_wrapper"
+            and code.co_filename.replace("\\", "/").endswith("django/middleware/gzip.py")
+            and self.get("Content-Encoding") == "gzip"
+        )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         async with aclosing(self._frames) as frames:  # type: ignore[type-var]
             if self._wrapped:
-                # A middleware's wrapper (GZip) sends no keep-alive: a comment would corrupt it.
-                frames = super().__aiter__()
+                # A middleware's wrapper sends no keep-alive: a comment would corrupt it.
+                frames = gzipped(frames) if self.gzipped_by_django() else super().__aiter__()
             elif interval := _keepalive_seconds():
                 frames = keepalive.with_keepalive(frames, interval)
             async with aclosing(frames) as relayed:
@@ -157,3 +178,29 @@ class SSEResponse(StreamingHttpResponse):
 
 def _keepalive_seconds() -> float:
     return float(ai_settings.AI_SSE_KEEPALIVE_SECONDS or 0)
+
+
+#: As Django's GZipMiddleware (BREACH): up to this many random bytes in the gzip header.
+_MAX_RANDOM_BYTES = 100
+
+
+async def gzipped(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``frames`` as one gzip stream, each frame flushed (``Z_SYNC_FLUSH``) so that a client
+    decodes it as it comes. The header carries a file name of random length, as Django's
+    ``GZipMiddleware`` writes it (its BREACH mitigation)."""
+    buffer = io.BytesIO()
+    name = "a" * secrets.randbelow(_MAX_RANDOM_BYTES)
+    with gzip.GzipFile(filename=name, mode="wb", compresslevel=6, fileobj=buffer, mtime=0) as z:
+        async for frame in frames:
+            z.write(frame)
+            z.flush()
+            yield _take(buffer)
+    if tail := _take(buffer):
+        yield tail
+
+
+def _take(buffer: io.BytesIO) -> bytes:
+    data = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
