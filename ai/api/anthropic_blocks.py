@@ -31,8 +31,6 @@ M = TypeVar("M", bound=RequestBody)
 UNSUPPORTED = "Is not supported by this gateway. Allowed fields: {allowed}."
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 TOOL_NAME = r"^[a-zA-Z0-9_-]{1,128}$"
-#: What ``tool_result.is_error`` adds in front of the result's text.
-ERROR_PREFIX = "Error: "
 
 
 def _type_of(value: Any) -> str | None:
@@ -210,7 +208,7 @@ class AnthropicToolResultBlock(RequestBody):
     def text(self) -> str:
         content = self.content or ""
         text = content if isinstance(content, str) else "\n".join(b.text for b in content)
-        return ERROR_PREFIX + text if self.is_error else text
+        return text
 
 
 _REFUSED_BLOCKS = {

@@ -15,8 +15,9 @@ Block by block:
 * ``text`` / ``image`` (base64 or url source) in a user turn -> its parts;
 * ``tool_use`` in an assistant turn -> :class:`ToolCall` (``input`` as JSON text);
 * ``tool_result`` in a user turn -> one ``TOOL`` turn per result, before the turn's other
-  blocks, naming the function of the earlier ``tool_use`` it answers; ``is_error`` results
-  start with ``"Error: "`` (no vendor but Anthropic has a flag for it);
+  blocks, naming the function of the earlier ``tool_use`` it answers; ``is_error`` travels
+  with it (Anthropic gets the flag, Gemini an ``error`` response, OpenAI and the compatible
+  vendors ``"Error: "`` in front of the text: they have no flag);
 * ``tool_choice`` auto / any / tool / none -> auto / required / function / none, and
   ``disable_parallel_tool_use`` -> ``parallel_tool_calls=False``;
 * ``metadata.user_id`` -> ``ChatOptions.user``.
@@ -253,7 +254,13 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
                 turns.error(f"{at}[{j}].tool_use_id", "No earlier tool_use block has this id.")
                 continue
             turns.out.append(
-                Message(Role.TOOL, block.text, tool_call_id=block.tool_use_id, name=name)
+                Message(
+                    Role.TOOL,
+                    block.text,
+                    tool_call_id=block.tool_use_id,
+                    name=name,
+                    is_error=bool(block.is_error),
+                )
             )
     if parts:
         turns.out.append(Message.of_parts(Role.USER, parts))

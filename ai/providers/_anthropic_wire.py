@@ -133,6 +133,8 @@ def _merge(turn: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
 def _blocks(m: Message) -> list[dict[str, Any]]:
     if m.role is Role.TOOL:
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
+        if m.is_error:
+            block["is_error"] = True
         if m.parts:
             block["content"] = [_part(p) for p in m.parts]
         elif m.content:

@@ -146,7 +146,8 @@ def function_call(call: ToolCall) -> dict[str, Any]:
 def function_response(message: Message, names: Mapping[str, str]) -> dict[str, Any]:
     """A tool result as a ``functionResponse`` part. Gemini names the function, not the call:
     the message's ``name``, else the name of the call it answers. ``response`` must be an
-    object: the result itself when it is a JSON object, else ``{"result": text}``."""
+    object: the result itself when it is a JSON object, else ``{"result": text}``;
+    ``{"error": text}`` for a failed tool (``is_error``)."""
     name = message.name or names.get(message.tool_call_id or "")
     if not name:
         raise UnsupportedParameterError(
@@ -155,6 +156,8 @@ def function_response(message: Message, names: Mapping[str, str]) -> dict[str, A
             param="messages",
             provider="gemini",
         )
+    if message.is_error:  # Gemini's own key for a failed call's details
+        return {"functionResponse": {"name": name, "response": {"error": message.content}}}
     response: Any = None
     if message.content.lstrip().startswith("{"):
         with contextlib.suppress(orjson.JSONDecodeError):

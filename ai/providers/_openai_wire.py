@@ -85,7 +85,7 @@ def body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
 
 def _message(m: Message) -> dict[str, Any]:
     if m.role is _TOOL:
-        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content}
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.result_text}
     out: dict[str, Any] = {"role": m.role.value}
     if m.parts:
         out["content"] = [_part(p) for p in m.parts]

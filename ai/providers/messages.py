@@ -23,6 +23,11 @@ class ModelComplexity(StrEnum):
     SEARCH = "search"
 
 
+#: What a failed tool's result says first where the vendor has no error flag (OpenAI, the
+#: OpenAI-compatible ones).
+TOOL_ERROR_PREFIX = "Error: "
+
+
 class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
@@ -46,7 +51,9 @@ class Message:
     """One turn. ``content`` is always the turn's text (what estimates, the classifier and the
     cache read); ``parts`` is set when the turn has more than text (images), in order, text
     parts included. An assistant turn may carry ``tool_calls``; a ``TOOL`` turn answers the
-    call ``tool_call_id`` (of function ``name``) with ``content`` as the result."""
+    call ``tool_call_id`` (of function ``name``) with ``content`` as the result, ``is_error``
+    when the tool failed (Anthropic's ``tool_result.is_error``; vendors without such a flag get
+    :data:`TOOL_ERROR_PREFIX` in front of the text)."""
 
     role: Role
     content: str
@@ -54,6 +61,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    is_error: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
@@ -81,7 +89,15 @@ class Message:
             out.append([[type(p).__name__, *_fields(p)] for p in self.parts])
             out.append([[c.id, c.name, c.arguments] for c in self.tool_calls])
             out.append(self.tool_call_id)
+        if self.is_error:
+            out.append(True)
         return out
+
+    @property
+    def result_text(self) -> str:
+        """A tool turn's text for a vendor without an error flag: :data:`TOOL_ERROR_PREFIX`
+        in front of a failed tool's result."""
+        return TOOL_ERROR_PREFIX + self.content if self.is_error else self.content
 
 
 def _fields(obj: Any) -> list[Any]:

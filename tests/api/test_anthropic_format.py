@@ -160,7 +160,9 @@ CASES = {
                 ),
             ),
             Message(Role.TOOL, "18C", tool_call_id="toolu_1", name="get_weather"),
-            Message(Role.TOOL, "Error: noon\nCET", tool_call_id="toolu_2", name="get_time"),
+            Message(
+                Role.TOOL, "noon\nCET", tool_call_id="toolu_2", name="get_time", is_error=True
+            ),
             Message(Role.USER, "And tomorrow?"),
         ),
         ChatOptions(

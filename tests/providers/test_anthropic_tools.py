@@ -470,3 +470,20 @@ TRANSLATIONS = [
 def test_request_translation(messages, options, expected):
     body = request_body(ChatRequest(tuple(messages), MODEL, options=options))
     assert body == {"model": MODEL, "max_tokens": 4096, **expected}
+
+
+async def test_a_failed_tool_result_carries_is_error(provider, fake_upstream):
+    """``is_error`` reaches Anthropic as its own flag, the text as the tool gave it."""
+    messages = [
+        Message(Role.USER, "Time?"),
+        Message(Role.ASSISTANT, "", tool_calls=(ToolCall("toolu_9", "get_time", "{}"),)),
+        Message(Role.TOOL, "clock broken", tool_call_id="toolu_9", name="get_time", is_error=True),
+    ]
+    await provider.complete(messages, model=MODEL, options=TOOLS)
+    [block] = sent(fake_upstream)["messages"][-1]["content"]
+    assert block == {
+        "type": "tool_result",
+        "tool_use_id": "toolu_9",
+        "is_error": True,
+        "content": "clock broken",
+    }

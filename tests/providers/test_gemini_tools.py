@@ -468,3 +468,16 @@ def test_recursive_ref_is_bounded():
         cleaned = cleaned.get("properties", {}).get("next")
         depth += 1
     assert 10 < depth < 20
+
+
+async def test_a_failed_tool_result_is_an_error_response(gemini, fake_upstream):
+    """Gemini's functionResponse has its own key for a failed call: ``error``."""
+    messages = round_trip("clock broken")
+    messages[-1] = Message(
+        Role.TOOL, "clock broken", tool_call_id="call_abc", name="get_weather", is_error=True
+    )
+    await gemini.complete(messages, model=MODEL, options=with_tools())
+    [part] = sent(fake_upstream)["contents"][-1]["parts"]
+    assert part == {
+        "functionResponse": {"name": "get_weather", "response": {"error": "clock broken"}}
+    }

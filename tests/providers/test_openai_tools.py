@@ -497,3 +497,18 @@ def test_reading_streamed_tool_call_deltas():
     ]
     with pytest.raises(KeyError):  # the provider turns this into UpstreamStreamError
         tool_call_deltas([{"function": {"arguments": "{}"}}])
+
+
+async def test_a_failed_tool_result_says_error_first(provider, fake_upstream):
+    """OpenAI has no error flag on a tool message: the text says it."""
+    messages = [
+        Message(Role.USER, "Time?"),
+        Message(Role.ASSISTANT, "", tool_calls=(ToolCall("call_9", "get_time", "{}"),)),
+        Message(Role.TOOL, "clock broken", tool_call_id="call_9", name="get_time", is_error=True),
+    ]
+    await provider.complete(messages, model=MODEL, options=TOOLS)
+    assert sent(fake_upstream)["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_9",
+        "content": "Error: clock broken",
+    }
