@@ -329,6 +329,7 @@ class GeminiProvider(GeminiEmbeddings, PerLoopClient[_Client], BaseLLMProvider):
         closed here (the SDK's own stream iterator is only closed by the garbage collector)."""
         url = f"{path}:streamGenerateContent?alt=sse"
         body = await genai_compat.post_stream(client.api, url, request_body)
+        del request_body  # sent: a held stream must not keep the chat alive
         is_httpx = isinstance(body, httpx2.Response)
         pieces = body.aiter_bytes() if is_httpx else body.content.iter_any()
         decoder = SSEDecoder(keep_stray=True)
@@ -381,6 +382,7 @@ class GeminiProvider(GeminiEmbeddings, PerLoopClient[_Client], BaseLLMProvider):
         chunks = await client.genai.aio.models.generate_content_stream(
             model=path, contents=body["contents"], config=self._config(body)
         )
+        del body  # sent: a held stream must not keep the chat alive
         try:
             async for chunk in chunks:
                 yield (*read_typed(chunk), chunk.model_version, chunk.response_id)

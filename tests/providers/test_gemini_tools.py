@@ -481,3 +481,34 @@ async def test_a_failed_tool_result_is_an_error_response(gemini, fake_upstream):
     assert part == {
         "functionResponse": {"name": "get_weather", "response": {"error": "clock broken"}}
     }
+
+
+async def test_a_started_stream_no_longer_holds_the_chat(gemini, monkeypatch):
+    """Once the first delta came, neither the messages nor the request body the provider built
+    stay alive (a held stream would keep a whole chat to its end)."""
+    import gc
+    import weakref
+
+    from ai.providers import gemini as module
+
+    class Body(dict):  # a dict that can be weakly referenced
+        pass
+
+    bodies: list[weakref.ref] = []
+    real = module.gemini_body
+
+    def gemini_body(request):
+        body = Body(real(request))
+        bodies.append(weakref.ref(body))
+        return body
+
+    monkeypatch.setattr(module, "gemini_body", gemini_body)
+    marker = "held-chat-marker " * 100
+    stream = gemini.stream(
+        [Message(Role.USER, marker + "[[fake:chunks=4 chunk_delay=0.2]]")], model=MODEL
+    )
+    await stream.start()
+    gc.collect()
+    assert [o for o in gc.get_objects() if type(o) is Message and marker in o.content] == []
+    assert len(bodies) == 1 and bodies[0]() is None
+    await stream.aclose()
