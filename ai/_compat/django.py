@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import inspect
 import io
@@ -313,8 +314,14 @@ def release_request(request: HttpRequest) -> None:
     if "scope" in attrs:
         attrs["scope"] = {}
     attrs["COOKIES"] = {}
-    attrs["GET"] = QueryDict()
+    attrs["GET"] = _empty_query()
     for name in ("headers", "_body", "_post"):
         attrs.pop(name, None)
     if not attrs.get("_files"):  # uploaded files stay for request.close()
         attrs.pop("_files", None)
+
+
+@functools.cache
+def _empty_query() -> QueryDict:
+    # One for every released request: an empty QueryDict is immutable (336 bytes each).
+    return QueryDict()
