@@ -202,7 +202,7 @@ def iterated_sse() -> Undo:
     (``ai.api.keepalive.with_keepalive``). For A/B against ``SSEResponse.write_to``."""
     from ai.api.sse import SSEResponse
 
-    return _setattr(SSEResponse, "write_to", None)
+    return _setattr(SSEResponse, "ai_writes_body", False)
 
 
 def apply(names: list[str]) -> Undo:
