@@ -34,6 +34,13 @@ def _next_check(now: float, quiet: float, interval: float) -> float:
     return now + (interval - quiet if quiet < interval else interval)
 
 
+def _cancel(timer: asyncio.TimerHandle | None) -> None:
+    """Cancel a stream's timer; its holder then drops it (the handle refers back to the holder:
+    the cycle is broken)."""
+    if timer is not None:
+        timer.cancel()
+
+
 class _Pump:
     __slots__ = ("done", "error", "frames", "interval", "last", "loop", "space", "timer", "waiter")
 
@@ -60,9 +67,7 @@ class _Pump:
         self.timer = self.loop.call_at(_next_check(now, quiet, self.interval), self.check)
 
     def stop(self) -> None:
-        timer, self.timer = self.timer, None  # the handle refers back to us: break the cycle
-        if timer is not None:
-            timer.cancel()
+        self.timer = _cancel(self.timer)
 
     def wake(self) -> None:
         waiter, self.waiter = self.waiter, None
@@ -166,9 +171,7 @@ class _Beat:
             await task
 
     def stop(self) -> None:
-        timer, self.timer = self.timer, None  # the handle refers back to us: break the cycle
-        if timer is not None:
-            timer.cancel()
+        self.timer = _cancel(self.timer)
 
     def cancel(self) -> None:
         task, self.task = self.task, None

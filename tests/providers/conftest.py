@@ -82,6 +82,18 @@ def ask(text: str = "What is the weather in Paris?") -> list:
     return [Message(Role.SYSTEM, "Use tools."), Message(Role.USER, text)]
 
 
+def failed_tool_turn(call_id: str) -> list:
+    """A tool call of ``get_time`` answered by a failed tool (``is_error``): "clock broken"."""
+    from ai.providers.base import Message, Role
+    from ai.providers.parts import ToolCall
+
+    return [
+        Message(Role.USER, "Time?"),
+        Message(Role.ASSISTANT, "", tool_calls=(ToolCall(call_id, "get_time", "{}"),)),
+        Message(Role.TOOL, "clock broken", tool_call_id=call_id, name="get_time", is_error=True),
+    ]
+
+
 async def drain(stream) -> list:
     """Every piece of a stream (text and tool-call deltas)."""
     return [piece async for piece in stream]

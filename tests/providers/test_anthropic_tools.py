@@ -27,7 +27,7 @@ from ai.providers.parts import (
 )
 from tests.fake_upstream import fake_prompt_tokens
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
-from tests.providers.conftest import PNG, ask, drain, open_provider, sent
+from tests.providers.conftest import PNG, ask, drain, failed_tool_turn, open_provider, sent
 
 MODEL = "claude-test"
 WEATHER_SCHEMA = {
@@ -474,12 +474,7 @@ def test_request_translation(messages, options, expected):
 
 async def test_a_failed_tool_result_carries_is_error(provider, fake_upstream):
     """``is_error`` reaches Anthropic as its own flag, the text as the tool gave it."""
-    messages = [
-        Message(Role.USER, "Time?"),
-        Message(Role.ASSISTANT, "", tool_calls=(ToolCall("toolu_9", "get_time", "{}"),)),
-        Message(Role.TOOL, "clock broken", tool_call_id="toolu_9", name="get_time", is_error=True),
-    ]
-    await provider.complete(messages, model=MODEL, options=TOOLS)
+    await provider.complete(failed_tool_turn("toolu_9"), model=MODEL, options=TOOLS)
     [block] = sent(fake_upstream)["messages"][-1]["content"]
     assert block == {
         "type": "tool_result",

@@ -25,7 +25,7 @@ from ai.providers.parts import (
 )
 from tests.fake_upstream import fake_prompt_tokens
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
-from tests.providers.conftest import PNG, ask, drain, open_provider, sent
+from tests.providers.conftest import PNG, ask, drain, failed_tool_turn, open_provider, sent
 
 MODEL = "gpt-4o-mini"
 WEATHER_SCHEMA = {
@@ -501,12 +501,7 @@ def test_reading_streamed_tool_call_deltas():
 
 async def test_a_failed_tool_result_says_error_first(provider, fake_upstream):
     """OpenAI has no error flag on a tool message: the text says it."""
-    messages = [
-        Message(Role.USER, "Time?"),
-        Message(Role.ASSISTANT, "", tool_calls=(ToolCall("call_9", "get_time", "{}"),)),
-        Message(Role.TOOL, "clock broken", tool_call_id="call_9", name="get_time", is_error=True),
-    ]
-    await provider.complete(messages, model=MODEL, options=TOOLS)
+    await provider.complete(failed_tool_turn("call_9"), model=MODEL, options=TOOLS)
     assert sent(fake_upstream)["messages"][-1] == {
         "role": "tool",
         "tool_call_id": "call_9",
