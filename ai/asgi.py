@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -141,13 +141,17 @@ class LeanASGIHandler(ASGIHandler):
             settings.MIDDLEWARE = saved
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        # ASGIHandler.__call__ minus ThreadSensitiveContext (only http reaches this handler).
+        await self.serve(scope, receive, send)
+
+    def serve(self, scope: dict, receive: Any, send: Any) -> Awaitable[None]:
+        """What serves one HTTP request: ``ASGIHandler.__call__`` minus ThreadSensitiveContext
+        (only http reaches this handler). Returned to be awaited by the caller: no coroutine of
+        this method's stays between the server and the handler for a held stream's life."""
         if compat.HANDLE_OK:
-            await compat.handle(
+            return compat.handle(
                 self, scope, receive, send, send_signal=send_signal, close=self.close_response
             )
-        else:
-            await self.handle(scope, receive, send)
+        return self.handle(scope, receive, send)
 
     async def close_response(self, response: HttpResponseBase) -> None:
         async def finished(sender: Any) -> None:
@@ -193,7 +197,7 @@ def gateway_application(django_app: Any | None = None, *, preload: bool = True) 
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
         elif lean is not None and scope["type"] == "http" and resolve_gateway_view(scope):
-            await lean(scope, receive, send)
+            await lean.serve(scope, receive, send)
         else:
             await full(scope, receive, send)
 

@@ -256,18 +256,7 @@ async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: 
     iterated. Only called when :data:`SEND_RESPONSE_OK`."""
     await send(_start_message(response))
     if response.streaming:
-        chunk_size = handler.chunk_size
-
-        async def write_chunks(part: bytes) -> None:
-            for chunk, _ in handler.chunk_bytes(part):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-        def write(part: bytes) -> Awaitable[None]:
-            # The server's own awaitable for a part that fits (no coroutine of ours per frame).
-            if 0 < len(part) <= chunk_size:
-                return send({"type": "http.response.body", "body": part, "more_body": True})
-            return write_chunks(part)
-
+        write = _BodyWriter(handler, send)
         if getattr(response, "ai_writes_body", False):  # ai.api.sse: it writes its frames
             await response.write_to(write)  # type: ignore[attr-defined]
         else:
@@ -278,6 +267,27 @@ async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: 
     else:
         for chunk, last in handler.chunk_bytes(response.content):
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+
+
+class _BodyWriter:
+    """``await write(part)``: a streamed part as one body message, or as ``chunk_size`` pieces
+    when larger. One small object per stream rather than two closures and their cells."""
+
+    __slots__ = ("handler", "send")
+
+    def __init__(self, handler: ASGIHandler, send: Callable) -> None:
+        self.handler = handler
+        self.send = send
+
+    def __call__(self, part: bytes) -> Awaitable[None]:
+        # The server's own awaitable for a part that fits (no coroutine of ours per frame).
+        if 0 < len(part) <= self.handler.chunk_size:
+            return self.send({"type": "http.response.body", "body": part, "more_body": True})
+        return self._pieces(part)
+
+    async def _pieces(self, part: bytes) -> None:
+        for chunk, _ in self.handler.chunk_bytes(part):
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
 #: What :func:`release_request` keeps of ``META``: what ``get_host()``, ``build_absolute_uri()``

@@ -185,22 +185,25 @@ async def relay(
     """Write each of ``frames`` with ``await write(frame)`` as it comes, in this task, and
     :data:`KEEPALIVE_FRAME` whenever none was written for ``interval`` seconds (0: never).
     ``write`` is never called twice at once, and no keep-alive is under way when this returns.
-    Closing ``frames`` is the caller's."""
-    if not interval:
-        async for frame in frames:
-            await write(frame)
-        return
-    beat = _Beat(interval, write)
+    ``frames`` is closed when this returns or raises (its clean-up has run by then)."""
     try:
-        async for frame in frames:
-            if beat.task is not None:
-                await beat.settle()
-            beat.writing = True
-            await write(frame)
-            beat.writing = False
-            beat.last = beat.loop.time()
-        beat.stop()
-        await beat.settle()  # the end of the body goes after it
+        if not interval:
+            async for frame in frames:
+                await write(frame)
+            return
+        beat = _Beat(interval, write)
+        try:
+            async for frame in frames:
+                if beat.task is not None:
+                    await beat.settle()
+                beat.writing = True
+                await write(frame)
+                beat.writing = False
+                beat.last = beat.loop.time()
+            beat.stop()
+            await beat.settle()  # the end of the body goes after it
+        finally:
+            beat.stop()
+            beat.cancel()
     finally:
-        beat.stop()
-        beat.cancel()
+        await _aclose(frames)

@@ -148,9 +148,11 @@ class SSEResponse(StreamingHttpResponse):
                 async for frame in relayed:
                     yield frame
 
-    async def write_to(self, write: Callable[[bytes], Awaitable[None]]) -> None:
-        """Write the body with ``await write(part)``, part by part as it comes: the same parts
-        as iterating it gives, with the frames' generator closed at the end.
+    def write_to(self, write: Callable[[bytes], Awaitable[None]]) -> Awaitable[None]:
+        """What writes the body with ``await write(part)``, part by part as it comes: the same
+        parts as iterating it gives, with the frames' generator closed at the end. Await it at
+        once (the frames' relay itself, no coroutine of this method's around it for the
+        stream's whole life).
 
         Called once the start (status and headers) is sent, so every middleware's
         ``process_response`` is done with the response and its request: unless a middleware
@@ -159,16 +161,17 @@ class SSEResponse(StreamingHttpResponse):
         (``ai._compat.django.release_request``: ~5 KB per open stream, plus the body, a chat
         history, in real use)."""
         if self._wrapped:
-            async with aclosing(self.__aiter__()) as parts:
-                async for part in parts:
-                    await write(part)
-            return
+            return self._write_wrapped(write)
         self.headers = ResponseHeaders({})
         request, self._request = self._request, None
         if request is not None:
             compat.release_request(request)
-        async with aclosing(self._frames) as frames:  # type: ignore[type-var]
-            await keepalive.relay(frames, write, _keepalive_seconds())
+        return keepalive.relay(self._frames, write, _keepalive_seconds())
+
+    async def _write_wrapped(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        async with aclosing(self.__aiter__()) as parts:
+            async for part in parts:
+                await write(part)
 
     def __iter__(self) -> Iterator[bytes]:
         from ai.api import wsgi

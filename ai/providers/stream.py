@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Protocol
 
 from ai.exceptions import AIError, UpstreamStreamError, UpstreamTimeoutError
@@ -59,10 +58,6 @@ class LLMStream:
         self.first_chunk_at: float | None = None
         self.ended_at: float | None = None
         self.completed = False
-        #: Set by :meth:`_until_end` when the provider's generator returned by itself: the only
-        #: proof that the upstream ended the stream (a generator closed from outside, e.g. by
-        #: asyncio's ``shutdown_asyncgens``, also stops, without reaching it).
-        self._reached_end = False
         self.error: AIError | None = None
         self._parts: list[str] = []
         self._tool_calls: ToolCallBuilder | None = None
@@ -86,14 +81,16 @@ class LLMStream:
         return "".join(self._parts)
 
     async def start(self) -> None:
-        if self._gen is not None:
+        if self.started_at is not None:
             return
         self.started_at = time.perf_counter()
-        self._gen = self._until_end()
+        # Read directly, no generator of ours around it: a held stream's every delta climbs
+        # each level of generators and each level is kept alive for the stream's whole life.
+        self._gen = aiter(self.provider._stream_chunks(self.request, self))
         seconds = first_byte_timeout()
         try:
             async with asyncio.timeout(seconds):
-                self._pending = await self._next()
+                self._pending = await self.__anext__()
         except StopAsyncIteration:
             self._pending = None
         except TimeoutError:
@@ -113,40 +110,39 @@ class LLMStream:
             request_id=self.upstream_request_id,
         )
 
-    async def _until_end(self) -> AsyncIterator[str | ToolCallDelta]:
-        # aclosing: closing this generator must close the provider's (and its upstream) at once.
-        async with aclosing(self.provider._stream_chunks(self.request, self)) as chunks:
-            async for chunk in chunks:
-                yield chunk
-        self._reached_end = True
+    def __aiter__(self) -> LLMStream:
+        return self
 
-    def __aiter__(self) -> AsyncIterator[str | ToolCallDelta]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[str | ToolCallDelta]:
-        await self.start()
-        if self._pending is not None:
-            chunk, self._pending = self._pending, None
-            yield chunk
-        while not self.completed:
-            try:
-                yield await self._next()
-            except StopAsyncIteration:
-                return
-
-    async def _next(self) -> str | ToolCallDelta:
-        assert self._gen is not None
+    async def __anext__(self) -> str | ToolCallDelta:
+        """The next delta (iterating starts the stream); ``StopAsyncIteration`` once the
+        upstream ended it, or after the stream failed or was closed."""
+        pending = self._pending
+        if pending is not None:  # the first delta, read by start()
+            self._pending = None
+            return pending
+        gen = self._gen
+        if gen is None:
+            if self.started_at is None:
+                await self.start()
+                return await self.__anext__()
+            raise StopAsyncIteration  # closed
+        if self.completed or self.error is not None:
+            raise StopAsyncIteration
+        # Only the provider's generator returning by itself ends a stream. One closed from
+        # outside (asyncio's shutdown_asyncgens) stops too, but it had no frame left before
+        # it was asked (``ag_frame`` is None once an async generator is finished).
+        suspended = getattr(gen, "ag_frame", True) is not None
         watch = self._idle
         if watch is not None:
             watch.waiting()
         try:
-            chunk = await self._gen.__anext__()
+            chunk = await gen.__anext__()
         except asyncio.CancelledError:
             if watch is not None and watch.expired():  # AI_IDLE_TIMEOUT, not the client
                 raise self._failed(self._timed_out("no delta", watch.seconds)) from None
             raise
         except StopAsyncIteration:
-            if not self._reached_end:
+            if not suspended:
                 raise self._failed(
                     UpstreamStreamError(
                         "The stream was stopped before the upstream ended it.",

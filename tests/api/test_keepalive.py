@@ -177,6 +177,34 @@ async def test_relay_cancelled_takes_its_keepalive_with_it():
     assert not _others()
 
 
+@pytest.mark.parametrize("interval", [0.05, 0])
+@pytest.mark.parametrize("ending", ["cancelled", "write fails"])
+async def test_relay_closes_the_frames_however_it_ends(interval, ending):
+    """The frames' own clean-up (closing the upstream, recording usage) has run when relay
+    returns or raises: SSEResponse.write_to leaves closing them to it."""
+    closed = asyncio.Event()
+
+    async def frames():
+        try:
+            yield b"a"
+            await asyncio.sleep(5.0)
+            yield b"b"
+        finally:
+            closed.set()
+
+    async def write(part: bytes) -> None:
+        if ending == "write fails":
+            raise OSError("the client went away")
+
+    task = asyncio.create_task(keepalive.relay(frames(), write, interval))
+    await asyncio.sleep(0.1)
+    if ending == "cancelled":
+        task.cancel()
+    with pytest.raises((asyncio.CancelledError, OSError)):
+        await task
+    assert closed.is_set()
+
+
 async def test_relay_with_no_interval_writes_only_the_frames():
     wire = _Wire()
     await keepalive.relay(_paced(b"a", 0.2, b"b"), wire.write, 0)
