@@ -3,7 +3,8 @@ rules of ``ai.api.validation``), for the bodies of ``ai.api.anthropic_format``.
 
 Blocks are unions of models chosen by their ``type``; a type Anthropic has and the gateway
 cannot carry (thinking, documents, server tools) is refused saying so. ``cache_control`` is
-accepted and not forwarded: prompt caching changes cost, never the answer.
+forwarded to Anthropic (``ai.api.anthropic_format``): prompt caching changes cost, never the
+answer.
 :func:`validate_body` validates a body with every error named by its path, inside blocks too.
 """
 
@@ -104,7 +105,7 @@ def string_or(blocks: Any) -> Any:
 
 
 class AnthropicCacheControl(RequestBody):
-    """Accepted and not forwarded: prompt caching changes cost, never the answer."""
+    """A prompt-cache breakpoint: Anthropic caches the prompt up to its block, for ``ttl``."""
 
     type: Literal["ephemeral"]
     ttl: Literal["5m", "1h"] | None = None

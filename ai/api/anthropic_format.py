@@ -6,12 +6,13 @@ The body is a Pydantic model with the rules of the gateway's own (``ai.api.valid
 strict types, every bad field named by its path (``messages[1].content[0].source.data``:
 validate with ``ai.api.anthropic_blocks.validate_body``), unknown fields refused. What the
 core cannot carry and that would change the answer (extended thinking, server tools,
-documents) is refused with a 400 naming it; what only changes cost (``cache_control``) is
-accepted and not forwarded.
+documents) is refused with a 400 naming it. ``cache_control`` breakpoints travel as the core's
+``cache`` marks (on a part, a turn, a tool) to Anthropic, which caches the prompt up to them;
+the other vendors cache prompts on their own and do not get them.
 
 Block by block:
 
-* ``system``: a string or text blocks -> one system turn;
+* ``system``: a string or text blocks -> one system turn (one per cache breakpoint);
 * ``text`` / ``image`` (base64 or url source) in a user turn -> its parts;
 * ``tool_use`` in an assistant turn -> :class:`ToolCall` (``input`` as JSON text);
 * ``tool_result`` in a user turn -> one ``TOOL`` turn per result, before the turn's other
@@ -20,7 +21,9 @@ Block by block:
   vendors ``"Error: "`` in front of the text: they have no flag);
 * ``tool_choice`` auto / any / tool / none -> auto / required / function / none, and
   ``disable_parallel_tool_use`` -> ``parallel_tool_calls=False``;
-* ``metadata.user_id`` -> ``ChatOptions.user``.
+* ``metadata.user_id`` -> ``ChatOptions.user``;
+* ``cache_control`` -> ``cache`` (its TTL, 5m by default) on the text or image part, the tool
+  result's turn, the tool, the system turn it ends; inside an assistant turn, on the turn.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from ai.conf import ai_settings
 from ai.providers.base import Message, Role
 from ai.providers.parts import (
     AUTO,
+    CACHE_5M,
     FUNCTION,
     NONE,
     REQUIRED,
@@ -76,11 +80,31 @@ def _within_tokens_limit(value: int) -> int:
     return value
 
 
-def _system_text(system: str | list[AnthropicTextBlock] | None) -> str | None:
+def _ttl(block: Any) -> str | None:
+    """A block's prompt-cache breakpoint: its ``cache_control`` TTL (5m when it gives none)."""
+    mark = getattr(block, "cache_control", None)
+    return None if mark is None else mark.ttl or CACHE_5M
+
+
+def _system_turns(system: str | list[AnthropicTextBlock] | None) -> list[Message]:
+    """The system prompt as system turns: one, or, when its blocks set cache breakpoints, one
+    per run of blocks up to each breakpoint (the breakpoint ends its turn: Anthropic then gets
+    the same blocks, cached up to the same place)."""
     if system is None:
-        return None
-    text = system if isinstance(system, str) else "\n".join(b.text for b in system)
-    return text if text.strip() else None
+        return []
+    if isinstance(system, str):
+        runs = [([system], None)]
+    else:
+        runs, texts = [], []
+        for block in system:
+            texts.append(block.text)
+            if _ttl(block) is not None:
+                runs.append((texts, _ttl(block)))
+                texts = []
+        if texts:
+            runs.append((texts, None))
+    turns = [Message(Role.SYSTEM, "\n".join(texts), cache=ttl) for texts, ttl in runs]
+    return [t for t in turns if t.content.strip()]
 
 
 class _AnthropicConversation(RequestBody):
@@ -121,7 +145,8 @@ class _AnthropicConversation(RequestBody):
         errors: dict[str, list[str]] = {}
         messages = _messages(self, errors)
         tools = tuple(
-            Tool(t.name, t.description or "", t.input_schema, t.strict) for t in self.tools or ()
+            Tool(t.name, t.description or "", t.input_schema, t.strict, cache=_ttl(t))
+            for t in self.tools or ()
         )
         choice, parallel = None, None
         body = self.tool_choice
@@ -206,10 +231,7 @@ class _Turns:
 
 
 def _messages(body: _AnthropicConversation, errors: dict[str, list[str]]) -> tuple[Message, ...]:
-    turns = _Turns([], {}, errors)
-    system = _system_text(body.system)
-    if system is not None:
-        turns.out.append(Message(Role.SYSTEM, system))
+    turns = _Turns(_system_turns(body.system), {}, errors)
     for i, message in enumerate(body.messages):
         at = f"messages[{i}].content"
         if isinstance(message.content, str):
@@ -241,13 +263,15 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
         if not _allowed("user", block, turns, f"{at}[{j}]"):
             continue
         if block.type == "text":
-            parts.append(TextPart(block.text))
+            parts.append(TextPart(block.text, cache=_ttl(block)))
         elif block.type == "image":
             source = block.source
             if source.type == "url":
-                parts.append(ImagePart(url=source.url))
+                parts.append(ImagePart(url=source.url, cache=_ttl(block)))
             else:
-                parts.append(ImagePart(data=source.data, media_type=source.media_type))
+                parts.append(
+                    ImagePart(data=source.data, media_type=source.media_type, cache=_ttl(block))
+                )
         else:  # tool_result: its own turn, before the message's other blocks
             name = turns.calls.get(block.tool_use_id)
             if name is None:
@@ -260,6 +284,7 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
                     tool_call_id=block.tool_use_id,
                     name=name,
                     is_error=bool(block.is_error),
+                    cache=_ttl(block),
                 )
             )
     if parts:
@@ -269,12 +294,16 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
 def _assistant(blocks: list[Any], turns: _Turns, at: str) -> None:
     texts: list[str] = []
     calls: list[ToolCall] = []
+    cache = None  # a breakpoint inside an assistant turn ends up after the whole turn
     for j, block in enumerate(blocks):
         if not _allowed("assistant", block, turns, f"{at}[{j}]"):
             continue
+        cache = _ttl(block) or cache
         if block.type == "text":
             texts.append(block.text)
         else:
             calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
             turns.calls[block.id] = block.name
-    turns.out.append(Message(Role.ASSISTANT, "\n".join(texts), tool_calls=tuple(calls)))
+    turns.out.append(
+        Message(Role.ASSISTANT, "\n".join(texts), tool_calls=tuple(calls), cache=cache)
+    )

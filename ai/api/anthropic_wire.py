@@ -2,9 +2,9 @@
 its stream events, errors and token counts. The request side is ``ai.api.anthropic_format``.
 
 Usage: the gateway's ``prompt_tokens`` include cached and cache-writing tokens; Anthropic
-reports the uncached rest as ``input_tokens`` and the cached ones as
-``cache_read_input_tokens``. Cache writes are not told apart by every vendor, so
-``cache_creation_input_tokens`` is null (and counted in ``input_tokens``).
+reports the rest as ``input_tokens``, the cached ones as ``cache_read_input_tokens`` and the
+written ones as ``cache_creation_input_tokens`` (only Anthropic writes on request: 0 from the
+other vendors, which cache on their own).
 
 ``stop_reason`` is ``stop_sequence``, naming it, when the upstream said which stop sequence
 ended the answer (Anthropic does; OpenAI and Gemini report an ordinary stop: ``end_turn``).
@@ -61,10 +61,11 @@ def stop_reason(finish_reason: str | None, stop_sequence: str | None = None) -> 
 def anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
     """The gateway's usage dict (``Usage.as_dict``) as Anthropic's ``usage`` object."""
     cached = usage["cached_tokens"]
+    written = usage.get("cache_write_tokens", 0)
     return {
-        "input_tokens": usage["prompt_tokens"] - cached,
+        "input_tokens": max(usage["prompt_tokens"] - cached - written, 0),
         "output_tokens": usage["completion_tokens"],
-        "cache_creation_input_tokens": None,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
 

@@ -246,6 +246,10 @@ class UsageBody(BaseModel):
     total_tokens: int
     cached_tokens: int = Field(description="Part of prompt_tokens.")
     reasoning_tokens: int = Field(description="Part of completion_tokens.")
+    cache_write_tokens: int = Field(
+        description="Part of prompt_tokens: written to the vendor's prompt cache (Anthropic's "
+        "`cache_control` breakpoints; priced above input)."
+    )
     source: Literal["reported", "estimated"] = Field(
         description="'estimated' when the upstream never reported its counts."
     )

@@ -279,7 +279,10 @@ def responses_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """The gateway's usage dict (``Usage.as_dict``) as the Responses API's ``usage``."""
     return {
         "input_tokens": usage["prompt_tokens"],
-        "input_tokens_details": {"cached_tokens": usage["cached_tokens"], "cache_write_tokens": 0},
+        "input_tokens_details": {
+            "cached_tokens": usage["cached_tokens"],
+            "cache_write_tokens": usage.get("cache_write_tokens", 0),
+        },
         "output_tokens": usage["completion_tokens"],
         "output_tokens_details": {"reasoning_tokens": usage["reasoning_tokens"]},
         "total_tokens": usage["total_tokens"],

@@ -1,13 +1,15 @@
 """The translation core to and from Anthropic's Messages wire (``POST /v1/messages``).
 
-Request: system turns become the ``system`` string; user and assistant turns keep their text, or
-become content blocks when they carry more (``image``, ``tool_use``); a ``TOOL`` turn becomes a
-user turn with a ``tool_result`` block. Anthropic requires the roles to alternate, so consecutive
-turns of one role are merged into one (parallel tool results become one user turn, results
-first, as the API wants them). Structured output (``response_format`` json_schema / json_object)
-goes out as a forced tool named after the schema, and that tool's input comes back as the
-response text (LiteLLM does the same; anthropic 2.x's ``output_config`` is not in the project's
-SDK reference, so it is not relied on).
+Request: system turns become the ``system`` string (text blocks when one sets a prompt-cache
+breakpoint); user and assistant turns keep their text, or become content blocks when they carry
+more (``image``, ``tool_use``, a breakpoint); a ``TOOL`` turn becomes a user turn with a
+``tool_result`` block. A ``cache`` mark (on a part, a turn, a tool) becomes the block's
+``cache_control`` (a turn's: its last block's). Anthropic requires the roles to alternate, so
+consecutive turns of one role are merged into one (parallel tool results become one user turn,
+results first, as the API wants them). Structured output (``response_format`` json_schema /
+json_object) goes out as a forced tool named after the schema, and that tool's input comes back
+as the response text (LiteLLM does the same; anthropic 2.x's ``output_config`` is not in the
+project's SDK reference, so it is not relied on).
 
 Response: ``text`` blocks join into the content, ``tool_use`` blocks become :class:`ToolCall`
 objects with their ``input`` as JSON text; streamed ``tool_use`` blocks become
@@ -23,6 +25,7 @@ import orjson
 from ai.exceptions import UnsupportedParameterError
 from ai.providers.base import ChatRequest, Message, Role
 from ai.providers.parts import (
+    CACHE_5M,
     FUNCTION,
     JSON_OBJECT,
     JSON_SCHEMA,
@@ -83,15 +86,15 @@ def json_tool(options: ChatOptions) -> str | None:
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
     """The Messages API body for ``request`` (without ``stream``)."""
-    system: list[str] = []
+    system: list[Message] = []
     messages: list[dict[str, Any]] = []
     last_role = ""
     for m in request.messages:
         if m.role is Role.SYSTEM:
-            system.append(m.content)
+            system.append(m)
             continue
         role = "assistant" if m.role is Role.ASSISTANT else "user"
-        plain = not (m.parts or m.tool_calls or m.role is Role.TOOL)
+        plain = not (m.parts or m.tool_calls or m.role is Role.TOOL or m.cache)
         if role != last_role:
             messages.append({"role": role, "content": m.content if plain else _blocks(m)})
             last_role = role
@@ -102,8 +105,10 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": messages,
     }
-    if system:
-        body["system"] = "\n\n".join(system)
+    if any(m.cache for m in system):  # text blocks, each breakpoint where it was set
+        body["system"] = [_cached({"type": "text", "text": m.content}, m.cache) for m in system]
+    elif system:
+        body["system"] = "\n\n".join(m.content for m in system)
     if request.temperature is not None:
         # anthropic 2.x removed `temperature` from create(); the Messages API body still
         # takes it (whether the live API still honours it is unverified: reference §2.2).
@@ -130,6 +135,16 @@ def _merge(turn: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
     content[:] = [b for b in content if b["type"] != "text" or b["text"]]
 
 
+def _cached(block: dict[str, Any], ttl: str | None) -> dict[str, Any]:
+    """``block`` with a prompt-cache breakpoint when ``ttl`` is set (5m is Anthropic's
+    default and goes without a ``ttl``)."""
+    if ttl == CACHE_5M:
+        block["cache_control"] = {"type": "ephemeral"}
+    elif ttl is not None:
+        block["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+    return block
+
+
 def _blocks(m: Message) -> list[dict[str, Any]]:
     if m.role is Role.TOOL:
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
@@ -139,7 +154,7 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
             block["content"] = [_part(p) for p in m.parts]
         elif m.content:
             block["content"] = m.content
-        return [block]
+        return [_cached(block, m.cache)]
     blocks = [_part(p) for p in m.content_parts()]
     blocks = [b for b in blocks if b["type"] != "text" or b["text"]]
     for call in m.tool_calls:
@@ -151,12 +166,14 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
                 "input": arguments_object(call, "anthropic", "messages"),
             }
         )
+    if m.cache and blocks:  # a breakpoint after the whole turn: on its last block
+        _cached(blocks[-1], m.cache)
     return blocks
 
 
 def _part(part: TextPart | ImagePart) -> dict[str, Any]:
     if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
+        return _cached({"type": "text", "text": part.text}, part.cache)
     if part.url:
         source = {"type": "url", "url": part.url}
     elif part.media_type not in IMAGE_TYPES:
@@ -167,16 +184,19 @@ def _part(part: TextPart | ImagePart) -> dict[str, Any]:
         )
     else:
         source = {"type": "base64", "media_type": part.media_type, "data": part.data}
-    return {"type": "image", "source": source}
+    return _cached({"type": "image", "source": source}, part.cache)
 
 
 def _add_options(body: dict[str, Any], options: ChatOptions) -> None:
     tools = [
-        {
-            "name": tool.name,
-            **({"description": tool.description} if tool.description else {}),
-            "input_schema": dict(tool.parameters) or {"type": "object", "properties": {}},
-        }
+        _cached(
+            {
+                "name": tool.name,
+                **({"description": tool.description} if tool.description else {}),
+                "input_schema": dict(tool.parameters) or {"type": "object", "properties": {}},
+            },
+            tool.cache,
+        )
         for tool in options.tools
     ]
     choice: dict[str, Any] | None = None

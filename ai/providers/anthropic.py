@@ -75,15 +75,21 @@ def finish_reason(stop_reason: str | None) -> str:
 
 def usage_from(data: dict[str, Any]) -> Usage:
     """Normalise Anthropic usage: the prompt is ``input_tokens`` plus both cache counts (the
-    API reports them apart); ``output_tokens`` already includes thinking tokens."""
+    API reports them apart), the cache writes kept apart too (priced above input), with the
+    share kept an hour (``cache_creation.ephemeral_1h_input_tokens``); ``output_tokens``
+    already includes thinking tokens."""
     read = data.get("cache_read_input_tokens") or 0
-    prompt = (data.get("input_tokens") or 0) + (data.get("cache_creation_input_tokens") or 0)
+    written = data.get("cache_creation_input_tokens") or 0
+    prompt = (data.get("input_tokens") or 0) + written
     details = data.get("output_tokens_details") or {}
+    creation = data.get("cache_creation") or {}
     return Usage.of(
         prompt + read,
         data.get("output_tokens") or 0,
         cached=read,
         reasoning=details.get("thinking_tokens") or 0,
+        cache_write=written,
+        cache_write_1h=creation.get("ephemeral_1h_input_tokens") or 0,
     )
 
 

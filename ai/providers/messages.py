@@ -49,11 +49,12 @@ class FinishReason(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Message:
     """One turn. ``content`` is always the turn's text (what estimates, the classifier and the
-    cache read); ``parts`` is set when the turn has more than text (images), in order, text
-    parts included. An assistant turn may carry ``tool_calls``; a ``TOOL`` turn answers the
-    call ``tool_call_id`` (of function ``name``) with ``content`` as the result, ``is_error``
-    when the tool failed (Anthropic's ``tool_result.is_error``; vendors without such a flag get
-    :data:`TOOL_ERROR_PREFIX` in front of the text)."""
+    cache read); ``parts`` is set when the turn has more than text (images) or a prompt-cache
+    breakpoint inside it, in order, text parts included. An assistant turn may carry
+    ``tool_calls``; a ``TOOL`` turn answers the call ``tool_call_id`` (of function ``name``)
+    with ``content`` as the result, ``is_error`` when the tool failed (Anthropic's
+    ``tool_result.is_error``; vendors without such a flag get :data:`TOOL_ERROR_PREFIX` in
+    front of the text). ``cache`` marks a prompt-cache breakpoint after the whole turn."""
 
     role: Role
     content: str
@@ -62,6 +63,8 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    #: A prompt-cache breakpoint after this turn (see ``ai.providers.parts.TextPart.cache``).
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
@@ -73,7 +76,7 @@ class Message:
     def of_parts(cls, role: Role, parts: Sequence[Part], **kw: Any) -> Message:
         """A turn from its parts: plain text when they are all text (joined by newlines)."""
         text = "\n".join(p.text for p in parts if isinstance(p, TextPart))
-        rich = any(not isinstance(p, TextPart) for p in parts)
+        rich = any(not isinstance(p, TextPart) or p.cache for p in parts)
         return cls(role, text, tuple(parts) if rich else (), **kw)
 
     def content_parts(self) -> tuple[Part, ...]:
@@ -85,8 +88,10 @@ class Message:
     def canonical(self) -> list[Any]:
         """A JSON-able value equal for equal turns (the response cache's key)."""
         out: list[Any] = [self.role.value, self.content]
-        if self.parts or self.tool_calls or self.tool_call_id:
-            out.append([[type(p).__name__, *_fields(p)] for p in self.parts])
+        # Text parts kept apart only for a cache breakpoint say what the content says.
+        parts = self.parts if any(not isinstance(p, TextPart) for p in self.parts) else ()
+        if parts or self.tool_calls or self.tool_call_id:
+            out.append([[type(p).__name__, *_fields(p)] for p in parts])
             out.append([[c.id, c.name, c.arguments] for c in self.tool_calls])
             out.append(self.tool_call_id)
         if self.is_error:
@@ -101,7 +106,8 @@ class Message:
 
 
 def _fields(obj: Any) -> list[Any]:
-    return [getattr(obj, name) for name in obj.__slots__]
+    # Not the cache breakpoint: it changes what a call costs, never its answer.
+    return [getattr(obj, name) for name in obj.__slots__ if name != "cache"]
 
 
 #: Where token counts came from.
@@ -120,6 +126,11 @@ class Usage:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     source: str = USAGE_REPORTED
+    #: Prompt tokens written to the vendor's prompt cache (Anthropic's
+    #: ``cache_creation_input_tokens``: dearer than input), part of ``prompt_tokens``.
+    cache_write_tokens: int = 0
+    #: Of those, the ones kept an hour rather than five minutes (dearer still).
+    cache_write_1h_tokens: int = 0
 
     @classmethod
     def of(
@@ -131,8 +142,11 @@ class Usage:
         reasoning: int = 0,
         total: int | None = None,
         source: str = USAGE_REPORTED,
+        cache_write: int = 0,
+        cache_write_1h: int = 0,
     ) -> Usage:
         prompt, completion = int(prompt or 0), int(completion or 0)
+        cache_write = int(cache_write or 0)
         return cls(
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -140,6 +154,8 @@ class Usage:
             cached_tokens=int(cached or 0),
             reasoning_tokens=int(reasoning or 0),
             source=source,
+            cache_write_tokens=cache_write,
+            cache_write_1h_tokens=min(int(cache_write_1h or 0), cache_write),
         )
 
     def as_dict(self) -> dict[str, int | str]:
@@ -149,6 +165,7 @@ class Usage:
             "total_tokens": self.total_tokens,
             "cached_tokens": self.cached_tokens,
             "reasoning_tokens": self.reasoning_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "source": self.source,
         }
 

@@ -24,9 +24,17 @@ from ai.exceptions import UnsupportedParameterError
 _DATA_URL = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 
 
+#: How long a prompt-cache breakpoint keeps the prompt (Anthropic's ``cache_control.ttl``).
+CACHE_5M, CACHE_1H = "5m", "1h"
+
+
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
+    #: A prompt-cache breakpoint after this part (:data:`CACHE_5M` or :data:`CACHE_1H`): the
+    #: vendor may cache the prompt up to here. Anthropic's ``cache_control``; the other vendors
+    #: cache prompts on their own and ignore it. It changes the cost, never the answer.
+    cache: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class ImagePart:
     media_type: str = ""
     #: OpenAI's ``detail`` (low, high, auto); other vendors have no such knob.
     detail: str | None = None
+    #: A prompt-cache breakpoint after this image (see :attr:`TextPart.cache`).
+    cache: str | None = None
 
     @classmethod
     def from_url(cls, url: str, detail: str | None = None) -> ImagePart:
@@ -108,6 +118,8 @@ class Tool:
     description: str = ""
     parameters: Mapping[str, Any] = field(default_factory=dict)
     strict: bool | None = None
+    #: A prompt-cache breakpoint after this tool's definition (see :attr:`TextPart.cache`).
+    cache: str | None = None
 
 
 #: ToolChoice modes.

@@ -216,6 +216,8 @@ class LLMStream:
             prompt,
             completion,
             cached=reported.cached_tokens,
+            cache_write=reported.cache_write_tokens,
+            cache_write_1h=reported.cache_write_1h_tokens,
             reasoning=reported.reasoning_tokens,
             source=USAGE_ESTIMATED,
         )

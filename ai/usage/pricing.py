@@ -43,6 +43,12 @@ ANY_MODEL = "*"
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3}|latest)$")
 
 
+#: What writing a prompt to the cache costs, times the input price: Anthropic's multipliers
+#: for a five-minute and an hour-long breakpoint (the only vendor that bills writes).
+CACHE_WRITE_5M = Decimal("1.25")
+CACHE_WRITE_1H = Decimal("2")
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
     """A price per million tokens, in effect from ``valid_from``."""
@@ -54,14 +60,20 @@ class Price:
 
     def cost(self, usage: Usage) -> Decimal:
         """USD for ``usage``: cached input at the cached price (or the input price when none is
-        listed), the rest of the prompt at the input price, completion (reasoning included) at
-        the output price."""
-        cached = min(max(usage.cached_tokens, 0), max(usage.prompt_tokens, 0))
-        fresh = max(usage.prompt_tokens, 0) - cached
+        listed), prompt-cache writes at the input price times :data:`CACHE_WRITE_5M` or
+        :data:`CACHE_WRITE_1H`, the rest of the prompt at the input price, completion
+        (reasoning included) at the output price."""
+        prompt = max(usage.prompt_tokens, 0)
+        cached = min(max(usage.cached_tokens, 0), prompt)
+        written = min(max(usage.cache_write_tokens, 0), prompt - cached)
+        long = min(max(usage.cache_write_1h_tokens, 0), written)
+        fresh = prompt - cached - written
         cached_price = self.input if self.cached_input is None else self.cached_input
         total = (
             fresh * self.input
             + cached * cached_price
+            + (written - long) * self.input * CACHE_WRITE_5M
+            + long * self.input * CACHE_WRITE_1H
             + max(usage.completion_tokens, 0) * self.output
         )
         return (total / _MILLION).quantize(COST_QUANTUM)

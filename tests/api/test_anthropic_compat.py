@@ -95,7 +95,7 @@ async def test_jwt_in_x_api_key(as_sdk, usage_events, user):
         "usage": {
             "input_tokens": 6,  # offline: a token a word, plus one a message
             "output_tokens": 5,
-            "cache_creation_input_tokens": None,
+            "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
         },
     }

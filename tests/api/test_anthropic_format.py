@@ -35,6 +35,8 @@ WEATHER = {
 }
 WEATHER_TOOL = {"name": "get_weather", "description": "Weather.", "input_schema": WEATHER}
 USER = {"role": "user", "content": "hi"}
+EPHEMERAL = {"type": "ephemeral"}
+HOUR = {"type": "ephemeral", "ttl": "1h"}
 
 
 def body_of(**body):
@@ -106,13 +108,72 @@ CASES = {
                 {"role": "user", "content": "c"},
             ],
         },
-        (
-            Message(Role.SYSTEM, "Be terse.\nAnswer in French."),
+        (  # the breakpoint ends its system turn: Anthropic gets the same two blocks back
+            Message(Role.SYSTEM, "Be terse.", cache="5m"),
+            Message(Role.SYSTEM, "Answer in French."),
             Message(Role.USER, "a"),
             Message(Role.ASSISTANT, "b"),
             Message(Role.USER, "c"),
         ),
         ChatOptions(),
+    ),
+    "system blocks without breakpoints: one turn": (
+        {
+            "system": [
+                {"type": "text", "text": "Be terse."},
+                {"type": "text", "text": "Answer in French."},
+            ],
+        },
+        (Message(Role.SYSTEM, "Be terse.\nAnswer in French."), Message(Role.USER, "hi")),
+        ChatOptions(),
+    ),
+    "cache breakpoints everywhere": (
+        {
+            "system": [
+                {"type": "text", "text": "Rules.", "cache_control": HOUR}
+            ],
+            "tools": [{**WEATHER_TOOL, "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "A long document.", "cache_control": EPHEMERAL},
+                        {"type": "text", "text": "What does it say?"},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "Let me check."},
+                        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {},
+                         "cache_control": {"type": "ephemeral", "ttl": "5m"}},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C",
+                         "cache_control": {"type": "ephemeral"}},
+                    ],
+                },
+            ],
+        },
+        (
+            Message(Role.SYSTEM, "Rules.", cache="1h"),
+            Message(
+                Role.USER,
+                "A long document.\nWhat does it say?",
+                parts=(TextPart("A long document.", cache="5m"), TextPart("What does it say?")),
+            ),
+            Message(
+                Role.ASSISTANT,
+                "Let me check.",
+                tool_calls=(ToolCall("toolu_1", "get_weather", "{}"),),
+                cache="5m",
+            ),
+            Message(Role.TOOL, "18C", tool_call_id="toolu_1", name="get_weather", cache="5m"),
+        ),
+        ChatOptions(tools=(Tool("get_weather", "Weather.", WEATHER, cache="5m"),)),
     ),
     "images: base64 and url": (
         {
@@ -372,12 +433,13 @@ USAGE = {
     "total_tokens": 17,
     "cached_tokens": 2,
     "reasoning_tokens": 0,
+    "cache_write_tokens": 0,
     "source": "reported",
 }
 ANTHROPIC_USAGE = {
     "input_tokens": 10,
     "output_tokens": 5,
-    "cache_creation_input_tokens": None,
+    "cache_creation_input_tokens": 0,
     "cache_read_input_tokens": 2,
 }
 

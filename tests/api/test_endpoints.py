@@ -18,6 +18,7 @@ RESPONSE_KEYS = {
 }  # fmt: skip
 USAGE_KEYS = {
     "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
+    "cache_write_tokens",
     "source",
 }  # fmt: skip
 

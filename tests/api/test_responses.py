@@ -712,6 +712,7 @@ DONE = {
         "total_tokens": 7,
         "cached_tokens": 1,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": "reported",
     },
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from decimal import Decimal
 
 import anthropic
 import pytest
@@ -379,7 +380,10 @@ async def test_a_claude_target_gets_the_request_as_sent(aclient, fake_upstream):
     )
     [sent] = [r.body for r in fake_upstream.requests if r.path == "/v1/messages"]
     assert sent["model"] == "claude-haiku-4-5" and sent["max_tokens"] == 77
-    assert sent["system"] in ("Be brief.", [{"type": "text", "text": "Be brief."}])
+    # The breakpoint is forwarded as it was set.
+    assert sent["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert sent["tools"] == [{**TOOLS[0]}]
     assert sent["tool_choice"] == {
         "type": "tool",
@@ -389,6 +393,52 @@ async def test_a_claude_target_gets_the_request_as_sent(aclient, fake_upstream):
     assert sent["stop_sequences"] == ["END"]
     assert sent["metadata"] == {"user_id": "user-7"}
     assert (sent["temperature"], sent["top_k"], sent["top_p"]) == (0.5, 5, 0.9)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_prompt_caching_writes_then_reads_and_is_priced(aclient, fake_upstream, stream):
+    """A Claude target caches up to the caller's breakpoint: the first request writes (priced
+    at 1.25x input), the next reads (at the cached price); usage in Anthropic's fields, and the
+    ledger's cost, say so. A translated target gets no breakpoint and writes nothing."""
+    from ai.usage.pricing import aget_price_book
+
+    document = "the terms of the contract " * 30
+    system = [{"type": "text", "text": document, "cache_control": {"type": "ephemeral"}}]
+
+    async def ask(model: str, question: str) -> anthropic.types.Usage:
+        say = [{"role": "user", "content": question}]
+        if not stream:
+            message = await aclient.messages.create(
+                model=model, max_tokens=64, system=system, messages=say
+            )
+            return message.usage
+        async with aclient.messages.stream(
+            model=model, max_tokens=64, system=system, messages=say
+        ) as helper:
+            return (await helper.get_final_message()).usage
+
+    first = await ask("claude-haiku-4-5", "Summarise.")
+    second = await ask("claude-haiku-4-5", "Any penalties?")
+    other = await ask("gpt-4o-mini", "Summarise.")
+
+    cached = fake_prompt_tokens([document])
+    assert (first.cache_creation_input_tokens, first.cache_read_input_tokens) == (cached, 0)
+    assert first.input_tokens == fake_prompt_tokens(["Summarise."])
+    assert (second.cache_creation_input_tokens, second.cache_read_input_tokens) == (0, cached)
+    assert (other.cache_creation_input_tokens, other.cache_read_input_tokens) == (0, 0)
+    claude, _ = [r.body for r in fake_upstream.requests if r.path == "/v1/messages"]
+    assert claude["system"] == system
+
+    rows = await ledger_rows(3)
+    price = (await aget_price_book()).price_at("anthropic", "claude-haiku-4-5")
+    assert price is not None
+    million = Decimal(1_000_000)
+    fresh = fake_prompt_tokens(["Summarise."]) * price.input
+    output = rows[0].completion_tokens * price.output
+    written = cached * price.input * Decimal("1.25")
+    assert rows[0].cost == ((fresh + written + output) / million).quantize(rows[0].cost)
+    assert rows[0].prompt_tokens == cached + fake_prompt_tokens(["Summarise."])
+    assert rows[1].cached_tokens == cached and rows[1].cost < rows[0].cost
 
 
 # --- routes and the gateway's own limits ----------------------------------------------------

@@ -9,7 +9,8 @@ frame. Both auth styles are accepted: ``Authorization: Bearer`` (anthropic 2.x) 
 ``x-api-key`` (0.x and curl examples).
 
 Token accounting, chosen so every vendor's normalised numbers agree: the prompt's word count is
-split into ``input_tokens`` + ``cache_read_input_tokens`` (= ``cached``); ``output_tokens`` =
+split into ``input_tokens`` + ``cache_read_input_tokens`` (= ``cached``) + the cache writes of
+``cache_control`` breakpoints (:mod:`tests.fake_upstream.anthropic_cache`); ``output_tokens`` =
 deltas + ``reasoning`` (it is inclusive), with ``output_tokens_details.thinking_tokens``.
 
 Tools follow scenario.py's convention in Anthropic's wire: ``tool_use`` blocks (ids
@@ -30,6 +31,8 @@ import uuid
 import orjson
 from aiohttp import web
 
+from tests.fake_upstream import anthropic_cache
+from tests.fake_upstream.anthropic_cache import CacheUse
 from tests.fake_upstream.scenario import (
     Scenario,
     fake_arguments,
@@ -98,11 +101,14 @@ def input_texts(body: dict) -> list[str]:
     return texts
 
 
-def input_usage(scenario: Scenario, prompt_tokens: int) -> dict:
+def input_usage(scenario: Scenario, prompt_tokens: int, cache: CacheUse) -> dict:
+    """Input counts: ``cache_control`` breakpoints read and write as :mod:`anthropic_cache`
+    says; without any, ``cached=N`` tokens are read."""
+    read = cache.read or scenario.cached
     return {
-        "input_tokens": max(prompt_tokens - scenario.cached, 0),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": scenario.cached,
+        "input_tokens": max(prompt_tokens - read - cache.written, 0),
+        **cache.usage(),
+        "cache_read_input_tokens": read,
     }
 
 
@@ -196,6 +202,10 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             return error_response(status, scenario, request_id)
         if scenario.drop_after == 0:
             return await drop(request)
+        try:
+            cache = anthropic_cache.use(body, server.prompt_cache)
+        except anthropic_cache.CacheError as err:
+            return error_response(400, scenario, request_id, str(err))
 
         model = body["model"]
         results = tool_results(body)
@@ -233,7 +243,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             }
             if not scenario.no_usage:
                 result["usage"] = {
-                    **input_usage(scenario, prompt_tokens),
+                    **input_usage(scenario, prompt_tokens, cache),
                     **output_usage(scenario, produced),
                     "service_tier": "standard",
                 }
@@ -248,7 +258,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
         if not scenario.no_usage:
             start["usage"] = {
-                **input_usage(scenario, prompt_tokens),
+                **input_usage(scenario, prompt_tokens, cache),
                 "output_tokens": 1,
                 "service_tier": "standard",
             }

@@ -54,6 +54,8 @@ class FakeUpstream:
         self.defaults = Scenario(chunks=chunks, chunk_delay=chunk_delay, delay=latency)
         self.capture = capture
         self.requests: list[Captured] = []
+        #: Anthropic's prompt cache: the prefixes written so far (``anthropic_cache``).
+        self.prompt_cache: set[bytes] = set()
         self._fail_counts: dict[str, int] = defaultdict(int)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -102,6 +104,7 @@ class FakeUpstream:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.prompt_cache.clear()
         self._fail_counts.clear()
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ async def test_complete(provider, fake_upstream):
         "total_tokens": prompt + 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": "reported",
     }
 
@@ -155,6 +156,7 @@ async def test_cached_and_reasoning_tokens(provider):
         "total_tokens": prompt + 7,
         "cached_tokens": 3,
         "reasoning_tokens": 2,
+        "cache_write_tokens": 0,
         "source": "reported",
     }
 
@@ -198,6 +200,7 @@ async def test_stream(provider, fake_upstream):
         "total_tokens": prompt + 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": "reported",
     }
     assert fake_upstream.requests[0].body["stream"] is True

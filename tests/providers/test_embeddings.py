@@ -64,6 +64,7 @@ async def test_openai_vectors_usage_and_wire(openai_provider, fake_upstream):
         "total_tokens": tokens,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": USAGE_REPORTED,
     }
     assert response.latency_ms > 0

@@ -79,6 +79,7 @@ async def test_complete(gemini, fake_upstream):
         "total_tokens": prompt + 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": USAGE_REPORTED,
     }
     assert response.upstream_request_id and len(response.upstream_request_id) == 22
@@ -191,6 +192,7 @@ async def test_cached_and_thinking_tokens(gemini):
         "total_tokens": prompt + 5 + 7,
         "cached_tokens": 3,
         "reasoning_tokens": 7,
+        "cache_write_tokens": 0,
         "source": USAGE_REPORTED,
     }
     response = await gemini.complete_simple(text, model=MODEL)
@@ -230,6 +232,7 @@ async def test_stream(gemini, fake_upstream):
         "total_tokens": prompt + 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "source": USAGE_REPORTED,
     }
     assert response.finish_reason == "stop"

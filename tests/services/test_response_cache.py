@@ -54,6 +54,30 @@ def test_what_decides_the_key(on):
     assert None not in others and len({key, *others}) == len(others) + 1
 
 
+def test_cache_breakpoints_do_not_change_the_key(on):
+    """Prompt-cache breakpoints change what a call costs, never its answer."""
+    from ai.providers.parts import ChatOptions, TextPart, Tool
+
+    def call(cache: str | None) -> LLMCall:
+        parts = [TextPart("a document", cache=cache), TextPart("a question")]
+        return LLMCall(
+            messages=(
+                Message("system", "rules", cache=cache),
+                Message.of_parts("user", parts),
+                Message("tool", "18C", tool_call_id="t1", name="f", cache=cache),
+            ),
+            temperature=0,
+            options=ChatOptions(tools=(Tool("f", "F.", {"type": "object"}, cache=cache),)),
+        )
+
+    marked, plain = call("5m"), call(None)
+    assert marked.messages[1].parts and not plain.messages[1].parts  # kept apart for the mark
+    key = response_cache.key_for(plain, TARGETS, 1, None)
+    assert key is not None
+    assert response_cache.key_for(marked, TARGETS, 1, None) == key
+    assert response_cache.key_for(call("1h"), TARGETS, 1, None) == key
+
+
 def _fields(call: LLMCall) -> dict:
     return {name: getattr(call, name) for name in call.__dataclass_fields__}
 
