@@ -26,6 +26,7 @@ from pydantic import (
 
 from ai.api.errors import InvalidRequest
 from ai.api.validation import RequestBody, Says, fail, field_errors, type_name
+from ai.providers.parts import CACHE_5M
 
 M = TypeVar("M", bound=RequestBody)
 
@@ -105,10 +106,18 @@ def string_or(blocks: Any) -> Any:
 
 
 class AnthropicCacheControl(RequestBody):
-    """A prompt-cache breakpoint: Anthropic caches the prompt up to its block, for ``ttl``."""
+    """A prompt-cache breakpoint: Anthropic caches the prompt up to its block, for ``ttl``.
+    (LiteLLM and OpenRouter take the same object in OpenAI bodies: ``ai.api.openai_format``.)"""
 
     type: Literal["ephemeral"]
     ttl: Literal["5m", "1h"] | None = None
+
+    @staticmethod
+    def mark(of: Any) -> str | None:
+        """The core's ``cache`` mark of ``of`` (a block, part, message or tool with a
+        ``cache_control`` field): its TTL, 5m when it gives none; None without one."""
+        control = getattr(of, "cache_control", None)
+        return None if control is None else control.ttl or CACHE_5M
 
 
 class AnthropicTextBlock(RequestBody):

@@ -37,6 +37,7 @@ from pydantic import AfterValidator, Field
 from ai.api.anthropic_blocks import (
     ROLE_BLOCKS,
     UNSUPPORTED,
+    AnthropicCacheControl,
     AnthropicMessage,
     AnthropicMetadata,
     AnthropicTextBlock,
@@ -54,7 +55,6 @@ from ai.conf import ai_settings
 from ai.providers.base import Message, Role
 from ai.providers.parts import (
     AUTO,
-    CACHE_5M,
     FUNCTION,
     NONE,
     REQUIRED,
@@ -80,10 +80,7 @@ def _within_tokens_limit(value: int) -> int:
     return value
 
 
-def _ttl(block: Any) -> str | None:
-    """A block's prompt-cache breakpoint: its ``cache_control`` TTL (5m when it gives none)."""
-    mark = getattr(block, "cache_control", None)
-    return None if mark is None else mark.ttl or CACHE_5M
+_ttl = AnthropicCacheControl.mark
 
 
 def _system_turns(system: str | list[AnthropicTextBlock] | None) -> list[Message]:

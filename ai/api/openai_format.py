@@ -10,10 +10,13 @@ assistant and tool roles, text and image parts, assistant tool calls and tool re
 ``unsupported_parameter`` naming it). Fields this model does not know are collected into
 ``ChatOptions.extra``: passed as they are to OpenAI targets, refused by the others. What cannot
 work through a gateway that answers one text choice (``n`` > 1, ``logprobs``, audio) is refused.
+Anthropic's prompt-cache breakpoints are taken as LiteLLM and OpenRouter take them in OpenAI
+bodies (``cache_control`` on a content part, a message or a tool): a Claude target gets them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -29,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from ai.api.anthropic_blocks import AnthropicCacheControl as CacheControl
 from ai.api.bodies import (
     MODEL_MESSAGES,
     MODEL_PATTERN,
@@ -124,6 +128,7 @@ class ContentPart(RequestBody):
     text: str | None = None
     image_url: ImageURL | None = None
     refusal: str | None = None
+    cache_control: CacheControl | None = None
 
     @model_validator(mode="after")
     def _has_its_value(self) -> ContentPart:
@@ -180,6 +185,8 @@ class OpenAIMessage(RequestBody):
     parsed: Echoed = None
     audio: Annotated[None, UNSUPPORTED, ONLY_NULL] = None
     function_call: Annotated[None, Says("Deprecated by OpenAI: use tool_calls."), ONLY_NULL] = None
+    #: A prompt-cache breakpoint after the whole message (LiteLLM's and OpenRouter's form).
+    cache_control: CacheControl | None = None
 
 
 # --- tools and formats ------------------------------------------------------------------------
@@ -195,6 +202,7 @@ class FunctionDef(RequestBody):
 class ToolIn(RequestBody):
     type: Annotated[Literal["function"], Says("Only function tools are supported.")]
     function: FunctionDef
+    cache_control: CacheControl | None = None
 
 
 _TOOL_CHOICE_HELP = (
@@ -352,8 +360,9 @@ class OpenAIChatRequest(RequestBody):
 
     def _options(self, errors: dict[str, list[str]]) -> ChatOptions:
         tools = tuple(
-            Tool(f.name, f.description or "", f.parameters or {}, f.strict)
-            for f in (t.function for t in self.tools or ())
+            Tool(f.name, f.description or "", f.parameters or {}, f.strict, cache=_mark(t))
+            for t in self.tools or ()
+            for f in (t.function,)
         )
         names = [tool.name for tool in tools]
         for i, name in enumerate(names):
@@ -413,21 +422,34 @@ def _messages(given: list[OpenAIMessage], errors: dict[str, list[str]]) -> tuple
             bad(f"{at}.tool_calls", "Only assistant messages may have tool_calls.")
         if m.tool_call_id is not None and m.role != "tool":
             bad(f"{at}.tool_call_id", "Only tool messages may have tool_call_id.")
+        # A breakpoint on the message, or (but in a user turn) on one of its parts, comes
+        # after the whole turn.
+        cache = _mark(m) or (None if m.role == "user" else _last_mark(parts))
         if m.role == "tool":
-            out.append(_tool_result(m, text, calls, at, bad))
+            out.append(_tool_result(m, text, calls, at, bad, cache))
         elif m.role == "assistant":
             tool_calls = _tool_calls(m.tool_calls or (), at, bad)
             calls.update((c.id, c.name) for c in tool_calls)
             if not text.strip() and not tool_calls:
                 bad(f"{at}.content", "Must not be blank (unless the message has tool_calls).")
-            out.append(Message(Role.ASSISTANT, text, tool_calls=tool_calls))
+            out.append(Message(Role.ASSISTANT, text, tool_calls=tool_calls, cache=cache))
         else:
             if m.content is None:
                 bad(f"{at}.content", "This field is required.")
             elif not text.strip() and not any(isinstance(p, ImagePart) for p in parts):
                 bad(f"{at}.content", "Must not be blank.")
-            out.append(Message.of_parts(_ROLES[m.role], parts))
+            if m.role != "user":  # a system turn: its text, the breakpoint after it
+                parts = [TextPart(text)]
+            out.append(Message.of_parts(_ROLES[m.role], parts, cache=cache))
     return tuple(out)
+
+
+#: The core's ``cache`` mark of a part, message or tool with ``cache_control``.
+_mark = CacheControl.mark
+
+
+def _last_mark(parts: list[Part]) -> str | None:
+    return next((p.cache for p in reversed(parts) if p.cache), None)
 
 
 def _parts(m: OpenAIMessage, at: str, bad: Any) -> list[Part]:
@@ -444,20 +466,21 @@ def _parts(m: OpenAIMessage, at: str, bad: Any) -> list[Part]:
             kinds = " and ".join(allowed)
             bad(f"{where}.type", f"A {m.role} message may only have {kinds} parts.")
         elif part.image_url is not None:
-            image = _image(part.image_url, f"{where}.image_url.url", bad)
+            image = _image(part.image_url, f"{where}.image_url.url", bad, _mark(part))
             if image is not None:
                 parts.append(image)
         else:
-            parts.append(TextPart(part.text if part.text is not None else part.refusal or ""))
+            text = part.text if part.text is not None else part.refusal or ""
+            parts.append(TextPart(text, cache=_mark(part)))
     return parts
 
 
-def _image(spec: ImageURL, at: str, bad: Any) -> ImagePart | None:
+def _image(spec: ImageURL, at: str, bad: Any, cache: str | None) -> ImagePart | None:
     if not spec.url.startswith(("https://", "data:")):
         bad(at, "Must be an https URL or a data URL (data:image/png;base64,...).")
         return None
     try:
-        return ImagePart.from_url(spec.url, spec.detail)
+        return dataclasses.replace(ImagePart.from_url(spec.url, spec.detail), cache=cache)
     except ValueError as err:
         bad(at, str(err))
         return None
@@ -477,7 +500,9 @@ def _tool_calls(given: Any, at: str, bad: Any) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def _tool_result(m: OpenAIMessage, text: str, calls: dict[str, str], at: str, bad: Any) -> Message:
+def _tool_result(
+    m: OpenAIMessage, text: str, calls: dict[str, str], at: str, bad: Any, cache: str | None
+) -> Message:
     if m.content is None:
         bad(f"{at}.content", "This field is required.")
     call_id = m.tool_call_id
@@ -486,4 +511,4 @@ def _tool_result(m: OpenAIMessage, text: str, calls: dict[str, str], at: str, ba
     name = calls.get(call_id or "") or m.name
     if call_id and name is None:
         bad(f"{at}.tool_call_id", "Answers no tool call of an earlier assistant message.")
-    return Message(Role.TOOL, text, tool_call_id=call_id or "", name=name)
+    return Message(Role.TOOL, text, tool_call_id=call_id or "", name=name, cache=cache)

@@ -358,3 +358,53 @@ def test_every_error_is_reported_at_once():
         "messages[2].tool_call_id",
         "tool_choice",
     }
+
+
+# --- prompt-cache breakpoints (LiteLLM's and OpenRouter's form) --------------------------------
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def test_cache_control_as_litellm_and_openrouter_send_it():
+    call = call_of(
+        messages=[
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "Rules."},
+                    {"type": "text", "text": "More.", "cache_control": EPHEMERAL},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A document.", "cache_control": EPHEMERAL},
+                    {"type": "text", "text": "A question."},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": "Looking.",
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "done", "cache_control": EPHEMERAL},
+        ],
+        tools=[{**WEATHER_TOOL, "cache_control": EPHEMERAL}],
+    )
+    system, user, assistant, tool = call.messages
+    assert system == Message(Role.SYSTEM, "Rules.\nMore.", cache="5m")
+    assert user.parts == (TextPart("A document.", cache="5m"), TextPart("A question."))
+    assert (user.content, user.cache) == ("A document.\nA question.", None)
+    assert assistant.cache == "1h" and tool.cache == "5m"
+    assert [t.cache for t in call.options.tools] == ["5m"]
+
+
+def test_a_cache_control_that_is_not_anthropics_is_refused():
+    bad = {"type": "persistent"}
+    part = {"role": "user", "content": [{"type": "text", "text": "x", "cache_control": bad}]}
+    assert errors_of(messages=[part]).keys() == {"messages[0].content[0].cache_control.type"}
+    ttl = {"role": "user", "content": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}
+    assert errors_of(messages=[ttl]).keys() == {"messages[0].cache_control.ttl"}

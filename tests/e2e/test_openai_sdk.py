@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ai.models import ApiKey
 from tests.e2e.conftest import assert_rows_have_usage, ledger_rows
-from tests.fake_upstream import reply_deltas
+from tests.fake_upstream import fake_prompt_tokens, reply_deltas
 from tests.fake_upstream.scenario import fake_arguments, tool_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -467,3 +467,30 @@ async def test_json_object(aclient, model):
         response_format={"type": "json_object"},
     )
     assert isinstance(json.loads(completion.choices[0].message.content), dict)
+
+
+async def test_prompt_caching_on_a_claude_target(aclient, fake_upstream):
+    """``cache_control`` as LiteLLM and OpenRouter take it in OpenAI bodies reaches Claude; the
+    writes and reads come back in ``prompt_tokens_details`` and the ledger."""
+    document = "a very long system prompt " * 20
+    system = {
+        "role": "system",
+        "content": [{"type": "text", "text": document, "cache_control": {"type": "ephemeral"}}],
+    }
+    first = await aclient.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[system, {"role": "user", "content": "One?"}]
+    )
+    second = await aclient.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[system, {"role": "user", "content": "Two?"}]
+    )
+    sent = [r.body for r in fake_upstream.requests if r.path == "/v1/messages"]
+    assert sent[0]["system"] == [
+        {"type": "text", "text": document, "cache_control": {"type": "ephemeral"}}
+    ]
+    cached = fake_prompt_tokens([document])
+    assert first.usage.prompt_tokens == cached + 1
+    assert first.usage.prompt_tokens_details.cached_tokens == 0
+    assert second.usage.prompt_tokens_details.cached_tokens == cached
+    rows = await ledger_rows(2)
+    assert [row.cached_tokens for row in rows] == [0, cached]
+    assert rows[0].cost > rows[1].cost  # the write at 1.25x input, the read at the cached price
