@@ -142,6 +142,7 @@ def _record(r: Any) -> dict[str, Any]:
         "total_tokens": r.total_tokens,
         "cached_tokens": r.cached_tokens,
         "reasoning_tokens": r.reasoning_tokens,
+        "cache_write_tokens": r.cache_write_tokens,
         "usage_source": r.usage_source,
         "cost": _cost(r.cost),
         "latency_ms": r.latency_ms,
@@ -257,6 +258,7 @@ class _Metrics(serializers.Serializer):
     completion_tokens = serializers.IntegerField()
     cached_tokens = serializers.IntegerField()
     reasoning_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField(help_text="Part of prompt_tokens.")
     total_tokens = serializers.IntegerField()
     cost = serializers.DecimalField(
         max_digits=20, decimal_places=10, help_text="USD, over the priced requests."
@@ -293,6 +295,7 @@ class _Record(serializers.Serializer):
     total_tokens = serializers.IntegerField()
     cached_tokens = serializers.IntegerField()
     reasoning_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField(help_text="Part of prompt_tokens.")
     usage_source = serializers.ChoiceField(["reported", "estimated", "none"])
     cost = serializers.DecimalField(max_digits=18, decimal_places=10, allow_null=True)
     latency_ms = serializers.IntegerField()

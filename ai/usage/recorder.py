@@ -68,6 +68,7 @@ FIELDS = (
     "total_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "cache_write_tokens",
     "usage_source",
     "cost",
     "latency_ms",
@@ -91,7 +92,7 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
             event.provider, event.model, usage, event.created_at, event.requested_model
         )
     if usage is None:
-        tokens: tuple[int, ...] = (0, 0, 0, 0, 0)
+        tokens: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
         source = "none"
     else:
         tokens = tuple(
@@ -102,6 +103,7 @@ def to_row(event: UsageEvent, book: PriceBook) -> tuple[Any, ...]:
                 usage.total_tokens,
                 usage.cached_tokens,
                 usage.reasoning_tokens,
+                usage.cache_write_tokens,
             )
         )
         source = usage.source

@@ -438,6 +438,7 @@ async def test_prompt_caching_writes_then_reads_and_is_priced(aclient, fake_upst
     written = cached * price.input * Decimal("1.25")
     assert rows[0].cost == ((fresh + written + output) / million).quantize(rows[0].cost)
     assert rows[0].prompt_tokens == cached + fake_prompt_tokens(["Summarise."])
+    assert [row.cache_write_tokens for row in rows] == [cached, 0, 0]
     assert rows[1].cached_tokens == cached and rows[1].cost < rows[0].cost
 
 

@@ -38,7 +38,7 @@ def history(alice, bob):
                       usage=Usage.of(100 + hour, 50, cached=10)),
                 event(f"{day}-{hour}-a2", user_id=alice.pk, created_at=at(day, hour),
                       provider="anthropic", model="claude-x", streamed=True,
-                      usage=Usage.of(300, 70 + hour, cached=100)),
+                      usage=Usage.of(300, 70 + hour, cached=100, cache_write=50 + hour)),
                 event(f"{day}-{hour}-b1", user_id=bob.pk, created_at=at(day, hour),
                       provider="gemini", model="gemini-2.5-flash", status="cancelled",
                       usage=Usage.of(40, 9, source="estimated")),
@@ -71,17 +71,19 @@ def test_rollup_matches_the_ledger_per_group(history):
         )  # fmt: skip
         sums = raw.aggregate(
             n=Count("id"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"),
-            cached=Sum("cached_tokens"), cost=Sum("cost"),
+            cached=Sum("cached_tokens"), written=Sum("cache_write_tokens"), cost=Sum("cost"),
         )  # fmt: skip
         assert (daily.requests, daily.prompt_tokens, daily.completion_tokens) == (
             sums["n"], sums["p"], sums["c"],
         )  # fmt: skip
         assert daily.cached_tokens == sums["cached"]
+        assert daily.cache_write_tokens == sums["written"]
         assert daily.cost == (sums["cost"] or 0)
     unpriced = UsageDaily.objects.get(day=D2, model="gpt-unpriced")
     assert (unpriced.cost_unknown_requests, unpriced.cost) == (3, 0)
     streamed = UsageDaily.objects.get(day=D2, model="claude-x")
     assert streamed.streamed_requests == 3
+    assert streamed.cache_write_tokens == 50 * 3 + 0 + 9 + 23
     assert UsageDaily.objects.get(day=D2, provider="gemini").estimated_requests == 3
 
 

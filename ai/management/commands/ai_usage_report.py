@@ -21,6 +21,7 @@ COLUMNS = (
     "completion_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "cache_write_tokens",
     "total_tokens",
     "cost",
     "cost_unknown_requests",
