@@ -64,8 +64,11 @@ class UsageRecord(models.Model):
     total_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
     reasoning_tokens = models.PositiveIntegerField(default=0)
+    # db_default: processes still on the code before the column (a rolling deploy) insert rows
+    # without it.
     cache_write_tokens = models.PositiveIntegerField(
         default=0,
+        db_default=0,
         help_text="Prompt tokens written to the vendor's prompt cache (Anthropic's cache_control "
         "breakpoints), billed above input; part of the prompt tokens.",
     )
@@ -151,7 +154,7 @@ class _DailySums(models.Model):
     total_tokens = models.PositiveBigIntegerField(default=0)
     cached_tokens = models.PositiveBigIntegerField(default=0)
     reasoning_tokens = models.PositiveBigIntegerField(default=0)
-    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0, db_default=0)
     #: Sum over the rows whose cost is known; ``cost_unknown_requests`` counts the others.
     cost = models.DecimalField(max_digits=20, decimal_places=10, default=0)
     cost_unknown_requests = models.PositiveIntegerField(default=0)

@@ -12,7 +12,8 @@ the other vendors cache prompts on their own and do not get them.
 
 Block by block:
 
-* ``system``: a string or text blocks -> one system turn (one per cache breakpoint);
+* ``system``: a string or text blocks -> one system turn (the blocks its text parts when one
+  sets a cache breakpoint);
 * ``text`` / ``image`` (base64 or url source) in a user turn -> its parts;
 * ``tool_use`` in an assistant turn -> :class:`ToolCall` (``input`` as JSON text);
 * ``tool_result`` in a user turn -> one ``TOOL`` turn per result, before the turn's other
@@ -22,8 +23,9 @@ Block by block:
 * ``tool_choice`` auto / any / tool / none -> auto / required / function / none, and
   ``disable_parallel_tool_use`` -> ``parallel_tool_calls=False``;
 * ``metadata.user_id`` -> ``ChatOptions.user``;
-* ``cache_control`` -> ``cache`` (its TTL, 5m by default) on the text or image part, the tool
-  result's turn, the tool, the system turn it ends; inside an assistant turn, on the turn.
+* ``cache_control`` -> ``cache`` (its TTL, 5m by default) on the text or image part (system
+  blocks included), the tool result's turn (also from a text block inside it), the tool;
+  inside an assistant turn, on the turn.
 """
 
 from __future__ import annotations
@@ -83,25 +85,23 @@ def _within_tokens_limit(value: int) -> int:
 _ttl = AnthropicCacheControl.mark
 
 
+def _last_ttl(blocks: Any) -> str | None:
+    """The last breakpoint among a tool result's text blocks (it then ends the result)."""
+    if not isinstance(blocks, list):
+        return None
+    return next((ttl for b in reversed(blocks) if (ttl := _ttl(b))), None)
+
+
 def _system_turns(system: str | list[AnthropicTextBlock] | None) -> list[Message]:
-    """The system prompt as system turns: one, or, when its blocks set cache breakpoints, one
-    per run of blocks up to each breakpoint (the breakpoint ends its turn: Anthropic then gets
-    the same blocks, cached up to the same place)."""
+    """The system prompt as one system turn (none when blank); blocks with cache breakpoints
+    stay its text parts, so Anthropic gets the same blocks back, cached up to the same place."""
     if system is None:
         return []
     if isinstance(system, str):
-        runs = [([system], None)]
+        turn = Message(Role.SYSTEM, system)
     else:
-        runs, texts = [], []
-        for block in system:
-            texts.append(block.text)
-            if _ttl(block) is not None:
-                runs.append((texts, _ttl(block)))
-                texts = []
-        if texts:
-            runs.append((texts, None))
-    turns = [Message(Role.SYSTEM, "\n".join(texts), cache=ttl) for texts, ttl in runs]
-    return [t for t in turns if t.content.strip()]
+        turn = Message.of_parts(Role.SYSTEM, [TextPart(b.text, cache=_ttl(b)) for b in system])
+    return [turn] if turn.content.strip() else []
 
 
 class _AnthropicConversation(RequestBody):
@@ -281,7 +281,7 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
                     tool_call_id=block.tool_use_id,
                     name=name,
                     is_error=bool(block.is_error),
-                    cache=_ttl(block),
+                    cache=_ttl(block) or _last_ttl(block.content),
                 )
             )
     if parts:

@@ -422,9 +422,9 @@ def _messages(given: list[OpenAIMessage], errors: dict[str, list[str]]) -> tuple
             bad(f"{at}.tool_calls", "Only assistant messages may have tool_calls.")
         if m.tool_call_id is not None and m.role != "tool":
             bad(f"{at}.tool_call_id", "Only tool messages may have tool_call_id.")
-        # A breakpoint on the message, or (but in a user turn) on one of its parts, comes
-        # after the whole turn.
-        cache = _mark(m) or (None if m.role == "user" else _last_mark(parts))
+        # A breakpoint on the message comes after the whole turn; on a part of a user or
+        # system turn it stays on the part, on a part of another it comes after the turn.
+        cache = _mark(m) or (None if _ROLES[m.role] in _PARTS_KEPT else _last_mark(parts))
         if m.role == "tool":
             out.append(_tool_result(m, text, calls, at, bad, cache))
         elif m.role == "assistant":
@@ -438,14 +438,14 @@ def _messages(given: list[OpenAIMessage], errors: dict[str, list[str]]) -> tuple
                 bad(f"{at}.content", "This field is required.")
             elif not text.strip() and not any(isinstance(p, ImagePart) for p in parts):
                 bad(f"{at}.content", "Must not be blank.")
-            if m.role != "user":  # a system turn: its text, the breakpoint after it
-                parts = [TextPart(text)]
             out.append(Message.of_parts(_ROLES[m.role], parts, cache=cache))
     return tuple(out)
 
 
 #: The core's ``cache`` mark of a part, message or tool with ``cache_control``.
 _mark = CacheControl.mark
+#: The roles whose turns keep their parts' breakpoints where they are.
+_PARTS_KEPT = (Role.USER, Role.SYSTEM)
 
 
 def _last_mark(parts: list[Part]) -> str | None:

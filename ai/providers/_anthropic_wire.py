@@ -105,8 +105,8 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": messages,
     }
-    if any(m.cache for m in system):  # text blocks, each breakpoint where it was set
-        body["system"] = [_cached({"type": "text", "text": m.content}, m.cache) for m in system]
+    if any(m.cache or m.parts for m in system):  # text blocks, breakpoints where they were set
+        body["system"] = [block for m in system for block in _blocks(m)]
     elif system:
         body["system"] = "\n\n".join(m.content for m in system)
     if request.temperature is not None:
@@ -131,8 +131,7 @@ def _merge(turn: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
     if turn["role"] == "user":
         # tool_result blocks must open the user turn that answers the tool calls.
         content.sort(key=lambda block: block["type"] != "tool_result")
-    # Anthropic refuses empty text blocks (an assistant turn that only called tools has none).
-    content[:] = [b for b in content if b["type"] != "text" or b["text"]]
+    content[:] = _without_empty_text(content)
 
 
 def _cached(block: dict[str, Any], ttl: str | None) -> dict[str, Any]:
@@ -155,8 +154,7 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
         elif m.content:
             block["content"] = m.content
         return [_cached(block, m.cache)]
-    blocks = [_part(p) for p in m.content_parts()]
-    blocks = [b for b in blocks if b["type"] != "text" or b["text"]]
+    blocks = _without_empty_text([_part(p) for p in m.content_parts()])
     for call in m.tool_calls:
         blocks.append(
             {
@@ -166,9 +164,23 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
                 "input": arguments_object(call, "anthropic", "messages"),
             }
         )
-    if m.cache and blocks:  # a breakpoint after the whole turn: on its last block
-        _cached(blocks[-1], m.cache)
+    if m.cache and blocks and "cache_control" not in blocks[-1]:
+        _cached(blocks[-1], m.cache)  # a breakpoint after the whole turn: on its last block
     return blocks
+
+
+def _without_empty_text(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``blocks`` without empty text blocks (Anthropic refuses them; an assistant turn that only
+    called tools has one); a breakpoint on one moves to the block before it."""
+    kept: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] == "text" and not block["text"]:
+            mark = block.get("cache_control")
+            if mark is not None and kept and "cache_control" not in kept[-1]:
+                kept[-1]["cache_control"] = mark
+            continue
+        kept.append(block)
+    return kept
 
 
 def _part(part: TextPart | ImagePart) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def gemini_contents(request: ChatRequest) -> tuple[str | None, list[dict[str, An
             role, parts = "user", [function_response(message, names or {})]
         else:
             role = "model" if message.role is Role.ASSISTANT else "user"
-            if message.parts:
+            if message.has_media:
                 parts = [content_part(p) for p in message.parts if not _empty(p)]
             else:  # plain text: the common case, kept cheap
                 parts = [{"text": message.content}] if message.content else []

@@ -65,7 +65,7 @@ def body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         "messages": [
             # The plain-text turn inline: the common case pays for no call.
             _message(m)
-            if m.parts or m.tool_calls or m.role is _TOOL
+            if m.has_media or m.tool_calls or m.role is _TOOL
             else {"role": m.role.value, "content": m.content}
             for m in request.messages
         ],
@@ -87,7 +87,7 @@ def _message(m: Message) -> dict[str, Any]:
     if m.role is _TOOL:
         return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.result_text}
     out: dict[str, Any] = {"role": m.role.value}
-    if m.parts:
+    if m.has_media:
         out["content"] = [_part(p) for p in m.parts]
     else:
         # An assistant turn that only calls tools has null content, as OpenAI sends it.

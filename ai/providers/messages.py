@@ -79,6 +79,12 @@ class Message:
         rich = any(not isinstance(p, TextPart) or p.cache for p in parts)
         return cls(role, text, tuple(parts) if rich else (), **kw)
 
+    @property
+    def has_media(self) -> bool:
+        """Whether the turn has more than text: a vendor without prompt-cache breakpoints then
+        sends its ``content`` as the one text it is (text parts are kept apart only for them)."""
+        return bool(self.parts) and any(not isinstance(p, TextPart) for p in self.parts)
+
     def content_parts(self) -> tuple[Part, ...]:
         """The turn's content as parts (one text part for a plain-text turn)."""
         if self.parts:
@@ -89,7 +95,7 @@ class Message:
         """A JSON-able value equal for equal turns (the response cache's key)."""
         out: list[Any] = [self.role.value, self.content]
         # Text parts kept apart only for a cache breakpoint say what the content says.
-        parts = self.parts if any(not isinstance(p, TextPart) for p in self.parts) else ()
+        parts = self.parts if self.has_media else ()
         if parts or self.tool_calls or self.tool_call_id:
             out.append([[type(p).__name__, *_fields(p)] for p in parts])
             out.append([[c.id, c.name, c.arguments] for c in self.tool_calls])

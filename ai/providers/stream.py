@@ -193,6 +193,7 @@ class LLMStream:
     async def aclose(self) -> None:
         """Stop the upstream call (the client went away, or the caller is done)."""
         self._stop_watch()
+        self._pending = None
         gen, self._gen = self._gen, None
         if gen is not None and hasattr(gen, "aclose"):
             await gen.aclose()

@@ -108,9 +108,12 @@ CASES = {
                 {"role": "user", "content": "c"},
             ],
         },
-        (  # the breakpoint ends its system turn: Anthropic gets the same two blocks back
-            Message(Role.SYSTEM, "Be terse.", cache="5m"),
-            Message(Role.SYSTEM, "Answer in French."),
+        (  # one system turn; its blocks stay its parts, the breakpoint on the first
+            Message(
+                Role.SYSTEM,
+                "Be terse.\nAnswer in French.",
+                parts=(TextPart("Be terse.", cache="5m"), TextPart("Answer in French.")),
+            ),
             Message(Role.USER, "a"),
             Message(Role.ASSISTANT, "b"),
             Message(Role.USER, "c"),
@@ -159,7 +162,7 @@ CASES = {
             ],
         },
         (
-            Message(Role.SYSTEM, "Rules.", cache="1h"),
+            Message(Role.SYSTEM, "Rules.", parts=(TextPart("Rules.", cache="1h"),)),
             Message(
                 Role.USER,
                 "A long document.\nWhat does it say?",
@@ -174,6 +177,34 @@ CASES = {
             Message(Role.TOOL, "18C", tool_call_id="toolu_1", name="get_weather", cache="5m"),
         ),
         ChatOptions(tools=(Tool("get_weather", "Weather.", WEATHER, cache="5m"),)),
+    ),
+    "a breakpoint inside a tool result ends it": (
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t1", "name": "look", "input": {}}],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": "t1",
+                            "content": [
+                                {"type": "text", "text": "a", "cache_control": HOUR},
+                                {"type": "text", "text": "b"},
+                            ],
+                        }
+                    ],
+                },
+            ],
+        },
+        (
+            Message(Role.ASSISTANT, "", tool_calls=(ToolCall("t1", "look", "{}"),)),
+            Message(Role.TOOL, "a\nb", tool_call_id="t1", name="look", cache="1h"),
+        ),
+        ChatOptions(),
     ),
     "images: base64 and url": (
         {

@@ -395,7 +395,8 @@ def test_cache_control_as_litellm_and_openrouter_send_it():
         tools=[{**WEATHER_TOOL, "cache_control": EPHEMERAL}],
     )
     system, user, assistant, tool = call.messages
-    assert system == Message(Role.SYSTEM, "Rules.\nMore.", cache="5m")
+    assert system.parts == (TextPart("Rules."), TextPart("More.", cache="5m"))
+    assert (system.content, system.cache) == ("Rules.\nMore.", None)
     assert user.parts == (TextPart("A document.", cache="5m"), TextPart("A question."))
     assert (user.content, user.cache) == ("A document.\nA question.", None)
     assert assistant.cache == "1h" and tool.cache == "5m"

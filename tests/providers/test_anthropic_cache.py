@@ -144,3 +144,36 @@ def test_writes_cost_more_than_input_and_reads_less():
     assert price.cost(Usage.of(100, 0, cached=80, cache_write=80)) == price.cost(
         Usage.of(100, 0, cached=80, cache_write=20)
     )
+
+
+async def test_a_mark_on_a_dropped_empty_block_moves_to_the_one_before(provider, fake_upstream):
+    """Anthropic refuses empty text blocks; a breakpoint on one is not lost with it, and a
+    turn's breakpoint does not overwrite the one its last block already has."""
+    image = ImagePart(data=PNG, media_type="image/png")
+    messages = [
+        Message.of_parts(Role.USER, [image, TextPart("", cache="1h")]),
+        Message(Role.ASSISTANT, "ok"),
+        Message.of_parts(Role.USER, [TextPart("again", cache="1h")], cache="5m"),
+    ]
+    await provider.complete(messages, model=MODEL)
+    [captured] = fake_upstream.requests
+    first, _, last = captured.body["messages"]
+    assert [b["type"] for b in first["content"]] == ["image"]
+    assert first["content"][0]["cache_control"] == HOUR
+    assert last["content"] == [{"type": "text", "text": "again", "cache_control": HOUR}]
+
+
+@pytest.mark.parametrize("vendor", ["openai", "gemini"])
+async def test_other_vendors_get_the_plain_text(upstream_settings, fake_upstream, vendor):
+    """Text parts kept apart only for their breakpoints go to a vendor without breakpoints as
+    the one text they are, as an unmarked turn would."""
+    from tests.providers.conftest import open_provider
+
+    marked = Message.of_parts(Role.USER, [TextPart(DOC, cache="5m"), TextPart("What?")])
+    plain = Message.of_parts(Role.USER, [TextPart(DOC), TextPart("What?")])
+    async with open_provider(vendor) as provider:
+        await provider.complete([marked])
+        await provider.complete([plain])
+    sent_marked, sent_plain = (r.body for r in fake_upstream.requests)
+    assert sent_marked == sent_plain
+    assert "cache_control" not in str(sent_marked)

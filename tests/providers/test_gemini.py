@@ -267,6 +267,8 @@ async def test_stream_without_usage_is_estimated(gemini):
 async def test_long_stream_is_not_cut_by_the_request_timeout(gemini, settings):
     # The timeout bounds each wait, not the whole stream (genai would make it aiohttp's total).
     settings.AI_REQUEST_TIMEOUT = 0.3
+    # The first wait also opens the connection: on a slow machine that alone may take 0.3 s.
+    settings.AI_FIRST_BYTE_TIMEOUT = 5
     stream = gemini.stream_simple("[[fake:chunks=6 chunk_delay=0.1]]", model=MODEL)
     started = time.perf_counter()
     content = "".join([d async for d in stream])

@@ -80,3 +80,14 @@ def test_the_relay_never_records_such_a_stream_ok(monkeypatch):
     [event] = recorded
     assert event.status in (STATUS_ERROR, STATUS_CANCELLED)
     assert event.status != STATUS_OK
+
+
+def test_a_stream_closed_after_its_start_yields_nothing_more():
+    async def scenario():
+        stream = OfflineProvider().stream(MESSAGES)
+        await stream.start()  # the first delta is read and held
+        await stream.aclose()
+        return stream, await _drain(stream)
+
+    stream, rest = in_a_fresh_loop(scenario)
+    assert rest == [] and not stream.completed
