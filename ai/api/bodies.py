@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from ai.api import openapi as _openapi  # noqa: F401  (registers the schema extension)
+from ai.api.anthropic_blocks import AnthropicCacheControl as CacheControl
 from ai.api.validation import RequestBody, Says, fail, type_name
 from ai.conf import ai_settings
 from ai.providers.base import Message, ModelComplexity, Role, simple_messages
@@ -148,6 +149,14 @@ class ChatMessage(RequestBody):
             string_pattern_mismatch="Must not be blank.",
         ),
     ]
+    cache_control: Annotated[
+        CacheControl | None,
+        Field(
+            description='A prompt-cache breakpoint after this message, `{"type": "ephemeral"}` '
+            '(optional `"ttl"`: `"5m"` or `"1h"`): a Claude target caches the prompt up to '
+            "here (Anthropic's `cache_control`); other vendors cache on their own."
+        ),
+    ] = None
 
 
 Conversation = Annotated[
@@ -194,7 +203,12 @@ class CompletionsRequest(_Options):
     messages: Conversation
 
     def to_call(self) -> LLMCall:
-        return self._call(tuple([Message(_ROLES[m.role], m.content) for m in self.messages]))
+        return self._call(
+            tuple(
+                Message(_ROLES[m.role], m.content, cache=CacheControl.mark(m))
+                for m in self.messages
+            )
+        )
 
 
 class ChatRequest(_Options):

@@ -195,3 +195,38 @@ async def test_head_and_options(api):
     assert options["Allow"] == "POST, OPTIONS"
     assert options["X-Request-ID"]
     assert "application/json" in options.json()["parses"]
+
+
+async def test_completions_cache_breakpoints_reach_a_claude_target(
+    api, upstream_settings, fake_upstream, usage_events
+):
+    """``cache_control`` on a message of the gateway's own API: Anthropic gets the breakpoint,
+    writes on the first request and reads on the next; the usage says so."""
+    rules = "the house rules, at length " * 10
+    usages = []
+    for question in ("first question", "second question"):
+        body = _ok(
+            await api.post(
+                COMPLETIONS,
+                {
+                    "messages": [
+                        {
+                            "role": "system",
+                            "content": rules,
+                            "cache_control": {"type": "ephemeral"},
+                        },
+                        {"role": "user", "content": question},
+                    ],
+                    "provider": "anthropic",
+                    "model": "claude-haiku-4-5",
+                },
+            )
+        )
+        usages.append(body["usage"])
+    sent = fake_upstream.requests[0].body
+    assert sent["system"] == [
+        {"type": "text", "text": rules, "cache_control": {"type": "ephemeral"}}
+    ]
+    words = len(rules.split())
+    assert (usages[0]["cache_write_tokens"], usages[0]["cached_tokens"]) == (words, 0)
+    assert (usages[1]["cache_write_tokens"], usages[1]["cached_tokens"]) == (0, words)
