@@ -205,6 +205,66 @@ def iterated_sse() -> Undo:
     return _setattr(SSEResponse, "ai_writes_body", False)
 
 
+class _SmallDeque(list):
+    """A list with a deque's ends: an empty deque is 760 bytes (its first block), a list 56."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+    def appendleft(self, item: Any) -> None:
+        self.insert(0, item)
+
+
+@experiment("small-deques")
+def small_deques() -> Undo:
+    """What the per-connection deques of uvicorn (a request's and the flow control's
+    ``asyncio.Event`` waiters, the pipeline) and aiohttp (the body reader's buffer and chunk
+    splits, the protocol's queue) cost a held stream: each swapped for a list with a deque's
+    ends. Real change: a guarded swap when a stream starts, or upstream patches."""
+    from uvicorn.protocols.http import httptools_impl
+
+    from ai._compat import aiohttp_body
+
+    undos: list[Undo] = []
+    cycle_init = httptools_impl.RequestResponseCycle.__init__
+
+    def init_cycle(self: Any, *args: Any, **kw: Any) -> None:
+        cycle_init(self, *args, **kw)
+        self.message_event._waiters = []
+        self.flow._is_writable_event._waiters = []
+
+    protocol_init = httptools_impl.HttpToolsProtocol.__init__
+
+    def init_protocol(self: Any, *args: Any, **kw: Any) -> None:
+        protocol_init(self, *args, **kw)
+        self.pipeline = _SmallDeque()
+
+    real_reader = aiohttp_body.reader
+
+    def reader(response: Any) -> Any:
+        read = real_reader(response)
+        content = getattr(read, "func", None)
+        content = getattr(content, "__self__", None)
+        if content is not None:
+            content._buffer = _SmallDeque(content._buffer)
+            if content._http_chunk_splits is not None:
+                content._http_chunk_splits = _SmallDeque(content._http_chunk_splits)
+            content._protocol._buffer = _SmallDeque(content._protocol._buffer)
+        return read
+
+    undos.append(_setattr(httptools_impl.RequestResponseCycle, "__init__", init_cycle))
+    undos.append(_setattr(httptools_impl.HttpToolsProtocol, "__init__", init_protocol))
+    undos.append(_setattr(aiohttp_body, "reader", reader))
+
+    def undo() -> None:
+        for u in reversed(undos):
+            u()
+
+    return undo
+
+
 def apply(names: list[str]) -> Undo:
     """Apply the named experiments; return one undo for all of them."""
     unknown = [n for n in names if n not in EXPERIMENTS]

@@ -200,6 +200,9 @@ try:
     )
 except ValueError:  # left as given: `check` reports it (ai.E003)
     AI_GC_THRESHOLDS = _gc_thresholds
+# A held stream's uvicorn and aiohttp connections keep small lists instead of six empty deques
+# (4.6 KB less per open stream; see README, Performance). This project is its own host.
+AI_SMALL_DEQUES = env.bool("AI_SMALL_DEQUES", default=True)
 # Prometheus may scrape /api/v1/app/ai/metrics with this bearer token (staff users always can).
 AI_METRICS_TOKEN = env.str("AI_METRICS_TOKEN", default="") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = AI_MAX_BODY_BYTES

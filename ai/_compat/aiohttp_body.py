@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx2
 
+from ai._compat import small_deques
 from ai._compat._checks import assigned_in_init, first_problem, has, report, run
 
 #: The most one read returns (the adapter's own iter_chunked reads 16 KiB at a time).
@@ -123,6 +124,7 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
         body._headers, body._raw_headers = _NO_HEADERS, ()
         body._cache.pop("headers", None)
         body._cache.pop("raw_headers", None)
+        small_deques.compact_upstream(body.content)  # with AI_SMALL_DEQUES
         # read(n), not readany(): everything already buffered in one piece (readany returns one
         # HTTP chunk, so a burst of SSE events would take a turn of the loop each).
         return functools.partial(body.content.read, READ_SIZE)

@@ -43,6 +43,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
+from ai._compat import small_deques
+
 logger = logging.getLogger("ai.compat")
 
 #: sha256 of ``inspect.getsource`` of what was copied, in the release it was copied from
@@ -258,6 +260,7 @@ async def send_response(handler: ASGIHandler, response: HttpResponseBase, send: 
     if response.streaming:
         write = _BodyWriter(handler, send)
         if getattr(response, "ai_writes_body", False):  # ai.api.sse: it writes its frames
+            small_deques.compact_server(send)  # a held stream, with AI_SMALL_DEQUES
             await response.write_to(write)  # type: ignore[attr-defined]
         else:
             async with contextlib.aclosing(aiter(response)) as content:

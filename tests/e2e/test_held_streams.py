@@ -23,13 +23,15 @@ DELTAS = 8
 INTERVAL = 0.25  # seconds between deltas: each stream lasts about two seconds
 
 
-@pytest.fixture(params=["default", "fast"])
+@pytest.fixture(params=["default", "fast", "fast-small-deques"])
 def live(request, settings, transactional_db):
     """Both ways a stream is written: Django's handler iterating the response (the default)
-    and the lean handler (AI_API_MIDDLEWARE), where the response writes its own frames."""
+    and the lean handler (AI_API_MIDDLEWARE), where the response writes its own frames; and the
+    lean handler with the connections' deques swapped (AI_SMALL_DEQUES)."""
     from tests.api.live import LiveGateway
 
     settings.AI_API_MIDDLEWARE = None if request.param == "default" else []
+    settings.AI_SMALL_DEQUES = request.param == "fast-small-deques"
     server = LiveGateway().start()
     yield server
     server.stop()
