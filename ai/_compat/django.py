@@ -178,6 +178,9 @@ async def handle(
         await handler.send_response(error_response, send)
         await close(error_response)
         return
+    # The request holds its body file (and a held stream's lets go of it: release_request);
+    # it is closed through the request at the end, as Django closes it.
+    del body_file
 
     # Django runs the response in a task of its own beside a disconnect listener and waits for
     # the first to finish. Here the response runs in this task, and the listener cancels it if
@@ -221,7 +224,7 @@ async def handle(
     if listener.done() and not listener.cancelled():
         exc = listener.exception()
         if isinstance(exc, AssertionError):
-            body_file.close()
+            _close_body(request)
             raise exc
         if exc is not None and not isinstance(exc, RequestAborted):
             raise exc
@@ -229,7 +232,13 @@ async def handle(
         await send_signal(signals.request_finished, handler.__class__)
     else:
         await close(response)
-    body_file.close()
+    _close_body(request)
+
+
+def _close_body(request: HttpRequest) -> None:
+    body_file = getattr(request, "_stream", None)
+    if body_file is not None and hasattr(body_file, "close"):
+        body_file.close()
 
 
 def _start_message(response: HttpResponseBase) -> dict[str, Any]:
@@ -320,6 +329,7 @@ def release_request(request: HttpRequest) -> None:
     body_file = attrs.get("_stream")
     if body_file is not None and hasattr(body_file, "close"):
         body_file.close()
+        attrs["_stream"] = _closed_body()  # the file object itself too (~420 bytes)
     attrs["_read_started"] = True
     meta = attrs.get("META")
     if meta is not None:
@@ -332,6 +342,14 @@ def release_request(request: HttpRequest) -> None:
         attrs.pop(name, None)
     if not attrs.get("_files"):  # uploaded files stay for request.close()
         attrs.pop("_files", None)
+
+
+@functools.cache
+def _closed_body() -> io.BytesIO:
+    # One for every released request: closed, so reading it raises as a closed file does.
+    body = io.BytesIO()
+    body.close()
+    return body
 
 
 @functools.cache

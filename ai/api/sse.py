@@ -26,6 +26,7 @@ import io
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
+from http.cookies import SimpleCookie
 from typing import Any
 
 import orjson
@@ -163,6 +164,7 @@ class SSEResponse(StreamingHttpResponse):
         if self._wrapped:
             return self._write_wrapped(write)
         self.headers = ResponseHeaders({})
+        self.cookies = _SENT_COOKIES
         request, self._request = self._request, None
         if request is not None:
             compat.release_request(request)
@@ -177,6 +179,10 @@ class SSEResponse(StreamingHttpResponse):
         from ai.api import wsgi
 
         return wsgi.iterate(self.__aiter__())
+
+
+#: What a held stream's response keeps as its cookies once they are sent (one for all).
+_SENT_COOKIES = SimpleCookie()
 
 
 def _keepalive_seconds() -> float:

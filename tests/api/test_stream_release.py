@@ -64,6 +64,8 @@ def test_release_empties_what_a_request_holds():
     assert "CONTENT_TYPE" not in request.META and "HTTP_COOKIE" not in request.META
     assert not request.GET and "headers" not in request.__dict__
     assert body_file.closed
+    # Nor the file object itself (the handler closes the body through the request).
+    assert request._stream is not body_file and request._stream.closed
     with pytest.raises(RawPostDataException):
         request.body  # noqa: B018
     request.close()  # as the handler does at the end
