@@ -41,11 +41,27 @@ class SmallDeque(list):
         self.insert(0, item)
 
 
+def class_source(cls: type) -> str:
+    """``cls``'s source: the lines of its module's file from ``class <name>`` to the next
+    top-level statement. Not ``inspect.getsource`` (it maps every loaded module to its file
+    on first use) nor an AST (parsing whole modules): either left ~2 MB in a worker."""
+    path = inspect.getsourcefile(cls)  # the module's __file__, for a class
+    if path is None:
+        raise OSError(f"no source file for {cls.__qualname__}")
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    start = re.search(rf"^class {re.escape(cls.__name__)}\b", text, re.MULTILINE)
+    if start is None:
+        raise OSError(f"{cls.__qualname__} is not in {path}")
+    end = re.compile(r"^[^\s#)]", re.MULTILINE).search(text, start.end())
+    return text[start.start() : end.start() if end else len(text)]
+
+
 def uses_only_supported(cls: type, attr: str) -> str | None:
     """``None`` when ``cls``'s code assigns ``attr`` a deque and calls no method on it but
     :data:`SUPPORTED` ones; else what differs."""
     try:
-        source = inspect.getsource(cls)
+        source = class_source(cls)
     except (OSError, TypeError):
         return f"{cls.__qualname__}'s source cannot be read"
     name = re.escape(attr)
@@ -75,7 +91,7 @@ def check() -> str | None:
         _assigned(httptools_impl.RequestResponseCycle, "flow", "flow"),
         _assigned(httptools_impl.RequestResponseCycle, "on_response", "on_response"),
         None
-        if "message_event=asyncio.Event()" in inspect.getsource(httptools_impl.HttpToolsProtocol)
+        if "message_event=asyncio.Event()" in class_source(httptools_impl.HttpToolsProtocol)
         else "HttpToolsProtocol no longer gives each cycle an asyncio.Event",
         _assigned(flow_control.FlowControl, "_is_writable_event", "asyncio.Event()"),
         None if issubclass(client_proto.ResponseHandler, streams.DataQueue) else "ResponseHandler",
@@ -84,7 +100,7 @@ def check() -> str | None:
 
 def _splits_problem(reader: type) -> str | None:
     # Assigned a deque on the first HTTP chunk, not in __init__.
-    source = inspect.getsource(reader)
+    source = class_source(reader)
     called = set(re.findall(r"self\._http_chunk_splits\.(\w+)\(", source)) | set(
         re.findall(r"chunk_splits\.(\w+)\(", source)
     )
@@ -96,7 +112,7 @@ def _splits_problem(reader: type) -> str | None:
 
 
 def _assigned(cls: type, attr: str, value: str) -> str | None:
-    source = inspect.getsource(cls.__init__)
+    source = class_source(cls)
     if not re.search(rf"self\.{re.escape(attr)}(:[^=\n]*)?\s*=\s*{re.escape(value)}", source):
         return f"{cls.__qualname__}.__init__ no longer sets {attr} = {value}"
     return None

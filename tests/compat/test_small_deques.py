@@ -19,20 +19,31 @@ def test_the_internals_it_swaps_are_as_it_expects():
     assert small_deques.run(small_deques.check) is None
 
 
+class Rotating:
+    def __init__(self) -> None:
+        self.items = collections.deque()
+
+    def turn(self) -> None:
+        self.items.rotate(1)
+
+
+class Listed:
+    def __init__(self) -> None:
+        self.items = []
+
+
 def test_a_class_using_a_deque_in_another_way_fails_the_check():
-    class Rotating:
-        def __init__(self) -> None:
-            self.items = collections.deque()
-
-        def turn(self) -> None:
-            self.items.rotate(1)
-
-    class Listed:
-        def __init__(self) -> None:
-            self.items = []
-
+    assert uses_only_supported(SmallDequeUser, "items") is None
     assert "rotate" in (uses_only_supported(Rotating, "items") or "")
     assert "no longer a deque" in (uses_only_supported(Listed, "items") or "")
+
+
+class SmallDequeUser:
+    def __init__(self) -> None:
+        self.items = collections.deque()
+
+    def use(self) -> None:
+        self.items.appendleft(self.items.popleft())
 
 
 def test_small_deque_has_both_ends():
