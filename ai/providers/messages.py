@@ -224,7 +224,12 @@ class ChatRequest:
 def estimate_tokens(text: str) -> int:
     """A vendor-neutral estimate (about four characters a token), used only when an upstream
     never reported its counts, e.g. a stream cut before its usage event."""
-    return math.ceil(len(text) / 4) if text else 0
+    return estimate_chars(len(text))
+
+
+def estimate_chars(chars: int) -> int:
+    """:func:`estimate_tokens` of a text of ``chars`` characters."""
+    return math.ceil(chars / 4) if chars > 0 else 0
 
 
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:

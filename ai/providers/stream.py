@@ -18,8 +18,8 @@ from ai.providers.messages import (
     FinishReason,
     LLMResponse,
     Usage,
+    estimate_chars,
     estimate_prompt_tokens,
-    estimate_tokens,
 )
 from ai.providers.parts import ToolCall, ToolCallBuilder, ToolCallDelta
 
@@ -59,7 +59,10 @@ class LLMStream:
         self.ended_at: float | None = None
         self.completed = False
         self.error: AIError | None = None
-        self._parts: list[str] = []
+        #: The text deltas so far (None once the caller said it will not read the content:
+        #: then only their length is counted, in ``_forgotten``).
+        self._parts: list[str] | None = []
+        self._forgotten = 0
         self._tool_calls: ToolCallBuilder | None = None
         #: The URLs a search model cites, as the provider reads them from the stream.
         self.citations: tuple[str, ...] = ()
@@ -78,7 +81,16 @@ class LLMStream:
 
     @property
     def content(self) -> str:
-        return "".join(self._parts)
+        """The text so far; empty after :meth:`forget_content`."""
+        return "" if self._parts is None else "".join(self._parts)
+
+    def forget_content(self) -> None:
+        """The caller relays the deltas and will not read ``content`` (nor ``response.content``):
+        keep their length, for the usage estimate of a cut stream, not their text. A held
+        stream's memory then does not grow with its answer."""
+        if self._parts is not None:
+            self._forgotten += sum(map(len, self._parts))
+            self._parts = None
 
     async def start(self) -> None:
         if self.started_at is not None:
@@ -165,7 +177,10 @@ class LLMStream:
         if self.first_chunk_at is None:
             self.first_chunk_at = time.perf_counter()
         if type(chunk) is str:
-            self._parts.append(chunk)
+            if self._parts is None:
+                self._forgotten += len(chunk)
+            else:
+                self._parts.append(chunk)
         else:
             if self._tool_calls is None:
                 self._tool_calls = ToolCallBuilder()
@@ -212,7 +227,10 @@ class LLMStream:
         produced = self.content
         if self._tool_calls is not None:  # a cut tool-call stream produced its calls too
             produced += "".join(c.name + c.arguments for c in self._tool_calls.calls())
-        completion = max(reported.completion_tokens, estimate_tokens(produced))
+        # The forgotten text counts as estimate_tokens counts it: by its length.
+        completion = max(
+            reported.completion_tokens, estimate_chars(len(produced) + self._forgotten)
+        )
         return Usage.of(
             prompt,
             completion,

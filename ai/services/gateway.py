@@ -396,7 +396,9 @@ async def open_stream(call: LLMCall, outcome: Outcome, frames: Frames) -> AsyncI
     finally:
         metrics.leave(flight)
     outcome.provider, outcome.model = stream.provider_name, stream.model
-    # The relay needs the call's routing, not its messages: a held stream lets the chat go.
+    # The relay needs the call's routing, not its messages: a held stream lets the chat go;
+    # nor the answer's text (each delta is relayed as it comes), only its length.
+    stream.forget_content()
     return _relay(stream, dataclasses.replace(call, messages=()), outcome, frames)
 
 

@@ -91,3 +91,24 @@ def test_a_stream_closed_after_its_start_yields_nothing_more():
 
     stream, rest = in_a_fresh_loop(scenario)
     assert rest == [] and not stream.completed
+
+
+def test_a_stream_that_forgets_its_content_estimates_the_same():
+    """The relay reads deltas, never the content: it keeps their length only, and a cut
+    stream's usage estimate is what the kept text would have given."""
+
+    async def scenario(forget: bool):
+        stream = OfflineProvider().stream(MESSAGES)
+        await stream.start()
+        if forget:
+            stream.forget_content()
+        chunks = [await anext(stream), await anext(stream)]
+        await stream.aclose()  # cut: the usage is estimated from what was produced
+        return stream, chunks
+
+    kept, chunks = in_a_fresh_loop(lambda: scenario(False))
+    forgot, same = in_a_fresh_loop(lambda: scenario(True))
+    assert chunks == same and kept.content and forgot.content == ""
+    assert forgot._parts is None
+    assert forgot.usage_so_far() == kept.usage_so_far()
+    assert kept.usage_so_far().completion_tokens > 0
