@@ -320,9 +320,10 @@ def release_request(request: HttpRequest) -> None:
     """Let go of what a request holds once its streamed response has started (every
     middleware's ``process_response`` has run): ``META`` keeps only :data:`KEPT_META`, the ASGI
     ``scope`` and ``COOKIES`` become empty, ``GET`` an empty QueryDict; its cached headers,
-    body and parsed form are dropped and its body file closed (as ``request.close()`` would at
-    the end); reading ``request.body`` again raises Django's ``RawPostDataException``. Uploaded
-    files are left for ``request.close()`` to close. Nothing when :data:`RELEASE_OK` is False."""
+    body and parsed form, its ``user`` and ``auth`` are dropped and its body file closed (as
+    ``request.close()`` would at the end); reading ``request.body`` again raises Django's
+    ``RawPostDataException``. Uploaded files are left for ``request.close()`` to close. Nothing
+    when :data:`RELEASE_OK` is False."""
     if not RELEASE_OK:
         return
     attrs = request.__dict__
@@ -338,7 +339,9 @@ def release_request(request: HttpRequest) -> None:
         attrs["scope"] = {}
     attrs["COOKIES"] = {}
     attrs["GET"] = _empty_query()
-    for name in ("headers", "_body", "_post"):
+    # And who asked (DRF sets the user and its token on the Django request: a User instance
+    # and a decoded token per held stream); the ledger has the user's id from before.
+    for name in ("headers", "_body", "_post", "user", "auth", "_cached_user"):
         attrs.pop(name, None)
     if not attrs.get("_files"):  # uploaded files stay for request.close()
         attrs.pop("_files", None)

@@ -54,6 +54,7 @@ def test_the_django_internals_release_needs_are_there():
 
 def test_release_empties_what_a_request_holds():
     request = _asgi_request()
+    request.user, request.auth = object(), object()  # as DRF sets them on the Django request
     assert request.body and request.GET["a"] == "1" and request.COOKIES == {"c": "1"}
     assert request.headers["content-type"] == "application/json"
     body_file = request._stream
@@ -63,6 +64,7 @@ def test_release_empties_what_a_request_holds():
     assert request.scope == {} and request.COOKIES == {}
     assert "CONTENT_TYPE" not in request.META and "HTTP_COOKIE" not in request.META
     assert not request.GET and "headers" not in request.__dict__
+    assert "user" not in request.__dict__ and "auth" not in request.__dict__
     assert body_file.closed
     # Nor the file object itself (the handler closes the body through the request).
     assert request._stream is not body_file and request._stream.closed

@@ -94,12 +94,22 @@ async def test_a_held_stream_swaps_its_connections_deques(live, token, upstream_
         first = await anext(chunks)
         await asyncio.sleep(0.05)
         alive = gc.get_objects()
-        # The stream's request cycle, and the upstream body being read (chunked).
-        [cycle] = [o for o in alive if type(o) is RequestResponseCycle and not o.response_complete]
+        # The stream's request cycle (this server's port), and the upstream body being read
+        # (chunked, on an open connection): other tests' may still be in memory.
+        [cycle] = [
+            o
+            for o in alive
+            if type(o) is RequestResponseCycle
+            and not o.response_complete
+            and o.scope.get("server", (None, None))[1] == server.port
+        ]
         [reader] = [
             o
             for o in alive
-            if type(o) is StreamReader and o._http_chunk_splits is not None and not o.is_eof()
+            if type(o) is StreamReader
+            and o._http_chunk_splits is not None
+            and not o.is_eof()
+            and getattr(o._protocol, "transport", None) is not None
         ]
         del alive
         rest = b"".join([c async for c in chunks])
