@@ -327,9 +327,8 @@ def release_request(request: HttpRequest) -> None:
     if not RELEASE_OK:
         return
     attrs = request.__dict__
-    body_file = attrs.get("_stream")
-    if body_file is not None and hasattr(body_file, "close"):
-        body_file.close()
+    if attrs.get("_stream") is not None:
+        _close_body(request)
         attrs["_stream"] = _closed_body()  # the file object itself too (~420 bytes)
     attrs["_read_started"] = True
     meta = attrs.get("META")

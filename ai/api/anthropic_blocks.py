@@ -119,6 +119,14 @@ class AnthropicCacheControl(RequestBody):
         control = getattr(of, "cache_control", None)
         return None if control is None else control.ttl or CACHE_5M
 
+    @staticmethod
+    def last(items: Any) -> str | None:
+        """The mark of the last of ``items`` (blocks or content parts) that has one; None for
+        a string content or none marked."""
+        if not isinstance(items, list):
+            return None
+        return next((m for i in reversed(items) if (m := AnthropicCacheControl.mark(i))), None)
+
 
 class AnthropicTextBlock(RequestBody):
     unknown_field: ClassVar[str] = UNSUPPORTED

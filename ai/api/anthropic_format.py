@@ -85,13 +85,6 @@ def _within_tokens_limit(value: int) -> int:
 _ttl = AnthropicCacheControl.mark
 
 
-def _last_ttl(blocks: Any) -> str | None:
-    """The last breakpoint among a tool result's text blocks (it then ends the result)."""
-    if not isinstance(blocks, list):
-        return None
-    return next((ttl for b in reversed(blocks) if (ttl := _ttl(b))), None)
-
-
 def _system_turns(system: str | list[AnthropicTextBlock] | None) -> list[Message]:
     """The system prompt as one system turn (none when blank); blocks with cache breakpoints
     stay its text parts, so Anthropic gets the same blocks back, cached up to the same place."""
@@ -281,7 +274,8 @@ def _user(blocks: list[Any], turns: _Turns, at: str) -> None:
                     tool_call_id=block.tool_use_id,
                     name=name,
                     is_error=bool(block.is_error),
-                    cache=_ttl(block) or _last_ttl(block.content),
+                    # A breakpoint on a text block inside the result ends the result.
+                    cache=_ttl(block) or AnthropicCacheControl.last(block.content),
                 )
             )
     if parts:

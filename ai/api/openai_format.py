@@ -424,7 +424,9 @@ def _messages(given: list[OpenAIMessage], errors: dict[str, list[str]]) -> tuple
             bad(f"{at}.tool_call_id", "Only tool messages may have tool_call_id.")
         # A breakpoint on the message comes after the whole turn; on a part of a user or
         # system turn it stays on the part, on a part of another it comes after the turn.
-        cache = _mark(m) or (None if _ROLES[m.role] in _PARTS_KEPT else _last_mark(parts))
+        cache = _mark(m) or (
+            None if _ROLES[m.role] in _PARTS_KEPT else CacheControl.last(m.content)
+        )
         if m.role == "tool":
             out.append(_tool_result(m, text, calls, at, bad, cache))
         elif m.role == "assistant":
@@ -446,10 +448,6 @@ def _messages(given: list[OpenAIMessage], errors: dict[str, list[str]]) -> tuple
 _mark = CacheControl.mark
 #: The roles whose turns keep their parts' breakpoints where they are.
 _PARTS_KEPT = (Role.USER, Role.SYSTEM)
-
-
-def _last_mark(parts: list[Part]) -> str | None:
-    return next((p.cache for p in reversed(parts) if p.cache), None)
 
 
 def _parts(m: OpenAIMessage, at: str, bad: Any) -> list[Part]:

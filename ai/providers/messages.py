@@ -234,7 +234,7 @@ def estimate_chars(chars: int) -> int:
 
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
     """:func:`estimate_tokens` of the messages' text, joined (without joining it)."""
-    return math.ceil(sum(len(m.content) for m in messages) / 4)
+    return estimate_chars(sum(len(m.content) for m in messages))
 
 
 def estimated_usage(
