@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "AI_RETRY_MAX_WAIT_S": 10.0,
     # Try the route's next target when one fails with a retryable error.
     "AI_FALLBACKS_ENABLED": True,
+    # Leave out, per target, a request's options that target cannot honour (a seed, penalties,
+    # an OpenAI-only field) instead of answering 400; never tools, tool_choice or
+    # response_format. A request's own "drop_params" overrides this. LiteLLM's drop_params.
+    "AI_DROP_PARAMS": False,
     # Request bounds, enforced before anything reaches an upstream.
     "AI_MAX_TOKENS_LIMIT": 32768,
     "AI_MAX_MESSAGES": 500,

@@ -127,6 +127,13 @@ class _AnthropicConversation(RequestBody):
     tools: list[AnthropicToolDefinition] | None = None
     tool_choice: ToolChoiceBody | None = None
     thinking: Annotated[AnthropicThinkingDisabled | None, NoThinking] = None
+    drop_params: Annotated[
+        bool | None,
+        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
+              "a field only OpenAI knows) instead of answering 400; never tools, "
+              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
+              "What was left out is named in the x-ai-route header."),
+    ] = None  # fmt: skip
 
     def translate(self, **more: Any) -> tuple[tuple[Message, ...], ChatOptions]:
         """The core's messages and options (``more``: the options only a Messages body has).
@@ -150,7 +157,13 @@ class _AnthropicConversation(RequestBody):
                 errors["tool_choice.name"] = [f"No tool is named {choice.name!r}."]
         if errors:
             raise InvalidRequest(errors)
-        options = ChatOptions(tools=tools, tool_choice=choice, parallel_tool_calls=parallel, **more)
+        options = ChatOptions(
+            tools=tools,
+            tool_choice=choice,
+            parallel_tool_calls=parallel,
+            drop_unsupported=self.drop_params,
+            **more,
+        )
         return messages, options
 
     def _call(self, messages: tuple[Message, ...], options: ChatOptions, **fields: Any) -> LLMCall:

@@ -8,7 +8,8 @@ assistant and tool roles, text and image parts, assistant tool calls and tool re
 ``tool_choice``, ``response_format``, ``stop`` and the sampling parameters become
 :class:`~ai.providers.parts.ChatOptions`, which the target provider honours or refuses (400
 ``unsupported_parameter`` naming it). Fields this model does not know are collected into
-``ChatOptions.extra``: passed as they are to OpenAI targets, refused by the others. What cannot
+``ChatOptions.extra``: passed as they are to OpenAI targets, refused by the others (left out
+instead with ``drop_params``: ``ChatOptions.drop_unsupported``). What cannot
 work through a gateway that answers one text choice (``n`` > 1, ``logprobs``, audio) is refused.
 Anthropic's prompt-cache breakpoints are taken as LiteLLM and OpenRouter take them in OpenAI
 bodies (``cache_control`` on a content part, a message or a tool): a Claude target gets them.
@@ -324,6 +325,13 @@ class OpenAIChatRequest(RequestBody):
     ] = None  # fmt: skip
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
+    drop_params: Annotated[
+        bool | None,
+        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
+              "a field only OpenAI knows) instead of answering 400; never tools, "
+              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
+              "What was left out is named in the x-ai-route header."),
+    ] = None  # fmt: skip
     # Accepted only with the value that means "the default behaviour".
     n: Annotated[Literal[1] | None, ONLY_DEFAULT] = None
     logprobs: Annotated[Literal[False] | None, ONLY_DEFAULT] = None
@@ -392,6 +400,7 @@ class OpenAIChatRequest(RequestBody):
             user=self.user,
             metadata=self.metadata or None,
             extra=_extra(self.model_extra or {}),
+            drop_unsupported=self.drop_params,
         )  # fmt: skip
 
 

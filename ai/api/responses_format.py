@@ -152,6 +152,13 @@ class ResponsesRequest(RequestBody):
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
     truncation: Literal["auto", "disabled"] | None = None
+    drop_params: Annotated[
+        bool | None,
+        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
+              "a field only OpenAI knows) instead of answering 400; never tools, "
+              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
+              "What was left out is named in the x-ai-route header."),
+    ] = None  # fmt: skip
     # Accepted only with the value that means "the default behaviour".
     include: Annotated[Annotated[list[str], Field(max_length=0)] | None, ONLY_DEFAULT] = None
     background: Annotated[
@@ -179,6 +186,7 @@ class ResponsesRequest(RequestBody):
             response_format=response_format,
             top_p=self.top_p,
             user=self.user,
+            drop_unsupported=self.drop_params,
         )
         call = LLMCall(
             messages=tuple(messages),

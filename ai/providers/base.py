@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
+from ai.conf import ai_settings
 from ai.exceptions import AIError, UnsupportedParameterError, UpstreamError, UpstreamTimeoutError
 from ai.providers.deadlines import first_byte_timeout
 from ai.providers.messages import (
@@ -41,6 +42,7 @@ from ai.providers.messages import (
     split_system,
 )
 from ai.providers.parts import (
+    NEVER_DROPPED,
     NO_OPTIONS,
     ChatOptions,
     ImagePart,
@@ -92,8 +94,30 @@ class BaseLLMProvider(ABC):
             raise ValueError("messages must not be empty")
         options = options or NO_OPTIONS
         if options is not NO_OPTIONS:
-            self.check_options(options)
+            options, _ = self.fit_options(options)
         return ChatRequest(msgs, model or self.default_model, temperature, max_tokens, options)
+
+    def fit_options(self, options: ChatOptions) -> tuple[ChatOptions, tuple[str, ...]]:
+        """``options`` as this provider takes them, and the names of those left out. Raises
+        :class:`ai.exceptions.UnsupportedParameterError` for one it cannot honour, unless the
+        request asked to drop such options (``drop_unsupported``, else ``AI_DROP_PARAMS``):
+        then each one it refuses is left out, except :data:`~ai.providers.parts.NEVER_DROPPED`
+        ones. The provider's own :meth:`check_options` decides, so its finer rules count."""
+        dropped: list[str] = []
+        while True:
+            try:
+                self.check_options(options)
+            except UnsupportedParameterError as err:
+                drop = options.drop_unsupported
+                if drop is None:
+                    drop = bool(ai_settings.AI_DROP_PARAMS)
+                name = err.param
+                if not drop or name in NEVER_DROPPED or name not in options.given():
+                    raise
+                options = options.without(name)
+                dropped.append(name)
+            else:
+                return options, tuple(dropped)
 
     def check_options(self, options: ChatOptions) -> None:
         """Raise :class:`ai.exceptions.UnsupportedParameterError` for an option this provider

@@ -5,7 +5,10 @@ Every public surface (the native endpoints, OpenAI Chat Completions, Anthropic M
 Responses) translates its wire format *to* these objects once, and every provider translates
 *from* them once: no surface-to-vendor translators. A provider that cannot honour something a
 request asks for raises :class:`ai.exceptions.UnsupportedParameterError` naming it, before any
-upstream call; it never drops it silently.
+upstream call; it never drops it silently. A request may ask for the opposite
+(``ChatOptions.drop_unsupported``, ``AI_DROP_PARAMS``): then what a target cannot honour is left
+out for that target (:meth:`ai.providers.base.BaseLLMProvider.fit_options`), never tools, tool
+choice or structured output, and the route trace names what was left out.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -166,6 +169,15 @@ class ChatOptions:
     #: Fields the gateway does not know, passed as they are to OpenAI-wire targets and refused
     #: by the others.
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Leave out, per target, the options it cannot honour (but :data:`NEVER_DROPPED`) instead
+    #: of refusing the request; None: the ``AI_DROP_PARAMS`` setting decides.
+    drop_unsupported: bool | None = None
+
+    def without(self, name: str) -> ChatOptions:
+        """These options with ``name`` (as :meth:`given` names it) left out."""
+        if name in OPTION_NAMES:
+            return replace(self, **{name: _DEFAULTS[name]})
+        return replace(self, extra={k: v for k, v in self.extra.items() if k != name})
 
     def given(self) -> list[str]:
         """The names of the options this request sets."""
@@ -221,6 +233,11 @@ OPTION_NAMES = (
 
 #: What counts as "not given".
 _UNSET = (None, (), {})
+#: What an option is when not given.
+_DEFAULTS = {name: () if name in ("tools", "stop") else None for name in OPTION_NAMES}
+#: Options never left out for a target that lacks them: without them the answer would not be
+#: what the client reads (tool calls, JSON), so such a target refuses the request.
+NEVER_DROPPED = frozenset({"tools", "tool_choice", "response_format"})
 
 NO_OPTIONS = ChatOptions()
 

@@ -28,7 +28,13 @@ from ai.providers.base import LLMResponse, LLMStream, Message, ModelComplexity, 
 from ai.providers.parts import NO_OPTIONS, ChatOptions, ToolCall, ToolCallDelta
 from ai.services import response_cache
 from ai.services.classifier import Classification, classify
-from ai.services.router import NOT_ALLOWED, ROUTE_HEADER, RouteTrace, get_llm_router
+from ai.services.router import (
+    NOT_ALLOWED,
+    ROUTE_HEADER,
+    RouteTrace,
+    fit_options,
+    get_llm_router,
+)
 from ai.usage import pricing
 from ai.usage.events import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, UsageEvent
 
@@ -334,7 +340,13 @@ async def complete(call: LLMCall, outcome: Outcome, cache: str | None = None) ->
             outcome.cache = response_cache.MISS
         response: LLMResponse = await router.run(
             targets,
-            lambda p, route: p.complete(messages, route.model, temperature, max_tokens, options),
+            lambda p, route: p.complete(
+                messages,
+                route.model,
+                temperature,
+                max_tokens,
+                fit_options(p, options, outcome.routing),
+            ),
             overridden=call.overridden,
             trace=outcome.routing,
         )

@@ -35,6 +35,7 @@ from ai.providers.base import (
     ModelComplexity,
     simple_messages,
 )
+from ai.providers.parts import NO_OPTIONS
 from ai.services.factory import (
     DEFAULT_MODELS,
     PROVIDER_CLASSES,
@@ -186,7 +187,8 @@ class LLMRouter:
         trace: RouteTrace | None = None,
     ) -> LLMStream:
         async def attempt(p: BaseLLMProvider, route: ModelRoute) -> LLMStream:
-            stream = p.stream(messages, route.model, temperature, max_tokens, options)
+            fitted = fit_options(p, options, trace)
+            stream = p.stream(messages, route.model, temperature, max_tokens, fitted)
             await stream.start()
             return stream
 
@@ -304,6 +306,20 @@ NOT_ALLOWED = "not_allowed"
 COOLDOWN = "cooldown"
 
 
+def fit_options(
+    provider: BaseLLMProvider, options: ChatOptions | None, trace: RouteTrace | None
+) -> ChatOptions | None:
+    """``options`` as ``provider`` takes them (:meth:`BaseLLMProvider.fit_options`: raises
+    for what it cannot honour, or leaves it out when the request asked); ``trace`` notes what
+    was left out for this target."""
+    if options is None or options is NO_OPTIONS:
+        return options
+    options, dropped = provider.fit_options(options)
+    if trace is not None:
+        trace.dropped = dropped
+    return options
+
+
 class RouteTrace:
     """How one request was routed, as the ``x-ai-route`` header and the ledger's ``routing``
     column write it::
@@ -314,13 +330,17 @@ class RouteTrace:
     (``complexity=auto:<class>`` when the classifier picked it), ``route=override`` for an
     explicit provider/model, ``route=default`` for the default provider and model. Then each
     target the request reached, in route order: ``ok``, ``not_configured``, ``not_allowed``
-    (the API key does not allow it), ``cooldown``, or the code of the error it failed with."""
+    (the API key does not allow it), ``cooldown``, or the code of the error it failed with.
+    Last, ``dropped=<names>`` when the request asked to drop what its target cannot honour and
+    the target that answered left options out (``AI_DROP_PARAMS``)."""
 
-    __slots__ = ("head", "span", "steps")
+    __slots__ = ("dropped", "head", "span", "steps")
 
     def __init__(self, head: str = "", span: Any = None) -> None:
         self.head = head
         self.steps: list[str] = []
+        #: The options the last target tried left out (:func:`fit_options`).
+        self.dropped: tuple[str, ...] = ()
         #: The request's OpenTelemetry span, parent of each attempt's (``ai.tracing``).
         self.span = span
 
@@ -328,7 +348,10 @@ class RouteTrace:
         self.steps.append(f"{route.provider}/{route.model}={status}")
 
     def __str__(self) -> str:
-        return "; ".join([self.head, *self.steps] if self.head else self.steps)
+        items = [self.head, *self.steps] if self.head else list(self.steps)
+        if self.dropped:
+            items.append("dropped=" + ",".join(self.dropped))
+        return "; ".join(items)
 
 
 def default_model_for(provider: str) -> str:

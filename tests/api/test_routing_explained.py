@@ -101,3 +101,29 @@ async def test_the_ledger_row_keeps_it(api, route, monkeypatch):
     await flush_usage()
     row = await UsageRecord.objects.aget(request_id=response["X-Request-ID"])
     assert row.routing == FELL_BACK
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_what_the_answering_target_left_out_is_named_last(api, route, stream, usage_events):
+    # The scripted provider honours no option; the offline one honours them all.
+    def ask(prompt: str, **more) -> dict:
+        messages = [{"role": "user", "content": prompt}]
+        return {"model": "simple", "messages": messages, "seed": 1, "stream": stream, **more}
+
+    async def post(body: dict) -> str:
+        response = await api.post(OPENAI_CHAT, body)
+        assert response.status_code == 200, response.content
+        if stream:
+            _ = [chunk async for chunk in response.streaming_content]
+        assert usage_events[-1].routing == response["x-ai-route"]
+        return response["x-ai-route"]
+
+    assert await post(ask("hi", drop_params=True)) == (
+        "complexity=simple; scripted/scripted-1=ok; dropped=seed"
+    )
+    # Left out for the first target, which then failed: the one that answered took it all.
+    assert await post(ask(FAILS, drop_params=True)) == FELL_BACK
+    # Not asked to drop: the first target refuses, the next one answers.
+    assert await post(ask("hi")) == (
+        "complexity=simple; scripted/scripted-1=unsupported_parameter; offline/offline-echo=ok"
+    )

@@ -417,20 +417,79 @@ async def test_the_gateways_own_rate_limit(live, user):
     assert int(caught.value.response.headers["retry-after"]) > 0
 
 
-@pytest.mark.parametrize(
-    ("model", "kwargs", "param"),
-    [
-        ("gemini-2.5-flash", {"tools": TOOLS, "parallel_tool_calls": False}, "parallel_tool_calls"),
-        ("claude-sonnet-4-5", {"seed": 1}, "seed"),
-        ("gemini-2.5-flash", {"extra_body": {"reasoning_effort": "low"}}, "reasoning_effort"),
-    ],
-)
+#: (model, what the request asks for, the option its target cannot honour)
+NOT_HONOURED = [
+    ("gemini-2.5-flash", {"tools": TOOLS, "parallel_tool_calls": False}, "parallel_tool_calls"),
+    ("claude-sonnet-4-5", {"seed": 1}, "seed"),
+    ("gemini-2.5-flash", {"extra_body": {"reasoning_effort": "low"}}, "reasoning_effort"),
+]
+
+
+@pytest.mark.parametrize(("model", "kwargs", "param"), NOT_HONOURED)
 async def test_what_a_target_cannot_honour_is_refused_naming_it(aclient, model, kwargs, param):
     with pytest.raises(openai.BadRequestError) as caught:
         await aclient.chat.completions.create(model=model, messages=ASK, **kwargs)
     assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
     [row] = await ledger_rows(1)
     assert (row.status, row.error_code) == ("error", "unsupported_parameter")
+
+
+def _dropping(kwargs: dict, drop: bool | None) -> dict:
+    extra_body = dict(kwargs.get("extra_body", {}))
+    if drop is not None:
+        extra_body["drop_params"] = drop
+    return {**kwargs, "extra_body": extra_body}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+@pytest.mark.parametrize(("model", "kwargs", "param"), NOT_HONOURED)
+async def test_drop_params_leaves_out_only_what_the_target_cannot_honour(
+    aclient, fake_upstream, model, kwargs, param, stream
+):
+    raw = await aclient.chat.completions.with_raw_response.create(
+        model=model, messages=ASK, top_p=0.5, stream=stream, **_dropping(kwargs, True)
+    )
+    if stream:
+        async for _chunk in raw.parse():
+            pass
+    else:
+        assert raw.parse().choices[0].finish_reason in ("stop", "tool_calls")
+    route = raw.headers["x-ai-route"]
+    assert route.endswith(f"=ok; dropped={param}"), route
+    [row] = await ledger_rows(1)
+    assert (row.status, row.routing) == ("ok", route)
+    # What the target can honour still goes to it: top_p, and the tools.
+    sent = fake_upstream.requests[-1].body
+    top_p = sent.get("top_p", sent.get("generationConfig", {}).get("topP"))
+    assert top_p == 0.5, sent
+    assert bool(sent.get("tools")) == ("tools" in kwargs)
+
+
+@pytest.mark.parametrize(("model", "kwargs", "param"), NOT_HONOURED)
+async def test_the_drop_params_setting_and_a_request_that_says_no(
+    aclient, upstream_settings, model, kwargs, param
+):
+    upstream_settings.AI_DROP_PARAMS = True
+    raw = await aclient.chat.completions.with_raw_response.create(
+        model=model, messages=ASK, **_dropping(kwargs, None)
+    )
+    assert raw.headers["x-ai-route"].endswith(f"; dropped={param}")
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(model=model, messages=ASK, **_dropping(kwargs, False))
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
+
+
+async def test_drop_params_never_drops_tools_or_structured_output(aclient):
+    # Anthropic takes structured output as a forced tool: not with tools of the caller's own.
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(
+            model="claude-sonnet-4-5",
+            messages=ASK,
+            tools=TOOLS,
+            response_format={"type": "json_object"},
+            extra_body={"drop_params": True},
+        )
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", "response_format")
 
 
 @pytest.mark.parametrize("model", TARGETS)

@@ -103,6 +103,74 @@ def test_refuse_names_the_first_unsupported_option():
     assert err.value.message == "top_k is not supported by the acme provider: no sampling knobs"
 
 
+def test_without_leaves_out_one_option_or_extra_field():
+    options = ChatOptions(stop=("x",), seed=1, extra={"a": 1, "b": 2}, drop_unsupported=True)
+    assert options.without("seed") == ChatOptions(
+        stop=("x",), extra={"a": 1, "b": 2}, drop_unsupported=True
+    )
+    assert options.without("stop").given() == ["seed", "a", "b"]
+    assert options.without("a").given() == ["stop", "seed", "b"]
+
+
+@pytest.mark.parametrize(
+    ("options", "setting", "kept", "dropped"),
+    [
+        pytest.param(
+            ChatOptions(top_p=0.5, seed=1, presence_penalty=1.0, extra={"x": 1}),
+            True,
+            ChatOptions(top_p=0.5),
+            ("seed", "presence_penalty", "x"),
+            id="setting-on",
+        ),
+        pytest.param(
+            ChatOptions(top_p=0.5, seed=1, drop_unsupported=True),
+            False,
+            ChatOptions(top_p=0.5, drop_unsupported=True),
+            ("seed",),
+            id="request-on-setting-off",
+        ),
+        pytest.param(
+            ChatOptions(top_p=0.5, top_k=3), True, ChatOptions(top_p=0.5, top_k=3), (), id="none"
+        ),
+    ],
+)
+def test_fit_options_drops_what_the_provider_refuses_when_asked(
+    settings, options, setting, kept, dropped
+):
+    from ai.providers.anthropic import AnthropicProvider
+
+    settings.AI_DROP_PARAMS = setting
+    assert AnthropicProvider().fit_options(options) == (kept, dropped)
+
+
+@pytest.mark.parametrize(
+    ("options", "setting", "param"),
+    [
+        pytest.param(ChatOptions(seed=1), False, "seed", id="setting-off"),
+        pytest.param(ChatOptions(seed=1, drop_unsupported=False), True, "seed", id="request-off"),
+        pytest.param(
+            ChatOptions(
+                tools=(Tool("f", "", {}),),
+                response_format=ResponseFormat("json_object"),
+                drop_unsupported=True,
+            ),
+            True,
+            "response_format",
+            id="never-structured-output",
+        ),
+    ],
+)
+def test_fit_options_refuses_when_not_asked_to_drop_or_never_drops(
+    settings, options, setting, param
+):
+    from ai.providers.anthropic import AnthropicProvider
+
+    settings.AI_DROP_PARAMS = setting
+    with pytest.raises(UnsupportedParameterError) as err:
+        AnthropicProvider().fit_options(options)
+    assert err.value.param == param
+
+
 def test_an_unsupported_parameter_is_a_400_naming_it():
     status, error, _ = describe(UnsupportedParameterError.of("seed", "anthropic"))
     assert status == 400
