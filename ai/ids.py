@@ -14,15 +14,24 @@ _BLOCK = 4096
 _lock = threading.Lock()
 _buffer = b""
 _offset = _BLOCK
-_pid = 0
+
+
+def _forget() -> None:
+    """In a forked child: draw fresh bytes (the parent's unread ones would repeat its ids)."""
+    global _buffer, _offset
+    _buffer, _offset = b"", _BLOCK
+
+
+# Rather than comparing os.getpid() on every id: a system call each on Linux.
+os.register_at_fork(after_in_child=_forget)
 
 
 def new_request_id() -> str:
     """A random (version 4) UUID as 32 hex digits."""
-    global _buffer, _offset, _pid
+    global _buffer, _offset
     with _lock:
-        if _offset >= len(_buffer) or _pid != os.getpid():  # a forked worker draws its own
-            _buffer, _offset, _pid = os.urandom(_BLOCK), 0, os.getpid()
+        if _offset >= len(_buffer):
+            _buffer, _offset = os.urandom(_BLOCK), 0
         raw = _buffer[_offset : _offset + 16]
         _offset += 16
     # Version 4 and the RFC 4122 variant, as uuid.uuid4() sets them.

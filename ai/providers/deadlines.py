@@ -53,7 +53,9 @@ class IdleWatch:
         )
 
     def waiting(self) -> None:
-        self.task = asyncio.current_task()
+        # With the loop given: asyncio.get_running_loop() makes a getpid() system call on
+        # Python 3.11 (its fork check), and this runs once per delta.
+        self.task = asyncio.current_task(self.loop)
         self.since = self.loop.time()
 
     def idle(self) -> None:
