@@ -50,7 +50,30 @@ def check_ai_settings(app_configs=None, **kwargs):
                 id="ai.E003",
             )
         )
+    messages.extend(_reasoning_budget_problems())
     return messages
+
+
+def _reasoning_budget_problems() -> list[Error]:
+    from ai.providers.reasoning import BUDGETS
+
+    given = ai_settings.AI_REASONING_BUDGETS
+    if given is None:
+        return []
+    ok = isinstance(given, dict) and all(
+        effort in BUDGETS and isinstance(tokens, int) and tokens >= 0
+        for effort, tokens in given.items()
+    )
+    if ok:
+        return []
+    return [
+        Error(
+            f"AI_REASONING_BUDGETS is {given!r}.",
+            hint="Set it to None (the built-in budgets) or to a dict of thinking tokens by "
+            f"effort, the efforts being {', '.join(BUDGETS)}: {{'high': 32000}}.",
+            id="ai.E004",
+        )
+    ]
 
 
 @register()

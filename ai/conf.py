@@ -65,6 +65,10 @@ DEFAULTS: dict[str, Any] = {
     # an OpenAI-only field) instead of answering 400; never tools, tool_choice or
     # response_format. A request's own "drop_params" overrides this. LiteLLM's drop_params.
     "AI_DROP_PARAMS": False,
+    # The thinking budget (tokens) a reasoning_effort asks of Claude and Gemini (OpenAI takes
+    # the effort itself), by effort: {"low": 4096} changes low alone. None: the built-in
+    # budgets (ai.providers.reasoning.BUDGETS). "none" always turns thinking off.
+    "AI_REASONING_BUDGETS": None,
     # Request bounds, enforced before anything reaches an upstream.
     "AI_MAX_TOKENS_LIMIT": 32768,
     "AI_MAX_MESSAGES": 500,

@@ -59,6 +59,7 @@ from ai.providers.parts import (
     JSON_OBJECT,
     JSON_SCHEMA,
     NONE,
+    REASONING_EFFORTS,
     REQUIRED,
     ChatOptions,
     ImagePart,
@@ -325,6 +326,12 @@ class OpenAIChatRequest(RequestBody):
     ] = None  # fmt: skip
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
+    reasoning_effort: Annotated[
+        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
+        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
+        Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as "
+              "it is; a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS)."),
+    ] = None  # fmt: skip
     drop_params: Annotated[
         bool | None,
         Field(description="Leave out the options the target cannot honour (a seed, penalties, "
@@ -399,6 +406,7 @@ class OpenAIChatRequest(RequestBody):
             frequency_penalty=self.frequency_penalty,
             user=self.user,
             metadata=self.metadata or None,
+            reasoning_effort=self.reasoning_effort,
             extra=_extra(self.model_extra or {}),
             drop_unsupported=self.drop_params,
         )  # fmt: skip

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError,
 from ai.api.bodies import MODEL_MESSAGES, MaxTokens, ModelId, Stream, Temperature
 from ai.api.errors import InvalidRequest
 from ai.api.model_names import names_a_model, routing_of
-from ai.api.openai_format import ONLY_DEFAULT
+from ai.api.openai_format import ONLY_DEFAULT, ONLY_NULL
 from ai.api.responses_items import (
     Errors,
     FunctionTool,
@@ -34,7 +34,7 @@ from ai.api.responses_items import (
 )
 from ai.api.validation import RequestBody, Says, fail, field_errors
 from ai.providers.base import FinishReason, Message, Role
-from ai.providers.parts import ChatOptions, ResponseFormat, ToolChoice
+from ai.providers.parts import REASONING_EFFORTS, ChatOptions, ResponseFormat, ToolChoice
 from ai.services.gateway import LLMCall
 
 NOT_STORED = (
@@ -58,6 +58,24 @@ class ResponsesTextConfig(RequestBody):
         description='`{"type": "text"}` (the default), `{"type": "json_object"}`, or '
         '`{"type": "json_schema", "name", "schema", "strict"}`.',
     )
+
+
+class ResponsesReasoning(RequestBody):
+    unknown_field: ClassVar[str] = "Is not supported by this gateway."
+
+    effort: Annotated[
+        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
+        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
+        # Without an enum: Chat Completions' reasoning_effort names the same one.
+        WithJsonSchema({"type": "string", "nullable": True}),
+        Field(
+            description=f"One of {', '.join(REASONING_EFFORTS)}: OpenAI's effort as it is; a "
+            "thinking budget for Claude and Gemini."
+        ),
+    ] = None
+    # Reasoning summaries are not returned: only null (or absent) is taken.
+    summary: Annotated[None, ONLY_NULL, Says("Is not supported by this gateway.")] = None
+    generate_summary: Annotated[None, ONLY_NULL, Says("Is not supported by this gateway.")] = None
 
 
 class ResponsesStreamOptions(RequestBody):
@@ -135,6 +153,7 @@ class ResponsesRequest(RequestBody):
     ] = None
     stream: Stream = None
     text: ResponsesTextConfig | None = None
+    reasoning: ResponsesReasoning | None = None
     user: str | None = None
     metadata: Annotated[
         dict[str, str] | None, Field(description="Echoed in the response (not stored).")
@@ -186,6 +205,7 @@ class ResponsesRequest(RequestBody):
             response_format=response_format,
             top_p=self.top_p,
             user=self.user,
+            reasoning_effort=self.reasoning.effort if self.reasoning else None,
             drop_unsupported=self.drop_params,
         )
         call = LLMCall(
@@ -217,6 +237,9 @@ class ResponsesRequest(RequestBody):
             "user": self.user,
             "store": False,
             "truncation": self.truncation or "disabled",
+            "reasoning": {"effort": self.reasoning.effort, "summary": None}
+            if self.reasoning and self.reasoning.effort
+            else None,
         }
 
 

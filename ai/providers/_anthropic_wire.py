@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from ai.exceptions import UnsupportedParameterError
+from ai.providers import reasoning
 from ai.providers.base import ChatRequest, Message, Role
 from ai.providers.parts import (
     CACHE_5M,
@@ -46,7 +47,7 @@ JSON_TOOL = "json_output"
 #: The inline image types the Messages API takes.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 #: What ``POST /v1/messages/count_tokens`` takes of a messages body (it refuses the rest).
-COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice")
+COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 
 SUPPORTED_OPTIONS = frozenset(
     {
@@ -59,8 +60,11 @@ SUPPORTED_OPTIONS = frozenset(
         "top_k",
         "user",
         "metadata",
+        "reasoning_effort",
     }
 )
+#: The least thinking budget the Messages API takes.
+MIN_THINKING_BUDGET = 1024
 
 
 def check_options(options: ChatOptions, provider: str) -> None:
@@ -105,6 +109,7 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": messages,
     }
+    _add_thinking(body, request)
     if any(m.cache or m.parts for m in system):  # text blocks, breakpoints where they were set
         body["system"] = [block for m in system for block in _blocks(m)]
     elif system:
@@ -116,6 +121,53 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
     if request.options is not NO_OPTIONS:
         _add_options(body, request.options)
     return body
+
+
+def _add_thinking(body: dict[str, Any], request: ChatRequest) -> None:
+    """Extended thinking for a ``reasoning_effort`` (:mod:`ai.providers.reasoning`), with the
+    Messages API's rules checked before the call, each refusal naming the parameter: the
+    request's ``max_tokens`` bounds thinking and answer together, so it must leave room for the
+    least budget; no temperature but the default, no ``top_k``, ``top_p`` of at least 0.95, no
+    forced tool choice and no structured output (a forced tool here). A conversation that ends
+    in the results of the last turn's tool calls is sent without thinking: Claude would need
+    that turn's thinking blocks back, which no OpenAI-shaped client has."""
+    thinking = reasoning.budget(request.options.reasoning_effort)
+    if not thinking or reasoning.in_tool_loop(request.messages):
+        return
+    options = request.options
+    given = request.max_tokens
+    if given is not None:
+        if given <= MIN_THINKING_BUDGET:
+            raise _no_thinking_with(
+                "max_tokens",
+                f"must be above {MIN_THINKING_BUDGET} with reasoning_effort on Claude (it bounds "
+                "the thinking and the answer together)",
+            )
+        thinking = min(thinking, given - 1)
+    else:
+        body["max_tokens"] = DEFAULT_MAX_TOKENS + thinking
+    if request.temperature is not None and request.temperature != 1:
+        raise _no_thinking_with("temperature", "cannot be set with reasoning_effort on Claude")
+    if options.top_k is not None:
+        raise _no_thinking_with("top_k", "cannot be set with reasoning_effort on Claude")
+    if options.top_p is not None and options.top_p < 0.95:
+        raise _no_thinking_with("top_p", "must be at least 0.95 with reasoning_effort on Claude")
+    if json_tool(options) is not None:
+        raise _no_thinking_with(
+            "response_format",
+            "cannot be combined with reasoning_effort on Claude (structured output is a forced "
+            "tool there)",
+        )
+    choice = options.tool_choice
+    if choice is not None and choice.mode in (REQUIRED, FUNCTION):
+        raise _no_thinking_with(
+            "tool_choice", "must be auto or none with reasoning_effort on Claude"
+        )
+    body["thinking"] = {"type": "enabled", "budget_tokens": thinking}
+
+
+def _no_thinking_with(param: str, rule: str) -> UnsupportedParameterError:
+    return UnsupportedParameterError(f"{param} {rule}.", param=param, provider="anthropic")
 
 
 def count_tokens_body(request: ChatRequest) -> dict[str, Any]:

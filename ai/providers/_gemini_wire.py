@@ -18,6 +18,7 @@ import orjson
 from google.genai import types
 
 from ai.exceptions import UnsupportedParameterError, UpstreamBadRequestError
+from ai.providers import reasoning
 from ai.providers.base import ChatRequest, FinishReason, Message, Role, Usage, split_system
 from ai.providers.parts import (
     FUNCTION,
@@ -254,6 +255,9 @@ def generation_options(options: ChatOptions) -> dict[str, Any]:
             # responseJsonSchema takes JSON Schema itself ($ref, additionalProperties...).
             schema = {k: v for k, v in response_format.schema.items() if k != "$schema"}
             config["responseJsonSchema"] = schema
+    thinking = reasoning.budget(options.reasoning_effort)
+    if thinking is not None:  # 0 ("none") turns thinking off where the model allows it
+        config["thinkingConfig"] = {"thinkingBudget": thinking}
     return config
 
 

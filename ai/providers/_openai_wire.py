@@ -48,6 +48,7 @@ SUPPORTED_OPTIONS = frozenset(
         "frequency_penalty",
         "user",
         "metadata",
+        "reasoning_effort",
     }
 )
 #: Body fields the gateway owns: an ``extra`` field may not replace them.
@@ -120,7 +121,14 @@ def _add_options(params: dict[str, Any], options: ChatOptions) -> None:
         params["response_format"] = _response_format(options.response_format)
     if options.stop:
         params["stop"] = list(options.stop)
-    for name in ("top_p", "seed", "presence_penalty", "frequency_penalty", "user"):
+    for name in (
+        "top_p",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "user",
+        "reasoning_effort",
+    ):
         value = getattr(options, name)
         if value is not None:
             params[name] = value

@@ -180,7 +180,8 @@ class GeminiProvider(GeminiEmbeddings, PerLoopClient[_Client], BaseLLMProvider):
     #: ``user`` and ``metadata`` are accepted and not sent (they do not change the answer).
     supported_options = frozenset(
         ("tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "top_p",
-         "top_k", "seed", "presence_penalty", "frequency_penalty", "user", "metadata")
+         "top_k", "seed", "presence_penalty", "frequency_penalty", "user", "metadata",
+         "reasoning_effort")
     )  # fmt: skip
 
     default_embedding_model = "gemini-embedding-001"

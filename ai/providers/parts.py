@@ -163,6 +163,10 @@ class ChatOptions:
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    #: How hard a reasoning model thinks before it answers (:data:`REASONING_EFFORTS`): OpenAI's
+    #: ``reasoning_effort`` as it is; a thinking budget for Claude and Gemini
+    #: (:mod:`ai.providers.reasoning`).
+    reasoning_effort: str | None = None
     #: An end-user id for the vendor's abuse monitoring.
     user: str | None = None
     metadata: Mapping[str, str] | None = None
@@ -212,6 +216,8 @@ class ChatOptions:
             self.presence_penalty,
             self.frequency_penalty,
             dict(self.extra),
+            # Last, and only when set: the keys of requests without it stay what they were.
+            *([self.reasoning_effort] if self.reasoning_effort is not None else []),
         ]
 
 
@@ -229,7 +235,11 @@ OPTION_NAMES = (
     "frequency_penalty",
     "user",
     "metadata",
+    "reasoning_effort",
 )
+
+#: The reasoning efforts a request may ask for (OpenAI's names; ``none``: no reasoning).
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 
 #: What counts as "not given".
 _UNSET = (None, (), {})

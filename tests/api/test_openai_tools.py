@@ -231,14 +231,17 @@ def test_messages(messages, expected):
         ),
         pytest.param(
             {
-                "reasoning_effort": "low",
+                "verbosity": "low",
                 "logit_bias": {"50256": -100},
                 "store": False,
                 "service_tier": "auto",
                 "prompt_cache_key": None,
             },
-            ChatOptions(extra={"reasoning_effort": "low", "logit_bias": {"50256": -100}}),
+            ChatOptions(extra={"verbosity": "low", "logit_bias": {"50256": -100}}),
             id="unknown-fields-pass-through-no-ops-dropped",
+        ),
+        pytest.param(
+            {"reasoning_effort": "low"}, ChatOptions(reasoning_effort="low"), id="reasoning-effort"
         ),
         pytest.param(
             {"n": 1, "logprobs": False, "modalities": ["text"], "stream_options": None},
@@ -296,6 +299,7 @@ def _tool_turns(arguments: str = "{}") -> list[dict]:
         ({"max_tokens": 5, "max_completion_tokens": 5}, "max_tokens", "not both"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
         ({"top_p": 1.5}, "top_p", "between 0 and 1"),
+        ({"reasoning_effort": "max"}, "reasoning_effort", "none, minimal, low, medium, high"),
         ({"presence_penalty": 3}, "presence_penalty", "between -2 and 2"),
         ({"tools": [{"type": "custom", "custom": {}}]}, "tools[0].type", "function tools"),
         ({"tools": [{"type": "function", "function": {"name": "a b"}}]},

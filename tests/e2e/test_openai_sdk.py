@@ -417,11 +417,47 @@ async def test_the_gateways_own_rate_limit(live, user):
     assert int(caught.value.response.headers["retry-after"]) > 0
 
 
+#: How each vendor's wire carries reasoning_effort="low" (AI_REASONING_BUDGETS' default).
+REASONING_SENT = {
+    "openai": lambda body: body["reasoning_effort"] == "low",
+    "anthropic": lambda body: body["thinking"] == {"type": "enabled", "budget_tokens": 2048},
+    "gemini": lambda body: body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2048},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+@pytest.mark.parametrize("model", TARGETS)
+async def test_reasoning_effort_reaches_every_vendor(aclient, fake_upstream, model, stream):
+    kwargs = {"stream_options": {"include_usage": True}} if stream else {}
+    answer = await aclient.chat.completions.create(
+        model=model, messages=ASK, reasoning_effort="low", stream=stream, **kwargs
+    )
+    if stream:
+        chunks = [chunk async for chunk in answer]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        usage = chunks[-1].usage
+    else:
+        text, usage = answer.choices[0].message.content, answer.usage
+    assert text == reply(model)  # the thoughts are not part of the answer
+    assert usage.completion_tokens_details.reasoning_tokens > 0
+    assert REASONING_SENT[TARGETS[model]](fake_upstream.requests[-1].body)
+    [row] = await ledger_rows(1)
+    assert row.reasoning_tokens == usage.completion_tokens_details.reasoning_tokens
+
+
+async def test_a_claude_rule_of_reasoning_is_a_400_naming_the_parameter(aclient):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await aclient.chat.completions.create(
+            model="claude-sonnet-4-5", messages=ASK, reasoning_effort="low", temperature=0.3
+        )
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", "temperature")
+
+
 #: (model, what the request asks for, the option its target cannot honour)
 NOT_HONOURED = [
     ("gemini-2.5-flash", {"tools": TOOLS, "parallel_tool_calls": False}, "parallel_tool_calls"),
     ("claude-sonnet-4-5", {"seed": 1}, "seed"),
-    ("gemini-2.5-flash", {"extra_body": {"reasoning_effort": "low"}}, "reasoning_effort"),
+    ("gemini-2.5-flash", {"extra_body": {"verbosity": "low"}}, "verbosity"),
 ]
 
 

@@ -290,6 +290,31 @@ async def test_previous_response_id_is_a_bad_request(client):
     await ledger_rows(0)
 
 
+@pytest.mark.parametrize(("model", "provider", "served"), TARGETS)
+async def test_reasoning_effort(client, fake_upstream, model, provider, served):
+    response = await client.responses.create(
+        model=model, input="Why is the sky blue?", reasoning={"effort": "medium"}
+    )
+    assert response.reasoning.effort == "medium"  # echoed, as OpenAI does
+    assert response.output_text == "".join(reply_deltas(provider, served, 5))
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
+    body = fake_upstream.requests[-1].body
+    sent = {
+        "openai": lambda: body["reasoning_effort"],
+        "anthropic": lambda: body["thinking"]["budget_tokens"],
+        "gemini": lambda: body["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+    }[provider]()
+    assert sent == ("medium" if provider == "openai" else 8192)
+
+
+async def test_reasoning_summaries_are_refused_naming_the_field(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.responses.create(
+            model="gpt-4o-mini", input="hi", reasoning={"effort": "low", "summary": "auto"}
+        )
+    assert caught.value.param == "reasoning.summary"
+
+
 async def test_an_option_the_target_cannot_honour_is_named_as_sent(client):
     """Anthropic gets structured output through a forced tool: not with tools of the caller's
     own. The 400 names ``text.format``, as the request did."""

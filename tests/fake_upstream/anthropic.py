@@ -20,6 +20,7 @@ fragments and content_block_stop per call. ``tool_choice`` ``{"type": "tool"}`` 
 that tool, ``none`` forbids them, ``disable_parallel_tool_use`` caps them at one. A last user turn
 with ``tool_result`` blocks is answered with :func:`tool_reply` of their text (joined by
 newlines). Structured output reaches Anthropic as a forced tool, so it needs nothing more.
+Extended thinking (``thinking``) is checked and answered as :mod:`anthropic_thinking` says.
 ``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}`` (the prompt's word count).
 """
 
@@ -31,7 +32,7 @@ import uuid
 import orjson
 from aiohttp import web
 
-from tests.fake_upstream import anthropic_cache
+from tests.fake_upstream import anthropic_cache, anthropic_thinking
 from tests.fake_upstream.anthropic_cache import CacheUse
 from tests.fake_upstream.scenario import (
     Scenario,
@@ -48,6 +49,7 @@ from tests.fake_upstream.server import (
     read_json,
     retry_headers,
     start_sse,
+    with_scenario,
 )
 
 ERRORS = {
@@ -206,6 +208,14 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
             cache = anthropic_cache.use(body, server.prompt_cache)
         except anthropic_cache.CacheError as err:
             return error_response(400, scenario, request_id, str(err))
+        refused = anthropic_thinking.refusal(body)
+        if refused:
+            return error_response(400, scenario, request_id, refused)
+        thinks = anthropic_thinking.budget(body) is not None
+        if thinks:
+            scenario = with_scenario(
+                scenario, reasoning=scenario.reasoning + anthropic_thinking.THOUGHT_TOKENS
+            )
 
         model = body["model"]
         results = tool_results(body)
@@ -235,6 +245,8 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
 
         if not body.get("stream"):
             content = [{"type": "text", "text": "".join(deltas)}] if deltas else []
+            if thinks:
+                content.insert(0, anthropic_thinking.block())
             result = {
                 **message,
                 "content": content + calls,
@@ -265,19 +277,29 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         await send("message_start", {"type": "message_start", "message": start})
         # (content_block, its deltas) in order; every delta counts for drop_after / error_after.
         blocks: list[tuple[dict, list[dict]]] = []
+        thought = anthropic_thinking.stream_block() if thinks else None
         if deltas or not calls:
             text_block = [{"type": "text_delta", "text": d} for d in deltas]
             blocks.append(({"type": "text", "text": ""}, text_block))
         for call, parts in zip(calls, pieces, strict=True):
             block = {**call, "input": {}}
             blocks.append((block, [{"type": "input_json_delta", "partial_json": p} for p in parts]))
+        if thought is not None:  # first, and not counted by drop_after / error_after
+            await send(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": thought[0]},
+            )
+            for delta in thought[1]:
+                frame = {"type": "content_block_delta", "index": 0, "delta": delta}
+                await send("content_block_delta", frame)
+            await send("content_block_stop", {"type": "content_block_stop", "index": 0})
         sent = 0
-        for index, (block, block_deltas) in enumerate(blocks):
+        for index, (block, block_deltas) in enumerate(blocks, start=1 if thinks else 0):
             await send(
                 "content_block_start",
                 {"type": "content_block_start", "index": index, "content_block": block},
             )
-            if index == 0:
+            if index == 0 or (thinks and index == 1):
                 await send("ping", {"type": "ping"})
             for delta in block_deltas:
                 if scenario.drop_after is not None and sent == scenario.drop_after:
@@ -297,7 +319,7 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
                     {"type": "content_block_delta", "index": index, "delta": delta},
                 )
                 sent += 1
-            last = index == len(blocks) - 1
+            last = index == len(blocks) - (0 if thinks else 1)
             if last and scenario.drop_after is not None and scenario.drop_after <= sent:
                 return await drop(request)
             await send("content_block_stop", {"type": "content_block_stop", "index": index})

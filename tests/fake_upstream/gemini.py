@@ -67,6 +67,7 @@ from tests.fake_upstream.server import (
     read_json,
     retry_headers,
     start_sse,
+    with_scenario,
 )
 from tests.fake_upstream.vectors import fake_vector, full_dimensions
 
@@ -110,6 +111,8 @@ SCHEMA_FIELDS = {
 }  # fmt: skip
 GENERATION = re.compile(r"gemini-(\d+)")
 SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+#: The thinking tokens reported for a request with a thinking budget (at most its budget).
+THOUGHT_TOKENS = 5
 THINKING_FIELDS = {
     "thinkingBudget", "thinking_budget", "includeThoughts", "include_thoughts",
     "thinkingLevel", "thinking_level",
@@ -510,6 +513,16 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if scenario.drop_after == 0:
             return await drop(request)
 
+        generation = body.get("generationConfig") or {}
+        # The SDK's typed API writes snake_case here; protobuf's JSON takes both spellings.
+        thinking_config = (
+            generation.get("thinkingConfig") or generation.get("thinking_config") or {}
+        )
+        thinking = thinking_config.get("thinkingBudget", thinking_config.get("thinking_budget"))
+        if thinking:  # the model thought: its tokens reported as thoughtsTokenCount
+            scenario = with_scenario(
+                scenario, reasoning=scenario.reasoning + min(thinking, THOUGHT_TOKENS)
+            )
         special = answer(body, scenario, model)
         deltas: list[Any] = reply_deltas("gemini", model, scenario.chunks)
         prompt_tokens = fake_prompt_tokens(texts)

@@ -51,6 +51,7 @@ from tests.fake_upstream.server import (
     read_json,
     retry_headers,
     start_sse,
+    with_scenario,
 )
 from tests.fake_upstream.vectors import FIXED_SIZE, fake_vector, full_dimensions
 
@@ -64,6 +65,9 @@ ERRORS = {
     503: ("server_error", None),
 }
 FINISH = {"stop": "stop", "length": "length"}
+#: What reasoning_effort takes, and the reasoning tokens reported when a request reasons.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+THOUGHT_TOKENS = 5
 #: How many fragments a streamed tool call's arguments (or a tool-driven text) arrive in.
 FRAGMENTS = 3
 
@@ -260,6 +264,16 @@ def add_routes(app: web.Application, server: FakeUpstream) -> None:
         if scenario.drop_after == 0:
             return await drop(request)
 
+        effort = body.get("reasoning_effort")
+        if effort is not None and effort not in REASONING_EFFORTS:
+            message = (
+                f"Invalid value: '{effort}'. Supported values are: "
+                + ", ".join(f"'{e}'" for e in REASONING_EFFORTS)
+                + "."
+            )
+            return error_response(400, scenario, request_id, message)
+        if effort not in (None, "none"):  # the model reasoned: completion_tokens_details says so
+            scenario = with_scenario(scenario, reasoning=scenario.reasoning + THOUGHT_TOKENS)
         model = body["model"]
         deltas, calls = plan(body, scenario)
         if deltas is None:

@@ -202,3 +202,10 @@ def test_tool_names_maps_call_ids_to_functions():
         Message(Role.ASSISTANT, "", tool_calls=(ToolCall("c1", "f"), ToolCall("c2", "g"))),
     ]
     assert tool_names(messages) == {"c1": "f", "c2": "g"}
+
+
+def test_reasoning_effort_is_in_the_cache_key_only_when_set():
+    plain = ChatOptions(seed=1)
+    assert ChatOptions(seed=1, reasoning_effort="low").canonical() != plain.canonical()
+    assert ChatOptions(seed=1, reasoning_effort="low").canonical()[:-1] == plain.canonical()
+    assert len(plain.canonical()) == 11  # the keys of requests without it are what they were
