@@ -21,6 +21,7 @@ from ai.api.anthropic_blocks import AnthropicCacheControl as CacheControl
 from ai.api.validation import RequestBody, Says, fail, type_name
 from ai.conf import ai_settings
 from ai.providers.base import Message, ModelComplexity, Role, simple_messages
+from ai.providers.parts import REASONING_EFFORTS, ChatOptions
 from ai.services.classifier import AUTO
 from ai.services.factory import provider_names
 from ai.services.gateway import LLMCall
@@ -186,8 +187,17 @@ class _Options(RequestBody):
     temperature: Temperature = None
     max_tokens: MaxTokens = None
     stream: Stream = False
+    reasoning_effort: Annotated[
+        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
+        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
+        Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as "
+              "it is; a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS). "
+              "`max_tokens` bounds the thinking and the answer together."),
+    ] = None  # fmt: skip
 
     def _call(self, messages: tuple[Message, ...], **extra: Any) -> LLMCall:
+        if self.reasoning_effort is not None:
+            extra["options"] = ChatOptions(reasoning_effort=self.reasoning_effort)
         return LLMCall(
             messages=messages,
             provider=self.provider,

@@ -230,3 +230,29 @@ async def test_completions_cache_breakpoints_reach_a_claude_target(
     words = len(rules.split())
     assert (usages[0]["cache_write_tokens"], usages[0]["cached_tokens"]) == (words, 0)
     assert (usages[1]["cache_write_tokens"], usages[1]["cached_tokens"]) == (0, words)
+
+
+@pytest.mark.parametrize(
+    ("url", "ask", "provider", "sent"),
+    [
+        (COMPLETIONS, {"messages": [{"role": "user", "content": "Why?"}]}, "anthropic",
+         lambda body: body["thinking"]["budget_tokens"] == 8192),
+        (CHAT, {"prompt": "Why?"}, "gemini",
+         lambda body: body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 8192}),
+        (CHAT, {"prompt": "Why?"}, "openai", lambda body: body["reasoning_effort"] == "medium"),
+    ],
+)  # fmt: skip
+async def test_reasoning_effort_on_the_native_endpoints(
+    api, upstream_settings, fake_upstream, url, ask, provider, sent
+):
+    body = _ok(
+        await api.post(url, {**ask, "provider": provider, "reasoning_effort": "medium"})
+    )
+    assert body["usage"]["reasoning_tokens"] > 0
+    assert sent(fake_upstream.requests[-1].body)
+
+
+async def test_an_unknown_reasoning_effort_is_a_400_naming_it(api):
+    response = await api.post(CHAT, {"prompt": "hi", "reasoning_effort": "extreme"})
+    assert response.status_code == 400
+    assert "reasoning_effort" in response.json()["error"]["fields"]
