@@ -55,14 +55,13 @@ def check_ai_settings(app_configs=None, **kwargs):
 
 
 def _reasoning_budget_problems() -> list[Error]:
-    from ai.providers.reasoning import BUDGETS
+    from ai.providers.reasoning import BUDGETS, valid_budget
 
     given = ai_settings.AI_REASONING_BUDGETS
     if given is None:
         return []
     ok = isinstance(given, dict) and all(
-        effort in BUDGETS and isinstance(tokens, int) and tokens >= 0
-        for effort, tokens in given.items()
+        effort in BUDGETS and valid_budget(tokens) for effort, tokens in given.items()
     )
     if ok:
         return []

@@ -17,9 +17,10 @@ _offset = _BLOCK
 
 
 def _forget() -> None:
-    """In a forked child: draw fresh bytes (the parent's unread ones would repeat its ids)."""
-    global _buffer, _offset
-    _buffer, _offset = b"", _BLOCK
+    """In a forked child: draw fresh bytes (the parent's unread ones would repeat its ids), under
+    a new lock (another thread of the parent may have held it at the fork)."""
+    global _buffer, _offset, _lock
+    _buffer, _offset, _lock = b"", _BLOCK, threading.Lock()
 
 
 # Rather than comparing os.getpid() on every id: a system call each on Linux.

@@ -21,9 +21,11 @@ def test_a_forked_child_draws_its_own_ids():
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its first id, then out without running anything else
-        os.close(read_end)
-        os.write(write_end, new_request_id().encode())
-        os._exit(0)
+        try:
+            os.close(read_end)
+            os.write(write_end, new_request_id().encode())
+        finally:
+            os._exit(0)
     os.close(write_end)
     child = os.read(read_end, 64).decode()
     os.close(read_end)

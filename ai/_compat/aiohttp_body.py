@@ -108,6 +108,7 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     httpx2 and in aiohttp, and so is the request's body, sent by then (a held stream would keep
     them alive to its end: the body is the whole chat; nothing reads them later)."""
     if DIRECT_OK and _direct(type(response.stream)) and "content-encoding" not in response.headers:
+        chunked = "chunked" in response.headers.get("transfer-encoding", "").lower()
         response.headers = httpx2.Headers()
         request = response.request
         request.headers = httpx2.Headers()
@@ -124,7 +125,7 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
         body._headers, body._raw_headers = _NO_HEADERS, ()
         body._cache.pop("headers", None)
         body._cache.pop("raw_headers", None)
-        small_deques.compact_upstream(body.content)  # with AI_SMALL_DEQUES
+        small_deques.compact_upstream(body.content, chunked=chunked)  # with AI_SMALL_DEQUES
         # read(n), not readany(): everything already buffered in one piece (readany returns one
         # HTTP chunk, so a burst of SSE events would take a turn of the loop each).
         return functools.partial(body.content.read, READ_SIZE)

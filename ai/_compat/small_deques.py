@@ -106,6 +106,14 @@ def _splits_problem(reader: type) -> str | None:
     )
     if "self._http_chunk_splits = collections.deque()" not in source:
         return "StreamReader._http_chunk_splits is no longer a deque"
+    # compact_upstream may give it its (empty) list before the first chunk: only when None is
+    # it made on the first chunk, so the list stays.
+    if not re.search(
+        r"if self\._http_chunk_splits is None:[^\n]*\n(?:[^\n]*\n){0,6}?\s*"
+        r"self\._http_chunk_splits = collections\.deque\(\)",
+        source,
+    ):
+        return "StreamReader no longer makes _http_chunk_splits only when it has none"
     if not called <= SUPPORTED:
         return f"StreamReader._http_chunk_splits is used with {sorted(called - SUPPORTED)}"
     return None
@@ -161,10 +169,16 @@ def compact_server(send: Any) -> None:
         _swap(protocol, "pipeline")
 
 
-def compact_upstream(content: Any) -> None:
-    """Swap the deques of an aiohttp body reader (``response.content``) and its protocol."""
+def compact_upstream(content: Any, *, chunked: bool = False) -> None:
+    """Swap the deques of an aiohttp body reader (``response.content``) and its protocol. A
+    ``chunked`` body whose first chunk has not come yet gets its chunk list now (aiohttp makes
+    the deque on the first chunk, only when there is none: most real answers' first chunk
+    comes after the headers this is called on)."""
     if not enabled():
         return
     _swap(content, "_buffer")
-    _swap(content, "_http_chunk_splits")
+    if content._http_chunk_splits is None and chunked and not content.total_bytes:
+        content._http_chunk_splits = SmallDeque()
+    else:
+        _swap(content, "_http_chunk_splits")
     _swap(content._protocol, "_buffer")

@@ -32,7 +32,11 @@ from ai.exceptions import UnsupportedParameterError
 
 ENDPOINT = "openai_responses"
 #: What a provider refuses, named as this surface's request names it.
-_PARAMS = {"response_format": "text.format", "max_tokens": "max_output_tokens"}
+_PARAMS = {
+    "response_format": "text.format",
+    "max_tokens": "max_output_tokens",
+    "reasoning_effort": "reasoning.effort",
+}
 
 _DESCRIPTION = (
     "OpenAI's Responses API (`client.responses.create` / `.stream` of the official SDKs, "

@@ -46,6 +46,7 @@ from ai.governance.policy import (
     user_limits,
 )
 from ai.governance.redis_store import RedisStore
+from ai.providers import reasoning
 from ai.providers.base import estimate_tokens
 from ai.redis_clients import is_django_redis
 from ai.usage import pricing
@@ -189,9 +190,12 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
                 now = time.time()
                 book = await pricing.aget_price_book()
                 pairs = [(t.provider, t.model) for t in targets]
-                completion = (
-                    config.default_max_tokens if call.max_tokens is None else (call.max_tokens)
-                )
+                completion = call.max_tokens
+                if completion is None:
+                    # Unbounded: the configured cap, and a thinking budget on top of it (what
+                    # a Claude request without max_tokens is given room for).
+                    effort = getattr(call.options, "reasoning_effort", None)
+                    completion = config.default_max_tokens + (reasoning.budget(effort) or 0)
                 cost = worst_case_nano(book, pairs, prompt_bound(call.messages), completion)
             suffix, resets = period(kind, now)
             ttl = int(resets.timestamp() - now) + 86_400

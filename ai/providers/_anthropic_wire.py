@@ -18,10 +18,12 @@ objects with their ``input`` as JSON text; streamed ``tool_use`` blocks become
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from ai.conf import ai_settings
 from ai.exceptions import UnsupportedParameterError
 from ai.providers import reasoning
 from ai.providers.base import ChatRequest, Message, Role
@@ -47,7 +49,7 @@ JSON_TOOL = "json_output"
 #: The inline image types the Messages API takes.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 #: What ``POST /v1/messages/count_tokens`` takes of a messages body (it refuses the rest).
-COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice")
 
 SUPPORTED_OPTIONS = frozenset(
     {
@@ -69,7 +71,10 @@ MIN_THINKING_BUDGET = 1024
 
 def check_options(options: ChatOptions, provider: str) -> None:
     """The rules beyond :data:`SUPPORTED_OPTIONS`: structured output is a forced tool here, so
-    it cannot share the request with tools of the caller's own."""
+    it cannot share the request with tools of the caller's own; and what extended thinking
+    (``reasoning_effort``) does not go with: ``top_k``, a ``top_p`` under 0.95, a forced tool
+    choice, structured output (a forced tool again). Each refusal names its parameter, and
+    ``drop_params`` may leave out the sampling ones."""
     fmt = options.response_format
     if fmt is not None and fmt.type in (JSON_OBJECT, JSON_SCHEMA) and options.tools:
         raise UnsupportedParameterError.of(
@@ -77,6 +82,23 @@ def check_options(options: ChatOptions, provider: str) -> None:
             provider,
             "Anthropic gets structured output through a forced tool, which cannot be combined "
             "with tools.",
+        )
+    if not reasoning.budget(options.reasoning_effort):
+        return
+    if options.top_k is not None:
+        raise _no_thinking_with("top_k", "cannot be set with reasoning_effort on Claude")
+    if options.top_p is not None and options.top_p < 0.95:
+        raise _no_thinking_with("top_p", "must be at least 0.95 with reasoning_effort on Claude")
+    if json_tool(options) is not None:
+        raise _no_thinking_with(
+            "response_format",
+            "cannot be combined with reasoning_effort on Claude (structured output is a forced "
+            "tool there)",
+        )
+    choice = options.tool_choice
+    if choice is not None and choice.mode in (REQUIRED, FUNCTION):
+        raise _no_thinking_with(
+            "tool_choice", "must be auto or none with reasoning_effort on Claude"
         )
 
 
@@ -124,46 +146,41 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
 
 
 def _add_thinking(body: dict[str, Any], request: ChatRequest) -> None:
-    """Extended thinking for a ``reasoning_effort`` (:mod:`ai.providers.reasoning`), with the
-    Messages API's rules checked before the call, each refusal naming the parameter: the
-    request's ``max_tokens`` bounds thinking and answer together, so it must leave room for the
-    least budget; no temperature but the default, no ``top_k``, ``top_p`` of at least 0.95, no
-    forced tool choice and no structured output (a forced tool here). A conversation that ends
-    in the results of the last turn's tool calls is sent without thinking: Claude would need
-    that turn's thinking blocks back, which no OpenAI-shaped client has."""
+    """Extended thinking for a ``reasoning_effort`` (:mod:`ai.providers.reasoning`), the budget
+    at least the API's least (1,024). A request's ``max_tokens`` bounds thinking and answer
+    together, so it must leave room for that; without one the request gets room for the usual
+    answer besides the budget, at most ``AI_MAX_TOKENS_LIMIT``. Only the default temperature
+    goes with thinking (the options' rules are :func:`check_options`'). Sent without thinking
+    when Claude would need thinking blocks of its own back (a prefill, a tool loop:
+    :func:`_ends_without_own_thinking`)."""
     thinking = reasoning.budget(request.options.reasoning_effort)
-    if not thinking or reasoning.in_tool_loop(request.messages):
+    if not thinking or _ends_without_own_thinking(request.messages):
         return
-    options = request.options
+    thinking = max(thinking, MIN_THINKING_BUDGET)
     given = request.max_tokens
-    if given is not None:
-        if given <= MIN_THINKING_BUDGET:
-            raise _no_thinking_with(
-                "max_tokens",
-                f"must be above {MIN_THINKING_BUDGET} with reasoning_effort on Claude (it bounds "
-                "the thinking and the answer together)",
-            )
-        thinking = min(thinking, given - 1)
-    else:
-        body["max_tokens"] = DEFAULT_MAX_TOKENS + thinking
+    if given is None:
+        given = min(DEFAULT_MAX_TOKENS + thinking, int(ai_settings.AI_MAX_TOKENS_LIMIT))
+    if given <= MIN_THINKING_BUDGET:
+        raise _no_thinking_with(
+            "max_tokens",
+            f"must be above {MIN_THINKING_BUDGET} with reasoning_effort on Claude (it bounds "
+            "the thinking and the answer together)",
+        )
     if request.temperature is not None and request.temperature != 1:
         raise _no_thinking_with("temperature", "cannot be set with reasoning_effort on Claude")
-    if options.top_k is not None:
-        raise _no_thinking_with("top_k", "cannot be set with reasoning_effort on Claude")
-    if options.top_p is not None and options.top_p < 0.95:
-        raise _no_thinking_with("top_p", "must be at least 0.95 with reasoning_effort on Claude")
-    if json_tool(options) is not None:
-        raise _no_thinking_with(
-            "response_format",
-            "cannot be combined with reasoning_effort on Claude (structured output is a forced "
-            "tool there)",
-        )
-    choice = options.tool_choice
-    if choice is not None and choice.mode in (REQUIRED, FUNCTION):
-        raise _no_thinking_with(
-            "tool_choice", "must be auto or none with reasoning_effort on Claude"
-        )
-    body["thinking"] = {"type": "enabled", "budget_tokens": thinking}
+    body["max_tokens"] = given
+    body["thinking"] = {"type": "enabled", "budget_tokens": min(thinking, given - 1)}
+
+
+def _ends_without_own_thinking(messages: Sequence[Message]) -> bool:
+    """Whether Claude would need thinking blocks of its own that no client of the OpenAI-shaped
+    APIs sends back: the conversation ends with an assistant turn (a prefill), or its last
+    assistant turn called tools (what follows it, tool results and any user text, is one user
+    turn on this wire, still that tool loop)."""
+    for m in reversed(messages):
+        if m.role is Role.ASSISTANT:
+            return m is messages[-1] or bool(m.tool_calls)
+    return False
 
 
 def _no_thinking_with(param: str, rule: str) -> UnsupportedParameterError:

@@ -114,7 +114,10 @@ class BaseLLMProvider(ABC):
                 name = err.param
                 if not drop or name in NEVER_DROPPED or name not in options.given():
                     raise
-                options = options.without(name)
+                fewer = options.without(name)
+                if fewer == options:  # nothing to leave out after all: no second round
+                    raise
+                options = fewer
                 dropped.append(name)
             else:
                 return options, tuple(dropped)

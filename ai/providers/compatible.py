@@ -40,7 +40,9 @@ class CompatibleProvider(OpenAIProvider):
         self.default_model = declaration.model  # type: ignore[misc]
         self.default_embedding_model = declaration.embedding_model  # type: ignore[misc]
         if declaration.supports is not None:
-            self.supported_options = declaration.supports  # type: ignore[misc]
+            # reasoning_effort with them: before the gateway knew it, it went to every such
+            # vendor as a field passed through, and a declaration could not name it.
+            self.supported_options = declaration.supports | {"reasoning_effort"}  # type: ignore[misc]
         self.vendor = name  # how messages name it
         super().__init__()
 

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from ai.exceptions import UnsupportedParameterError
+from ai.providers.reasoning import budget as reasoning_budget
 
 _DATA_URL = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 
@@ -178,10 +179,14 @@ class ChatOptions:
     drop_unsupported: bool | None = None
 
     def without(self, name: str) -> ChatOptions:
-        """These options with ``name`` (as :meth:`given` names it) left out."""
+        """These options with ``name`` (as :meth:`given` names it) left out: the option, and
+        an extra field of that name (a body field the gateway did not know may share one)."""
+        changes: dict[str, Any] = {}
         if name in OPTION_NAMES:
-            return replace(self, **{name: _DEFAULTS[name]})
-        return replace(self, extra={k: v for k, v in self.extra.items() if k != name})
+            changes[name] = _DEFAULTS[name]
+        if name in self.extra:
+            changes["extra"] = {k: v for k, v in self.extra.items() if k != name}
+        return replace(self, **changes)
 
     def given(self) -> list[str]:
         """The names of the options this request sets."""
@@ -216,8 +221,15 @@ class ChatOptions:
             self.presence_penalty,
             self.frequency_penalty,
             dict(self.extra),
-            # Last, and only when set: the keys of requests without it stay what they were.
-            *([self.reasoning_effort] if self.reasoning_effort is not None else []),
+            # Last, and only when set: the keys of requests without them stay what they were.
+            # The effort with its budget (a changed AI_REASONING_BUDGETS is another request);
+            # whether options may be dropped (a request that may not is refused, not cached).
+            *(
+                [[self.reasoning_effort, reasoning_budget(self.reasoning_effort)]]
+                if self.reasoning_effort is not None
+                else []
+            ),
+            *([["drop", self.drop_unsupported]] if self.drop_unsupported is not None else []),
         ]
 
 
@@ -239,7 +251,7 @@ OPTION_NAMES = (
 )
 
 #: The reasoning efforts a request may ask for (OpenAI's names; ``none``: no reasoning).
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 #: What counts as "not given".
 _UNSET = (None, (), {})

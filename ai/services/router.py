@@ -346,6 +346,8 @@ class RouteTrace:
 
     def note(self, route: ModelRoute, status: str) -> None:
         self.steps.append(f"{route.provider}/{route.model}={status}")
+        if status != OK:  # what a target that did not answer left out is not the answer's
+            self.dropped = ()
 
     def __str__(self) -> str:
         items = [self.head, *self.steps] if self.head else list(self.steps)

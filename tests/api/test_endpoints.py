@@ -245,9 +245,7 @@ async def test_completions_cache_breakpoints_reach_a_claude_target(
 async def test_reasoning_effort_on_the_native_endpoints(
     api, upstream_settings, fake_upstream, url, ask, provider, sent
 ):
-    body = _ok(
-        await api.post(url, {**ask, "provider": provider, "reasoning_effort": "medium"})
-    )
+    body = _ok(await api.post(url, {**ask, "provider": provider, "reasoning_effort": "medium"}))
     assert body["usage"]["reasoning_tokens"] > 0
     assert sent(fake_upstream.requests[-1].body)
 

@@ -299,7 +299,7 @@ def _tool_turns(arguments: str = "{}") -> list[dict]:
         ({"max_tokens": 5, "max_completion_tokens": 5}, "max_tokens", "not both"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
         ({"top_p": 1.5}, "top_p", "between 0 and 1"),
-        ({"reasoning_effort": "max"}, "reasoning_effort", "none, minimal, low, medium, high"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort", "none, minimal, low, medium, high"),
         ({"presence_penalty": 3}, "presence_penalty", "between -2 and 2"),
         ({"tools": [{"type": "custom", "custom": {}}]}, "tools[0].type", "function tools"),
         ({"tools": [{"type": "function", "function": {"name": "a b"}}]},

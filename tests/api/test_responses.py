@@ -298,7 +298,7 @@ def test_tokens_temperature_and_stream():
         ({"conversation": "conv_1"}, "conversation", "does not store"),
         ({"prompt": {"id": "p"}}, "prompt", "not supported"),
         ({"reasoning": {"summary": "auto"}}, "reasoning.summary", "not supported"),
-        ({"reasoning": {"effort": "max"}}, "reasoning.effort", "one of none, minimal"),
+        ({"reasoning": {"effort": "extreme"}}, "reasoning.effort", "one of none, minimal"),
         ({"background": True}, "background", "only the default"),
         ({"include": ["reasoning.encrypted_content"]}, "include", "only the default"),
         ({"input": ""}, "input", "blank"),

@@ -127,3 +127,18 @@ async def test_what_the_answering_target_left_out_is_named_last(api, route, stre
     assert await post(ask("hi")) == (
         "complexity=simple; scripted/scripted-1=unsupported_parameter; offline/offline-echo=ok"
     )
+
+
+async def test_what_a_failed_target_left_out_is_not_named(api, route, settings, usage_events):
+    # scripted-1 leaves the seed out, then fails; the offline target is not configured.
+    settings.AI_OFFLINE_ENABLED = False
+    messages = [{"role": "user", "content": FAILS}]
+    body = {"model": "simple", "messages": messages, "seed": 1, "drop_params": True}
+    response = await api.post(OPENAI_CHAT, body)
+    assert response.status_code == 503, response.content
+    route_header = response["x-ai-route"]
+    assert route_header == (
+        "complexity=simple; scripted/scripted-1=upstream_unavailable; "
+        "offline/offline-echo=not_configured"
+    )
+    assert usage_events[-1].routing == route_header

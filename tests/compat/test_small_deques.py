@@ -65,6 +65,44 @@ async def test_an_event_with_a_small_deque_still_wakes_its_waiters():
     assert event._waiters == []
 
 
+class _EagerSplits:
+    """Makes its chunk list on every chunk, whether or not it has one."""
+
+    def __init__(self) -> None:
+        self._http_chunk_splits = None
+
+    def begin_http_chunk_receiving(self) -> None:
+        self._http_chunk_splits = collections.deque()
+
+
+def test_the_check_fails_when_the_chunk_list_would_be_replaced():
+    assert small_deques._splits_problem(_EagerSplits) == (
+        "StreamReader no longer makes _http_chunk_splits only when it has none"
+    )
+
+
+async def test_a_chunked_body_gets_its_chunk_list_before_its_first_chunk(settings):
+    # A real vendor sends the headers, then thinks: the first chunk comes after the swap.
+    from aiohttp import StreamReader
+    from aiohttp.client_proto import ResponseHandler
+
+    settings.AI_SMALL_DEQUES = True
+    loop = asyncio.get_running_loop()
+    protocol = ResponseHandler(loop)
+    reader = StreamReader(protocol, 2**16, loop=loop)
+    small_deques.compact_upstream(reader, chunked=True)
+    assert type(reader._http_chunk_splits) is SmallDeque
+    reader.begin_http_chunk_receiving()
+    reader.feed_data(b"data: 1\n\n")
+    reader.end_http_chunk_receiving()
+    assert type(reader._http_chunk_splits) is SmallDeque  # aiohttp kept it
+    assert await reader.read(100) == b"data: 1\n\n"
+    # A body that is not chunked keeps aiohttp's None.
+    plain = StreamReader(protocol, 2**16, loop=loop)
+    small_deques.compact_upstream(plain)
+    assert plain._http_chunk_splits is None
+
+
 @pytest.fixture(params=[True, False], ids=["on", "off"])
 def live(request, settings, transactional_db):
     from tests.api.live import LiveGateway
@@ -86,8 +124,10 @@ async def test_a_held_stream_swaps_its_connections_deques(live, token, upstream_
 
     on, server = live
     body = {"prompt": "hi [[fake:chunks=4 chunk_delay=0.3]]", "provider": "openai", "stream": True}
-    # Body readers of earlier tests may still be open in memory: this stream's is a new one.
-    earlier = {id(o) for o in gc.get_objects() if type(o) is StreamReader}
+    # Body readers of earlier tests may still be open in memory: this stream's is a new one
+    # (they are held here, so that none of their ids goes to a new object).
+    held = [o for o in gc.get_objects() if type(o) is StreamReader]
+    earlier = {id(o) for o in held}
     async with (
         httpx2.AsyncClient(base_url=server.url, timeout=10) as http,
         http.stream("POST", CHAT, json=body, headers={"Authorization": f"Bearer {token}"}) as r,
@@ -114,7 +154,7 @@ async def test_a_held_stream_swaps_its_connections_deques(live, token, upstream_
             and not o.is_eof()
             and getattr(o._protocol, "transport", None) is not None
         ]
-        del alive
+        del alive, held
         rest = b"".join([c async for c in chunks])
     assert parse_sse(first + rest)[-1].data == "[DONE]"
     kinds = {

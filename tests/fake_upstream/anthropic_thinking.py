@@ -4,7 +4,8 @@
 Refused with Anthropic's 400 (``invalid_request_error``), as the real API does: a budget under
 1,024 or not under ``max_tokens``; a ``temperature`` other than 1, ``top_k``, ``top_p`` under
 0.95, a ``tool_choice`` that forces a tool; and, in a tool loop (the last assistant turn called
-tools), that turn not starting with a ``thinking`` block. Answered with a ``thinking`` block (its
+tools) or after a prefill (the conversation ends with an assistant turn), that turn not starting
+with a ``thinking`` block. Answered with a ``thinking`` block (its
 text :data:`THOUGHT`, a ``signature``) before the rest of the content, streamed as
 ``thinking_delta`` pieces and a ``signature_delta``; its tokens (:data:`THOUGHT_TOKENS`) count in
 ``output_tokens``.
@@ -42,10 +43,21 @@ def refusal(body: dict) -> str | None:
         return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
     if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
         return "Thinking may not be enabled when tool_choice forces tool use."
-    turns = [m for m in body.get("messages") or [] if m.get("role") == "assistant"]
+    messages = body.get("messages") or []
+    turns = [m for m in messages if m.get("role") == "assistant"]
     last = turns[-1].get("content") if turns else None
     calls = isinstance(last, list) and any(b.get("type") == "tool_use" for b in last)
-    if calls and last[0].get("type") not in ("thinking", "redacted_thinking"):
+    prefill = bool(turns) and messages[-1] is turns[-1]
+    starts_thinking = (
+        isinstance(last, list)
+        and bool(last)
+        and last[0].get("type")
+        in (
+            "thinking",
+            "redacted_thinking",
+        )
+    )
+    if (calls or prefill) and not starts_thinking:
         return (
             "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
             "`tool_use`. When `thinking` is enabled, a final `assistant` message must start "

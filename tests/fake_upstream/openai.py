@@ -66,7 +66,7 @@ ERRORS = {
 }
 FINISH = {"stop": "stop", "length": "length"}
 #: What reasoning_effort takes, and the reasoning tokens reported when a request reasons.
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 THOUGHT_TOKENS = 5
 #: How many fragments a streamed tool call's arguments (or a tool-driven text) arrive in.
 FRAGMENTS = 3

@@ -82,6 +82,20 @@ async def test_without_max_tokens_the_configured_cap_is_reserved(api, priced, se
     assert (await api.post(CHAT, {"prompt": "hello there"})).status_code == 200
 
 
+async def test_without_max_tokens_a_thinking_budget_is_reserved_too(api, priced, settings):
+    # A reasoning request without max_tokens may think for its whole budget on top of the
+    # usual answer (Claude is given that room): the reservation counts both.
+    settings.AI_DEFAULT_DAILY_BUDGET_USD = "5.00"
+    settings.AI_BUDGET_DEFAULT_MAX_TOKENS = 400
+    settings.AI_REASONING_BUDGETS = {"low": 2000}  # 18 * 0.001 + 2400 * 0.002 = 4.818 USD
+    asked = {"prompt": "hello there", "reasoning_effort": "low"}
+    assert (await api.post(CHAT, asked)).status_code == 200
+    settings.AI_REASONING_BUDGETS = {"low": 2400}  # 5.618 USD
+    refused = await api.post(CHAT, asked)
+    assert refused.status_code == 402
+    assert "may cost up to 5.618000 USD" in refused.json()["error"]["message"]
+
+
 async def test_user_monthly_and_key_daily_budgets(api, user, priced):
     await UserLimits.objects.acreate(user=user, monthly_budget_usd=Decimal("0.05"))
     assert (await api.post(CHAT, HELLO)).status_code == 200

@@ -148,6 +148,16 @@ async def test_supports_limits_the_options(declared):
     assert declared.requests == []
 
 
+async def test_a_declared_vendor_still_gets_reasoning_effort(declared):
+    # Before the gateway knew reasoning_effort it went through as an unknown field, and a
+    # declaration's supports could not name it: it still goes through.
+    async with open_provider("perplexity") as provider:
+        await provider.complete(
+            [Message(Role.USER, "hi")], options=ChatOptions(reasoning_effort="low")
+        )
+    assert declared.requests[-1].body["reasoning_effort"] == "low"
+
+
 async def test_errors_name_the_provider_and_redact_its_key(declared, settings):
     settings.AI_PROVIDERS = {
         "groq": {"base_url": declared.openai_base_url, "api_key": BAD_KEY, "models": ["m"]}

@@ -204,8 +204,26 @@ def test_tool_names_maps_call_ids_to_functions():
     assert tool_names(messages) == {"c1": "f", "c2": "g"}
 
 
-def test_reasoning_effort_is_in_the_cache_key_only_when_set():
+def test_reasoning_effort_and_drop_params_are_in_the_cache_key_only_when_set(settings):
     plain = ChatOptions(seed=1)
-    assert ChatOptions(seed=1, reasoning_effort="low").canonical() != plain.canonical()
-    assert ChatOptions(seed=1, reasoning_effort="low").canonical()[:-1] == plain.canonical()
-    assert len(plain.canonical()) == 11  # the keys of requests without it are what they were
+    low = ChatOptions(seed=1, reasoning_effort="low")
+    assert low.canonical()[:-1] == plain.canonical()
+    assert low.canonical()[-1] == ["low", 2048]
+    settings.AI_REASONING_BUDGETS = {"low": 4096}  # another budget: another request
+    assert low.canonical()[-1] == ["low", 4096]
+    asked = ChatOptions(seed=1, drop_unsupported=True).canonical()
+    assert asked[:-1] == plain.canonical() and asked[-1] == ["drop", True]
+    assert len(plain.canonical()) == 11  # the keys of requests without them are what they were
+
+
+def test_fit_options_leaves_out_an_extra_field_named_like_an_option(settings):
+    from ai.providers.offline import OfflineProvider
+
+    class Plain(OfflineProvider):  # honours no option and passes no extra field
+        supported_options = frozenset()
+        passes_extra = False
+
+    # An OpenAI body's unknown "top_k" is an extra field: it is the one to leave out.
+    options = ChatOptions(extra={"top_k": 5}, drop_unsupported=True)
+    assert options.without("top_k") == ChatOptions(drop_unsupported=True)
+    assert Plain().fit_options(options) == (ChatOptions(drop_unsupported=True), ("top_k",))

@@ -80,6 +80,20 @@ async def test_the_budgets_are_a_setting(anthropic, fake_upstream, upstream_sett
     assert sent(fake_upstream)["thinking"]["budget_tokens"] == 1500
 
 
+async def test_claude_budgets_stay_within_the_apis_bounds(anthropic, fake_upstream, settings):
+    settings.AI_REASONING_BUDGETS = {"minimal": 512, "high": 32000}
+    await anthropic.complete(ASK, model=CLAUDE, options=effort("minimal"))
+    assert sent(fake_upstream)["thinking"]["budget_tokens"] == 1024  # Claude's least
+    # No max_tokens: room for the budget and the usual answer, at most AI_MAX_TOKENS_LIMIT.
+    await anthropic.complete(ASK, model=CLAUDE, options=effort("high"))
+    body = sent(fake_upstream)
+    assert (body["max_tokens"], body["thinking"]["budget_tokens"]) == (32768, 32000)
+    settings.AI_MAX_TOKENS_LIMIT = 30000
+    await anthropic.complete(ASK, model=CLAUDE, options=effort("max"))
+    body = sent(fake_upstream)
+    assert (body["max_tokens"], body["thinking"]["budget_tokens"]) == (30000, 29999)
+
+
 async def test_claude_effort_none_is_no_thinking(anthropic, fake_upstream):
     await anthropic.complete(ASK, model=CLAUDE, temperature=0.2, options=effort("none"))
     body = sent(fake_upstream)
@@ -129,6 +143,22 @@ async def test_the_allowed_neighbours_of_thinking_go_with_it(anthropic, fake_ups
         1,
         {"type": "auto"},
     )
+    assert body["thinking"]["budget_tokens"] == 2048
+
+
+async def test_a_prefilled_answer_goes_without_thinking(anthropic, fake_upstream):
+    # The conversation ends with the start of the answer: Claude would want it to start with
+    # a thinking block of its own (the fake refuses thinking without one, as Anthropic does).
+    prefill = [*ASK, Message(Role.ASSISTANT, "Because")]
+    await anthropic.complete(prefill, model=CLAUDE, temperature=0.2, options=effort("high"))
+    assert "thinking" not in sent(fake_upstream)
+
+
+async def test_drop_params_leaves_out_what_thinking_does_not_go_with(anthropic, fake_upstream):
+    options = effort("low", top_k=5, top_p=0.5, drop_unsupported=True)
+    await anthropic.complete(ASK, model=CLAUDE, options=options)
+    body = sent(fake_upstream)
+    assert "top_k" not in body and "top_p" not in body
     assert body["thinking"]["budget_tokens"] == 2048
 
 
@@ -183,6 +213,15 @@ async def test_openai_gets_the_effort_itself(openai, fake_upstream, stream):
     assert sent(fake_upstream)["reasoning_effort"] == "minimal"
 
 
+@pytest.mark.parametrize("level", ["xhigh", "max"])
+async def test_openais_newest_efforts_go_as_they_are(openai, gemini, fake_upstream, level):
+    await openai.complete(ASK, model=GPT, options=effort(level))
+    assert sent(fake_upstream)["reasoning_effort"] == level
+    await gemini.complete(ASK, model=GEMINI, options=effort(level))
+    config = sent(fake_upstream)["generationConfig"]["thinkingConfig"]
+    assert set(config.values()) == {{"xhigh": 32768, "max": 65536}[level]}
+
+
 # --- the setting -------------------------------------------------------------------------------
 
 
@@ -192,10 +231,15 @@ def test_a_partial_budgets_setting_changes_only_its_efforts(settings):
     settings.AI_REASONING_BUDGETS = {"low": 1500}
     assert [reasoning.budget(e) for e in ("none", "minimal", "low", "high")] == [0, 1024, 1500,
                                                                                 24576]  # fmt: skip
+    settings.AI_REASONING_BUDGETS = {"low": None}  # not a budget (ai.E004): the built-in one
+    assert reasoning.budget("low") == 2048
     assert reasoning.budget(None) is None
 
 
-@pytest.mark.parametrize("value", [{"max": 1}, {"low": -1}, {"low": "2048"}, [("low", 1)]])
+@pytest.mark.parametrize(
+    "value",
+    [{"none": 1}, {"extreme": 1}, {"low": -1}, {"low": "2048"}, {"low": True}, [("low", 1)]],
+)
 def test_an_invalid_budgets_setting_is_a_system_check_error(settings, value):
     from django.core.checks import run_checks
 
