@@ -49,7 +49,7 @@ from ai.api.anthropic_blocks import (
     ToolChoiceBody,
     string_or,
 )
-from ai.api.bodies import MODEL_MESSAGES, ModelId, Stream, conversation_rules
+from ai.api.bodies import MODEL_MESSAGES, DropParams, ModelId, Stream, conversation_rules
 from ai.api.errors import InvalidRequest
 from ai.api.model_names import names_a_model, routing_of
 from ai.api.validation import RequestBody, Says, fail
@@ -127,13 +127,7 @@ class _AnthropicConversation(RequestBody):
     tools: list[AnthropicToolDefinition] | None = None
     tool_choice: ToolChoiceBody | None = None
     thinking: Annotated[AnthropicThinkingDisabled | None, NoThinking] = None
-    drop_params: Annotated[
-        bool | None,
-        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
-              "a field only OpenAI knows) instead of answering 400; never tools, "
-              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
-              "What was left out is named in the x-ai-route header."),
-    ] = None  # fmt: skip
+    drop_params: DropParams = None
 
     def translate(self, **more: Any) -> tuple[tuple[Message, ...], ChatOptions]:
         """The core's messages and options (``more``: the options only a Messages body has).

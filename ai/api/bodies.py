@@ -181,19 +181,31 @@ Prompt = Annotated[
 ]
 
 
+#: ``reasoning_effort``, as every surface that takes it documents it.
+ReasoningEffort = Annotated[
+    Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
+    Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
+    Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as it is; "
+          "a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS). `max_tokens` bounds "
+          "the thinking and the answer together."),
+]  # fmt: skip
+#: ``drop_params`` (LiteLLM's), on the vendor-shaped surfaces.
+DropParams = Annotated[
+    bool | None,
+    Field(description="Leave out the options the target cannot honour (a seed, penalties, a "
+          "field only OpenAI knows) instead of answering 400; never tools, tool choice or "
+          "structured output. Default: the AI_DROP_PARAMS setting. What was left out is named "
+          "in the x-ai-route header."),
+]  # fmt: skip
+
+
 class _Options(RequestBody):
     provider: Provider = None
     model: ModelName = None
     temperature: Temperature = None
     max_tokens: MaxTokens = None
     stream: Stream = False
-    reasoning_effort: Annotated[
-        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
-        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
-        Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as "
-              "it is; a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS). "
-              "`max_tokens` bounds the thinking and the answer together."),
-    ] = None  # fmt: skip
+    reasoning_effort: ReasoningEffort = None
 
     def _call(self, messages: tuple[Message, ...], **extra: Any) -> LLMCall:
         if self.reasoning_effort is not None:

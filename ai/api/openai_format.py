@@ -37,8 +37,10 @@ from ai.api.anthropic_blocks import AnthropicCacheControl as CacheControl
 from ai.api.bodies import (
     MODEL_MESSAGES,
     MODEL_PATTERN,
+    DropParams,
     MaxTokens,
     ModelId,
+    ReasoningEffort,
     Stream,
     Temperature,
     conversation_rules,
@@ -59,7 +61,6 @@ from ai.providers.parts import (
     JSON_OBJECT,
     JSON_SCHEMA,
     NONE,
-    REASONING_EFFORTS,
     REQUIRED,
     ChatOptions,
     ImagePart,
@@ -326,19 +327,8 @@ class OpenAIChatRequest(RequestBody):
     ] = None  # fmt: skip
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
-    reasoning_effort: Annotated[
-        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
-        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
-        Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as "
-              "it is; a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS)."),
-    ] = None  # fmt: skip
-    drop_params: Annotated[
-        bool | None,
-        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
-              "a field only OpenAI knows) instead of answering 400; never tools, "
-              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
-              "What was left out is named in the x-ai-route header."),
-    ] = None  # fmt: skip
+    reasoning_effort: ReasoningEffort = None
+    drop_params: DropParams = None
     # Accepted only with the value that means "the default behaviour".
     n: Annotated[Literal[1] | None, ONLY_DEFAULT] = None
     logprobs: Annotated[Literal[False] | None, ONLY_DEFAULT] = None

@@ -20,7 +20,14 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
-from ai.api.bodies import MODEL_MESSAGES, MaxTokens, ModelId, Stream, Temperature
+from ai.api.bodies import (
+    MODEL_MESSAGES,
+    DropParams,
+    MaxTokens,
+    ModelId,
+    Stream,
+    Temperature,
+)
 from ai.api.errors import InvalidRequest
 from ai.api.model_names import names_a_model, routing_of
 from ai.api.openai_format import ONLY_DEFAULT, ONLY_NULL
@@ -171,13 +178,7 @@ class ResponsesRequest(RequestBody):
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
     truncation: Literal["auto", "disabled"] | None = None
-    drop_params: Annotated[
-        bool | None,
-        Field(description="Leave out the options the target cannot honour (a seed, penalties, "
-              "a field only OpenAI knows) instead of answering 400; never tools, "
-              "tool choice or structured output. Default: the AI_DROP_PARAMS setting. "
-              "What was left out is named in the x-ai-route header."),
-    ] = None  # fmt: skip
+    drop_params: DropParams = None
     # Accepted only with the value that means "the default behaviour".
     include: Annotated[Annotated[list[str], Field(max_length=0)] | None, ONLY_DEFAULT] = None
     background: Annotated[
