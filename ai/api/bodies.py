@@ -181,14 +181,17 @@ Prompt = Annotated[
 ]
 
 
-#: ``reasoning_effort``, as every surface that takes it documents it.
+EFFORT_SAYS = (
+    "how hard a reasoning model thinks: OpenAI's `reasoning_effort` as it is; a thinking budget "
+    "for Claude and Gemini (AI_REASONING_BUDGETS). `max_tokens` bounds the thinking and the "
+    "answer together."
+)
+#: ``reasoning_effort``, as every surface that takes it validates and documents it.
 ReasoningEffort = Annotated[
     Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
     Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
-    Field(description="How hard a reasoning model thinks: OpenAI's `reasoning_effort` as it is; "
-          "a thinking budget for Claude and Gemini (AI_REASONING_BUDGETS). `max_tokens` bounds "
-          "the thinking and the answer together."),
-]  # fmt: skip
+    Field(description=EFFORT_SAYS[0].upper() + EFFORT_SAYS[1:]),
+]
 #: ``drop_params`` (LiteLLM's), on the vendor-shaped surfaces.
 DropParams = Annotated[
     bool | None,

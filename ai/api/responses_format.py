@@ -21,10 +21,12 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, WithJsonSchema
 
 from ai.api.bodies import (
+    EFFORT_SAYS,
     MODEL_MESSAGES,
     DropParams,
     MaxTokens,
     ModelId,
+    ReasoningEffort,
     Stream,
     Temperature,
 )
@@ -71,14 +73,10 @@ class ResponsesReasoning(RequestBody):
     unknown_field: ClassVar[str] = "Is not supported by this gateway."
 
     effort: Annotated[
-        Literal[REASONING_EFFORTS] | None,  # type: ignore[valid-type]
-        Says(f"Must be one of {', '.join(REASONING_EFFORTS)}."),
+        ReasoningEffort,
         # Without an enum: Chat Completions' reasoning_effort names the same one.
         WithJsonSchema({"type": "string", "nullable": True}),
-        Field(
-            description=f"One of {', '.join(REASONING_EFFORTS)}: OpenAI's effort as it is; a "
-            "thinking budget for Claude and Gemini."
-        ),
+        Field(description=f"One of {', '.join(REASONING_EFFORTS)}: {EFFORT_SAYS}"),
     ] = None
     # Reasoning summaries are not returned: only null (or absent) is taken.
     summary: Annotated[None, ONLY_NULL, Says("Is not supported by this gateway.")] = None

@@ -194,8 +194,8 @@ async def admit(call: Any, outcome: Any, targets: Sequence[Any]) -> None:
                 if completion is None:
                     # Unbounded: the configured cap, and a thinking budget on top of it (what
                     # a Claude request without max_tokens is given room for).
-                    effort = getattr(call.options, "reasoning_effort", None)
-                    completion = config.default_max_tokens + (reasoning.budget(effort) or 0)
+                    thinking = reasoning.budget(call.options.reasoning_effort) or 0
+                    completion = config.default_max_tokens + thinking
                 cost = worst_case_nano(book, pairs, prompt_bound(call.messages), completion)
             suffix, resets = period(kind, now)
             ttl = int(resets.timestamp() - now) + 86_400
