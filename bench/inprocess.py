@@ -48,12 +48,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--database-url", help="default: a temporary SQLite file")
     p.add_argument("--profile", type=Path, help="write cProfile stats of the measured part")
     p.add_argument(
+        "--delta-interval",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="streamed, the fake pacing the deltas S seconds apart (a held stream's path: one "
+        "read and one write per delta); implies --stream",
+    )
+    p.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="switch callgrind's instrumentation on for the measured part only (run under "
+        "valgrind --tool=callgrind --instr-atstart=no; bench/instructions.py does)",
+    )
+    p.add_argument(
         "--settings",
         default="gateway_project.settings",
         help="settings module (bench.settings_full_stack: no AI_API_MIDDLEWARE; "
         "bench.settings_bare: AI_API_MIDDLEWARE = [])",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.delta_interval:
+        args.stream = True
+    return args
+
+
+def callgrind(on: bool) -> None:
+    """Instrumentation on or off in the valgrind this process runs under (callgrind_control
+    waits until callgrind has taken the command)."""
+    import subprocess
+
+    state = "on" if on else "off"
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 def configure(upstream: str, database_url: str, settings_module: str) -> None:
@@ -148,9 +175,12 @@ async def measure(args: argparse.Namespace) -> dict:
 
     user = await get_user_model().objects.aget(username="bench")
     token = str(AccessToken.for_user(user))
+    prompt = sc.PROMPT
+    if args.delta_interval:
+        prompt += f" [[fake:chunk_delay={args.delta_interval:g}]]"
     body = orjson.dumps(
         {
-            "messages": [{"role": "user", "content": sc.PROMPT}],
+            "messages": [{"role": "user", "content": prompt}],
             "provider": args.provider,
             "model": MODELS[args.provider],
             "stream": args.stream,
@@ -172,9 +202,13 @@ async def measure(args: argparse.Namespace) -> dict:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    if args.callgrind:
+        await asyncio.to_thread(callgrind, True)
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(args.n // args.c) for _ in range(args.c)))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if args.callgrind:
+        await asyncio.to_thread(callgrind, False)
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)

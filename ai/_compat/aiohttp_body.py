@@ -13,6 +13,15 @@ logged once), reads through httpx2's ``aiter_bytes``. Closing stays ``response.a
 aiohttp's own errors then surface instead of the adapter's httpx2 ones; the providers classify
 both (``ai.providers._http.transport_error``). ``tests/compat/test_aiohttp_body.py`` fails when
 a check does.
+
+On that path, aiohttp's reader calls its protocol's ``resume_reading()`` after every read that
+leaves its buffer under the low-water mark, paused or not: each delta of a held stream fed the
+HTTP parser an empty chunk and asked the transport to resume reading (~2 % of a paced stream's
+instructions, ``bench.instructions``). :class:`ResumeWhenPaused` stands in for the protocol in
+that reader and passes the call on only when reading is paused, as aiohttp's own ``DataQueue``
+does. :data:`RESUME_PROBLEM` checks, by their source, that a call with nothing paused does
+nothing else and that the reader uses no other part of its protocol; when it fails, the reader
+keeps its protocol.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import httpx2
 
 from ai._compat import small_deques
 from ai._compat._checks import assigned_in_init, first_problem, has, report, run
+from ai._compat.small_deques import class_source
 
 #: The most one read returns (the adapter's own iter_chunked reads 16 KiB at a time).
 READ_SIZE = 65_536
@@ -100,6 +110,98 @@ def _direct(cls: type) -> bool:
 PROBLEM = run(check)
 DIRECT_OK: bool = report("aiohttp", PROBLEM, "httpx2's Response.aiter_bytes")
 
+#: What ``resume_reading`` is, statement for statement (comments and blank lines aside), in the
+#: aiohttp this was written against: with neither flag set, it feeds the parser ``b""`` (what
+#: it held back at a pause: nothing, unpaused) and resumes the transport (not paused).
+EXPECTED_RESUME = {
+    "BaseProtocol": (
+        "def resume_reading(self, resume_parser: bool = True) -> None:",
+        "self._reading_paused = False",
+        "if not self._upgraded and resume_parser:",
+        'self.data_received(b"")',
+        "if not self._reading_paused and not self._buffer_paused:",
+        "self._resume_transport_reading()",
+    ),
+    "ResponseHandler": (
+        "def resume_reading(self, resume_parser: bool = True) -> None:",
+        "was_paused = self._reading_paused",
+        "super().resume_reading(resume_parser)",
+        "if was_paused and not self._buffer_paused:",
+        "self._reschedule_timeout()",
+    ),
+}
+#: All the reader does with its protocol.
+READER_USES = frozenset({"resume_reading", "pause_reading", "connected"})
+
+
+def method_statements(cls: type, name: str) -> tuple[str, ...]:
+    """The lines of ``cls``'s method ``name`` in its source, stripped, without comments and
+    blank lines (empty when the class does not define it)."""
+    lines = class_source(cls).splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.strip().startswith(f"def {name}(")), None
+    )
+    if start is None:
+        return ()
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    body = [lines[start].strip()]
+    for line in lines[start + 1 :]:
+        text = line.strip()
+        if text and len(line) - len(line.lstrip()) <= indent:
+            break
+        if text and not text.startswith("#"):
+            body.append(text)
+    return tuple(body)
+
+
+def resume_problem() -> str | None:
+    """``None`` when :class:`ResumeWhenPaused` may stand in for a body reader's protocol."""
+    import re
+
+    from aiohttp import base_protocol, client_proto, streams
+
+    problems = [
+        None
+        if method_statements(cls, "resume_reading") == EXPECTED_RESUME[cls.__name__]
+        else f"{cls.__qualname__}.resume_reading changed"
+        for cls in (base_protocol.BaseProtocol, client_proto.ResponseHandler)
+    ]
+    used = set(re.findall(r"self\._protocol\.(\w+)", class_source(streams.StreamReader)))
+    return first_problem(
+        *problems,
+        assigned_in_init(base_protocol.BaseProtocol, "_reading_paused", "_buffer_paused"),
+        assigned_in_init(streams.StreamReader, "_protocol"),
+        None if used <= READER_USES else f"StreamReader uses its protocol's {sorted(used)}",
+    )
+
+
+RESUME_PROBLEM = run(resume_problem) if DIRECT_OK else "the direct path is off"
+RESUME_OK: bool = DIRECT_OK and report(
+    "aiohttp", RESUME_PROBLEM, "aiohttp's resume_reading after every read"
+)
+
+
+class ResumeWhenPaused:
+    """A body reader's protocol, as that reader sees it: ``resume_reading`` reaches the
+    protocol only when its reading is paused."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        protocol = self.protocol
+        if protocol._reading_paused or protocol._buffer_paused:
+            protocol.resume_reading(resume_parser)
+
+    def pause_reading(self) -> None:
+        self.protocol.pause_reading()
+
+    @property
+    def connected(self) -> bool:
+        return self.protocol.connected
+
 
 def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     """An async callable returning the body's next bytes as they arrive, ``b""`` at its end.
@@ -125,10 +227,13 @@ def reader(response: Any) -> Callable[[], Awaitable[bytes]]:
         body._headers, body._raw_headers = _NO_HEADERS, ()
         body._cache.pop("headers", None)
         body._cache.pop("raw_headers", None)
-        small_deques.compact_upstream(body.content, chunked=chunked)  # with AI_SMALL_DEQUES
+        content = body.content
+        small_deques.compact_upstream(content, chunked=chunked)  # with AI_SMALL_DEQUES
+        if RESUME_OK and type(content._protocol) is not ResumeWhenPaused:
+            content._protocol = ResumeWhenPaused(content._protocol)
         # read(n), not readany(): everything already buffered in one piece (readany returns one
         # HTTP chunk, so a burst of SSE events would take a turn of the loop each).
-        return functools.partial(body.content.read, READ_SIZE)
+        return functools.partial(content.read, READ_SIZE)
     return _Httpx2Reader(response)
 
 

@@ -40,7 +40,8 @@ _templates: weakref.WeakKeyDictionary[Any, dict[str, _Template | None]] = (
 class _Template:
     method: str
     url: httpx2.URL
-    headers: tuple[tuple[bytes, bytes], ...]
+    #: Copied by ``httpx2.Request`` (a list copy, where a tuple of pairs is normalized anew).
+    headers: httpx2.Headers
     extensions: dict[str, Any]
     #: The client's credential attributes when the template was built (compared by identity).
     credentials: tuple[object, ...]
@@ -74,7 +75,7 @@ async def sdk_post(
         template.url,
         headers=template.headers,
         content=body,
-        extensions=dict(template.extensions),
+        extensions=template.extensions,  # copied by Request
     )
     sdk = guard.sdk
     try:
@@ -112,7 +113,9 @@ async def _build(
         method=built.method,
         url=built.url,
         # Content-Length is the per-call body's; httpx2 sets it again for each request.
-        headers=tuple((k, v) for k, v in built.headers.raw if k.lower() != b"content-length"),
+        headers=httpx2.Headers(
+            [(k, v) for k, v in built.headers.raw if k.lower() != b"content-length"]
+        ),
         extensions=dict(built.extensions),
         credentials=credentials,
     )

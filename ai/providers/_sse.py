@@ -33,6 +33,19 @@ class SSEDecoder:
         self._stray: list[bytes] | None = [] if keep_stray else None
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        if (
+            self._started
+            and not self._pending
+            and not self._data
+            and chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            # One whole ``data:`` event, as a paced stream's reads bring them: what the general
+            # path below would return, without splitting lines (a held stream's every delta).
+            event, self._event = self._event, None
+            return [(event, chunk[6:-2])]
         buffer = self._pending + chunk if self._pending else chunk
         if not self._started and buffer:
             if len(buffer) < len(_BOM) and _BOM.startswith(buffer):

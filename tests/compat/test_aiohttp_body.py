@@ -22,6 +22,8 @@ from ai.providers import anthropic as anthropic_provider
 from ai.providers import openai as openai_provider
 
 BODY = [b"data: one\n\n", b"data: two\n\n", b"data: [DONE]\n\n"]
+#: Events of ~1 KB in /large: 2 MB, far past what aiohttp buffers before it pauses reading.
+LARGE_EVENTS = 2000
 
 
 @pytest.fixture
@@ -40,8 +42,17 @@ async def server():
             headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
         )
 
+    async def large(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(LARGE_EVENTS):
+            await response.write(b"data: %08d %s\n\n" % (i, b"x" * 1000))
+        await response.write_eof()
+        return response
+
     app = web.Application()
     app.router.add_post("/plain", plain)
+    app.router.add_post("/large", large)
     app.router.add_post("/gzip", gzipped)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -92,6 +103,8 @@ def test_checks_pass_on_the_installed_sdks():
 
     assert aiohttp_body.PROBLEM is None, aiohttp_body.PROBLEM
     assert aiohttp_body.DIRECT_OK
+    assert aiohttp_body.RESUME_PROBLEM is None, aiohttp_body.RESUME_PROBLEM
+    assert aiohttp_body.RESUME_OK
     assert aiohttp_body.adapter_problem(ByOpenAI) is None
     assert aiohttp_body.adapter_problem(ByAnthropic) is None
 
@@ -158,3 +171,101 @@ async def test_a_changed_adapter_reads_through_httpx2(monkeypatch, caplog, serve
         assert not aiohttp_body._direct(cls)  # said once
     [warning] = [r for r in caplog.records if r.name == "ai.compat"]
     assert "aiter_bytes" in warning.getMessage()
+
+
+async def test_the_direct_reader_resumes_a_paused_connection(server):
+    """The reader's protocol passes ``resume_reading`` on only when reading is paused: a body
+    larger than aiohttp's buffer, read slowly, pauses the connection and must still arrive
+    whole (a resume lost would hang the read)."""
+    import asyncio
+
+    client = openai_provider._AioHttpClient(follow_redirects=False)
+    try:
+        request = client.build_request("POST", f"{server}/large", content=b"{}")
+        response = await client.send(request, stream=True)
+        read = aiohttp_body.reader(response)
+        content = read.func.__self__
+        assert type(content._protocol) is aiohttp_body.ResumeWhenPaused
+        protocol = content._protocol.protocol
+        paused = resumed = 0
+        pause, resume = protocol.pause_reading, protocol.resume_reading
+
+        def counting_pause() -> None:
+            nonlocal paused
+            paused += 1
+            pause()
+
+        def counting_resume(resume_parser: bool = True) -> None:
+            nonlocal resumed
+            resumed += 1
+            resume(resume_parser)
+
+        protocol.pause_reading, protocol.resume_reading = counting_pause, counting_resume
+        await asyncio.sleep(0.2)  # let the server fill the buffer past its high-water mark
+        body = b""
+        async with asyncio.timeout(10):
+            while chunk := await read():
+                body += chunk
+        await response.aclose()
+    finally:
+        await client.aclose()
+    assert body.count(b"\n\n") == LARGE_EVENTS
+    assert body.startswith(b"data: 00000000 ") and b"data: %08d " % (LARGE_EVENTS - 1) in body
+    assert paused >= 1 and resumed >= 1  # it did pause, and was resumed through the stand-in
+    assert resumed <= paused + 1  # (the end of the body resumes once more, unpaused or not)
+
+
+def test_the_stand_in_passes_resume_on_only_when_paused():
+    class Protocol:
+        _reading_paused = _buffer_paused = False
+        connected = True
+
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def resume_reading(self, resume_parser: bool = True) -> None:
+            self.calls.append(resume_parser)
+            self._reading_paused = self._buffer_paused = False
+
+    protocol = Protocol()
+    stand_in = aiohttp_body.ResumeWhenPaused(protocol)
+    stand_in.resume_reading()
+    assert protocol.calls == []
+    protocol._reading_paused = True
+    stand_in.resume_reading()
+    protocol._buffer_paused = True
+    stand_in.resume_reading(resume_parser=False)
+    assert protocol.calls == [True, False]
+    assert stand_in.connected is True
+
+
+def test_a_changed_aiohttp_is_found(monkeypatch):
+    original = aiohttp_body.EXPECTED_RESUME
+    changed = {
+        **original,
+        "BaseProtocol": (*original["BaseProtocol"], "self._reschedule_timeout()"),
+    }
+    monkeypatch.setattr(aiohttp_body, "EXPECTED_RESUME", changed)
+    assert aiohttp_body.resume_problem() == "BaseProtocol.resume_reading changed"
+    monkeypatch.setattr(aiohttp_body, "EXPECTED_RESUME", original)
+    monkeypatch.setattr(aiohttp_body, "READER_USES", frozenset({"connected"}))
+    assert "StreamReader uses its protocol's" in aiohttp_body.resume_problem()
+
+
+async def test_without_the_check_the_reader_keeps_its_protocol(monkeypatch, server):
+    from aiohttp.client_proto import ResponseHandler
+
+    monkeypatch.setattr(aiohttp_body, "RESUME_OK", False)
+    client = openai_provider._AioHttpClient(follow_redirects=False)
+    try:
+        request = client.build_request("POST", f"{server}/plain", content=b"{}")
+        response = await client.send(request, stream=True)
+        read = aiohttp_body.reader(response)
+        assert type(read.func.__self__._protocol) is ResponseHandler
+        body = b""
+        while chunk := await read():
+            body += chunk
+        await response.aclose()
+    finally:
+        await client.aclose()
+    assert body == b"".join(BODY)

@@ -444,6 +444,29 @@ def test_sse_decoder_follows_the_spec():
     assert decoder.feed(b"data: [DONE]\n\n") == [(None, b"split across"), (None, b"[DONE]")]
 
 
+@pytest.mark.parametrize(
+    "events",
+    [
+        [b"data: one\n\n", b"data: two\n\n", b"data: [DONE]\n\n"],
+        # An event name in its own read, then its data: the name goes with that data only.
+        [b"data: a\n\n", b"event: ping\n", b"data: b\n\n", b"data: c\n\n"],
+        # Shapes that look whole but are not one plain data event.
+        [b"data: x\n\n", b"data: y\ndata: z\n\n", b"data:  two spaces\n\n", b"data: \n\n"],
+        [b"data: x\n\n", b"data: cr\r\n\r\n", b"data: half", b"\n\n", b"data: w\n\n"],
+        [b"data: x\n\n", b"data: two\n\ndata: in one\n\n", b"\n", b"data: last\n\n"],
+    ],
+)
+def test_whole_data_events_decode_as_byte_by_byte(events):
+    """The decoder's shortcut for a read holding exactly one ``data:`` event gives what the
+    line-by-line path gives (fed a byte at a time, it never takes the shortcut)."""
+    body = b"".join(events)
+    slow = SSEDecoder()
+    expected = [event for i in range(len(body)) for event in slow.feed(body[i : i + 1])]
+    fast = SSEDecoder()
+    assert [event for chunk in events for event in fast.feed(chunk)] == expected
+    assert expected  # the cases do decode to something
+
+
 async def test_a_started_stream_no_longer_holds_the_chat(provider):
     """Once the first delta came, neither the stream nor the provider's generator keeps the
     messages (a held stream would keep a whole chat history alive to its end); a cut stream
