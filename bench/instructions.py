@@ -20,7 +20,6 @@ budgets on every request.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             *argv,
             "--callgrind",
         ]
-        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ)
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         line = next((x for x in run.stdout.splitlines() if "us CPU per request" in x), "")
         if run.returncode or not line:
             print(run.stdout[-2000:], run.stderr[-4000:], sep="\n")

@@ -2,13 +2,15 @@
 what they rely on, and say once when it is gone.
 
 A check returns ``None`` when all is as expected, or one sentence naming what changed. Checks
-read signatures and compiled code; they never call into the library.
+read signatures, compiled code and source (:func:`class_source`, :func:`method_statements`);
+they never call into the library.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable, Iterable
 
 logger = logging.getLogger("ai.compat")
@@ -80,3 +82,39 @@ def report(library: str, problem: str | None, fallback: str) -> bool:
         fallback,
     )
     return False
+
+
+def class_source(cls: type) -> str:
+    """``cls``'s source: the lines of its module's file from ``class <name>`` to the next
+    top-level statement. Not ``inspect.getsource`` (it maps every loaded module to its file
+    on first use) nor an AST (parsing whole modules): either left ~2 MB in a worker."""
+    path = inspect.getsourcefile(cls)  # the module's __file__, for a class
+    if path is None:
+        raise OSError(f"no source file for {cls.__qualname__}")
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    start = re.search(rf"^class {re.escape(cls.__name__)}\b", text, re.MULTILINE)
+    if start is None:
+        raise OSError(f"{cls.__qualname__} is not in {path}")
+    end = re.compile(r"^[^\s#)]", re.MULTILINE).search(text, start.end())
+    return text[start.start() : end.start() if end else len(text)]
+
+
+def method_statements(cls: type, name: str) -> tuple[str, ...]:
+    """The lines of ``cls``'s method ``name`` in its source, stripped, without comments and
+    blank lines (empty when the class does not define it)."""
+    lines = class_source(cls).splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.strip().startswith(f"def {name}(")), None
+    )
+    if start is None:
+        return ()
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    body = [lines[start].strip()]
+    for line in lines[start + 1 :]:
+        text = line.strip()
+        if text and len(line) - len(line.lstrip()) <= indent:
+            break
+        if text and not text.startswith("#"):
+            body.append(text)
+    return tuple(body)

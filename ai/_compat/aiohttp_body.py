@@ -27,14 +27,22 @@ keeps its protocol.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx2
 
 from ai._compat import small_deques
-from ai._compat._checks import assigned_in_init, first_problem, has, report, run
-from ai._compat.small_deques import class_source
+from ai._compat._checks import (
+    assigned_in_init,
+    class_source,
+    first_problem,
+    has,
+    method_statements,
+    report,
+    run,
+)
 
 #: The most one read returns (the adapter's own iter_chunked reads 16 KiB at a time).
 READ_SIZE = 65_536
@@ -134,30 +142,8 @@ EXPECTED_RESUME = {
 READER_USES = frozenset({"resume_reading", "pause_reading", "connected"})
 
 
-def method_statements(cls: type, name: str) -> tuple[str, ...]:
-    """The lines of ``cls``'s method ``name`` in its source, stripped, without comments and
-    blank lines (empty when the class does not define it)."""
-    lines = class_source(cls).splitlines()
-    start = next(
-        (i for i, line in enumerate(lines) if line.strip().startswith(f"def {name}(")), None
-    )
-    if start is None:
-        return ()
-    indent = len(lines[start]) - len(lines[start].lstrip())
-    body = [lines[start].strip()]
-    for line in lines[start + 1 :]:
-        text = line.strip()
-        if text and len(line) - len(line.lstrip()) <= indent:
-            break
-        if text and not text.startswith("#"):
-            body.append(text)
-    return tuple(body)
-
-
 def resume_problem() -> str | None:
     """``None`` when :class:`ResumeWhenPaused` may stand in for a body reader's protocol."""
-    import re
-
     from aiohttp import base_protocol, client_proto, streams
 
     problems = [

@@ -18,11 +18,10 @@ swapped and a warning says so once. Off by default (the server's objects are the
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
-from ai._compat._checks import first_problem, report, run
+from ai._compat._checks import class_source, first_problem, report, run
 
 #: The deque methods :class:`SmallDeque` has (a list's, plus both ends).
 SUPPORTED = frozenset({"append", "appendleft", "pop", "popleft", "remove", "clear", "extend"})
@@ -39,22 +38,6 @@ class SmallDeque(list):
 
     def appendleft(self, item: Any) -> None:
         self.insert(0, item)
-
-
-def class_source(cls: type) -> str:
-    """``cls``'s source: the lines of its module's file from ``class <name>`` to the next
-    top-level statement. Not ``inspect.getsource`` (it maps every loaded module to its file
-    on first use) nor an AST (parsing whole modules): either left ~2 MB in a worker."""
-    path = inspect.getsourcefile(cls)  # the module's __file__, for a class
-    if path is None:
-        raise OSError(f"no source file for {cls.__qualname__}")
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
-    start = re.search(rf"^class {re.escape(cls.__name__)}\b", text, re.MULTILINE)
-    if start is None:
-        raise OSError(f"{cls.__qualname__} is not in {path}")
-    end = re.compile(r"^[^\s#)]", re.MULTILINE).search(text, start.end())
-    return text[start.start() : end.start() if end else len(text)]
 
 
 def uses_only_supported(cls: type, attr: str) -> str | None:
