@@ -122,10 +122,19 @@ def redact_exception(exc: BaseException) -> bool:
     return clean
 
 
+#: The request log's message format (``ai.request_log``, one record per request), filled with
+#: values of the gateway's own making only (the request id it generated, a status): a record
+#: with this very object as its ``msg`` (identity: another ``"request %s %s"`` is not it) and no
+#: exception has nothing to redact, so :class:`RedactingFilter` lets it pass unscanned.
+REQUEST_MESSAGE = "request %s %s"
+
+
 class RedactingFilter(logging.Filter):
     """Redacts a record's message, arguments and exception (see the module's docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg is REQUEST_MESSAGE and not record.exc_info:
+            return True
         secrets = configured_secrets()
         try:
             message = record.getMessage()

@@ -28,7 +28,7 @@ import orjson
 
 from ai.conf import ai_settings
 from ai.keys import current_key
-from ai.redact import redact
+from ai.redact import REQUEST_MESSAGE, redact
 
 logger = logging.getLogger("ai.requests")
 
@@ -64,7 +64,7 @@ def log(outcome: Any, elapsed: float) -> None:
     }
     if outcome.prompt is not None:
         fields["prompt"] = redact(outcome.prompt)  # a key pasted into a prompt stays hidden
-    logger.info("request %s %s", outcome.request_id, outcome.status, extra={"ai": fields})
+    logger.info(REQUEST_MESSAGE, outcome.request_id, outcome.status, extra={"ai": fields})
 
 
 class JSONFormatter(logging.Formatter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,28 @@ def test_the_metrics_token_is_a_secret_too(settings):
 def test_a_declared_compatible_providers_key_is_a_secret_too(settings):
     settings.AI_PROVIDERS = {"groq": {"base_url": "http://127.0.0.1:9/v1", "api_key": "qq-77-zz"}}
     assert redact("sent qq-77-zz upstream") == "sent [redacted] upstream"
+
+
+def _record(msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("ai.requests", logging.INFO, __file__, 1, msg, args, None)
+
+
+def test_the_request_logs_own_message_passes_unscanned_and_only_it(configured_key):
+    """A record whose ``msg`` is ``ai.redact.REQUEST_MESSAGE`` itself (the request log's: a
+    generated id and a status) skips the scan; an equal string that is not that object, or the
+    same message with an exception, is still redacted."""
+    from ai.redact import REQUEST_MESSAGE
+
+    passing = RedactingFilter()
+    ours = _record(REQUEST_MESSAGE, CONFIGURED_KEY, "ok")
+    assert passing.filter(ours) and ours.getMessage() == f"request {CONFIGURED_KEY} ok"
+    equal = "".join(["request ", "%s %s"])
+    assert equal == REQUEST_MESSAGE and equal is not REQUEST_MESSAGE
+    theirs = _record(equal, CONFIGURED_KEY, "ok")
+    assert passing.filter(theirs) and theirs.getMessage() == "request [redacted] ok"
+    failing = _record(REQUEST_MESSAGE, "id", "error")
+    try:
+        raise ValueError(CONFIGURED_KEY)
+    except ValueError:
+        failing.exc_info = sys.exc_info()
+    assert passing.filter(failing) and CONFIGURED_KEY not in repr(failing.exc_info[1])

@@ -123,9 +123,13 @@ CACHE_RESULT = OpenApiParameter(
 LLM_PARAMETERS = [REQUEST_ID, RETRY_AFTER, *RATE_LIMIT_HEADERS, CACHE, CACHE_RESULT]
 
 
+_CACHE_META = "HTTP_" + response_cache.HEADER.upper().replace("-", "_")
+
+
 def cache_mode(request: Request) -> str | None:
     """The request's ``x-ai-cache`` header: None, ``"use"`` or ``"skip"`` (else 400)."""
-    header = request.headers.get(response_cache.HEADER)
+    # From META: ``request.headers`` would build every header's title-cased name to read one.
+    header = request.META.get(_CACHE_META)
     if not header:
         return None
     value = header.strip().lower()

@@ -445,8 +445,8 @@ async def _relay(
         }
         _add_extras(done, response)
         outcome.status = STATUS_OK
-        for frame in frames.done(done):
-            yield frame
+        # The end frames go out together: one write, not one per frame.
+        yield b"".join(frames.done(done))
     except Exception as exc:
         # After the first byte the status line is gone: the error travels as the last frame.
         outcome.failed(exc)
