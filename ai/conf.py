@@ -80,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "AI_HTTP_MAX_CONNECTIONS": 10_000,
     # Usage ledger.
     "AI_USAGE_ENABLED": True,
-    "AI_USAGE_FLUSH_INTERVAL_MS": 200,
+    "AI_USAGE_FLUSH_INTERVAL_MS": 1000,
     "AI_USAGE_BATCH_SIZE": 500,
     # How long the router keeps routes read from the database, in seconds.
     "AI_ROUTES_CACHE_SECONDS": 5.0,

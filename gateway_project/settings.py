@@ -179,7 +179,7 @@ AI_MAX_BODY_BYTES = env.int("AI_MAX_BODY_BYTES", default=1_048_576)
 AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="aiohttp")
 AI_HTTP_MAX_CONNECTIONS = env.int("AI_HTTP_MAX_CONNECTIONS", default=10_000)
 AI_USAGE_ENABLED = env.bool("AI_USAGE_ENABLED", default=True)
-AI_USAGE_FLUSH_INTERVAL_MS = env.int("AI_USAGE_FLUSH_INTERVAL_MS", default=200)
+AI_USAGE_FLUSH_INTERVAL_MS = env.int("AI_USAGE_FLUSH_INTERVAL_MS", default=1000)
 AI_USAGE_BATCH_SIZE = env.int("AI_USAGE_BATCH_SIZE", default=500)
 AI_ROUTES_CACHE_SECONDS = env.float("AI_ROUTES_CACHE_SECONDS", default=5.0)
 # This project is its own host, so it asks the app to freeze the heap at ASGI startup (the app's
