@@ -13,10 +13,10 @@ connection, and is told to drain at process exit.
   one round trip per batch (``ai.usage.recorder.insert_rows``). A batch has a fixed cost (~0.7
   ms of CPU) that slows the requests in flight on a one-core worker, so fewer, larger batches:
   200 ms -> 1 s took ~0.5 ms off the everything-on benchmark's added p99. Between the first
-  event and the deadline it sleeps, woken early only by a full batch, a flush or a stop: waking on every event cost a
-  thread switch and a GIL hand-off per request (gateway in-process at c=50: 558 -> 472 µs of
-  CPU per request without them). When idle it releases its connection per the host's
-  ``CONN_MAX_AGE``.
+  event and the deadline it sleeps, woken early only by a full batch, a flush or a stop:
+  waking on every event cost a thread switch and a GIL hand-off per request (gateway
+  in-process at c=50: 558 -> 472 µs of CPU per request without them). When idle it releases
+  its connection per the host's ``CONN_MAX_AGE``.
 * :func:`flush_usage` waits until every event queued before the call is written (tests,
   shutdown). At exit, an ``atexit`` hook drains the queue synchronously and logs how many
   events were lost, if any.
