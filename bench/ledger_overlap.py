@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     run = inprocess.main
     if argv[:1] == ["--everything-on"]:
         argv, run = argv[1:], everything_on.main
-    measured = inprocess.parse_args(argv).n
+    args = inprocess.parse_args(argv)
+    measured = args.n // args.c * args.c  # what bench.inprocess measures: n // c per worker
     _instrument()
     code = run(argv)
     print(report(measured))
